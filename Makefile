@@ -1,0 +1,47 @@
+# Two commands for a fresh Debian machine: `make demo` and `make test`.
+# Both install what is missing (Debian packages, .venv, the package) and are fast when set up.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.docfields-installed
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-tha poppler-utils
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_OUT ?= demo-output
+
+.PHONY: setup system demo test bench lint clean
+
+setup: system $(STAMP)
+
+# Debian packages: Tesseract's language data (tesserocr bundles the engine itself) and poppler,
+# which only the benchmarks' baseline (the original's pdf2image method) uses.
+system:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+# torch goes first, pinned: the CPU build on this machine's disk. Anything else downloads gigabytes.
+$(STAMP): pyproject.toml
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[all,dev]'
+	touch $@
+
+test: setup
+	$(BIN)/python -m pytest
+
+demo: setup
+	bash examples/demo.sh $(DEMO_OUT)
+
+bench: setup
+	$(BIN)/python bench/thumbnails_bench.py
+	$(BIN)/python bench/ocr_bench.py
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

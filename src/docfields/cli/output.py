@@ -1,0 +1,33 @@
+"""Console output and error mapping shared by every command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+console = Console()
+error_console = Console(stderr=True)
+
+
+@contextmanager
+def fail_on_error() -> Iterator[None]:
+    """Turn a DocfieldsError into its message on stderr and its exit code, with no traceback.
+
+    Invalid option values rejected by an options model exit with 2, like Typer's own usage errors.
+    """
+    from pydantic import ValidationError
+
+    from docfields.errors import DocfieldsError
+
+    try:
+        yield
+    except DocfieldsError as exc:
+        error_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(exc.exit_code) from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        error_console.print(f"[red]error:[/red] invalid option: {problems}", highlight=False)
+        raise typer.Exit(2) from exc

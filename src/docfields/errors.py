@@ -1,0 +1,79 @@
+"""Errors raised by docfields.
+
+Every error a user can cause derives from one base, so a caller (the CLI, a batch runner, a
+service) can catch ``DocfieldsError`` and report it, while programming errors still surface::
+
+    DocfieldsError
+     ├── DocumentError          a file cannot be opened, counted or rendered (names file, page)
+     │    └── DocumentLimitError    the file breaks a configured limit (bytes, pages, pixels)
+     ├── TextractFormatError    Textract JSON does not match the contract (names block and key)
+     ├── OcrError               an OCR engine failed on a page
+     │    ├── EngineUnavailableError  the engine's library or data is not installed
+     │    └── UnknownEngineError      no engine is registered under that name
+     └── NormalizerError        normalizer data, model or service unusable (names file or URL)
+          └── UnknownNormalizerError  a normalizer name is neither a rule, a model nor a URL
+"""
+
+from __future__ import annotations
+
+
+class DocfieldsError(Exception):
+    """Base of every error docfields raises on bad input or missing parts."""
+
+    exit_code = 1
+
+
+class DocumentError(DocfieldsError):
+    """A document cannot be opened, counted or rendered.
+
+    The message always names the file (and the page when one is involved), because in a batch
+    of thousands of files the file name is the only useful part of the report.
+    """
+
+    exit_code = 3
+
+    def __init__(self, source: str, reason: str, page: int | None = None) -> None:
+        self.source = source
+        self.reason = reason
+        self.page = page
+        where = f"{source} (page {page})" if page is not None else source
+        super().__init__(f"{where}: {reason}")
+
+
+class DocumentLimitError(DocumentError):
+    """A document breaks a configured limit: size in bytes, page count or pixels per page."""
+
+    exit_code = 4
+
+
+class TextractFormatError(DocfieldsError):
+    """Textract JSON that breaks the contract in DESIGN.md; names the block and the key."""
+
+    exit_code = 5
+
+
+class OcrError(DocfieldsError):
+    """An OCR engine failed."""
+
+    exit_code = 6
+
+
+class EngineUnavailableError(OcrError):
+    """The engine's library or language data is missing; the message says how to install it."""
+
+
+class UnknownEngineError(OcrError):
+    """No OCR engine is registered under the requested name; the message lists the known ones."""
+
+
+class NormalizerError(DocfieldsError):
+    """Normalizer data, a model directory or a normalizer service cannot be used.
+
+    The message names the file, directory or URL, and the key or line where one is involved.
+    """
+
+    exit_code = 7
+
+
+class UnknownNormalizerError(NormalizerError):
+    """A normalizer name is neither a built-in rule, a model directory nor an http(s) URL."""

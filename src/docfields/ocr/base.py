@@ -1,0 +1,107 @@
+"""The OCR engine protocol: every engine turns a Document into Textract-compatible JSON.
+
+Three levels, so that each engine writes only what is specific to it:
+
+- ``OcrEngine.process(document, pages)`` is the one method callers use. The ``textract`` engine
+  implements it directly, since Amazon Textract already answers in blocks.
+- ``PageOcrEngine.read_page`` reads one page into an ``OcrPage``; ``process`` builds the blocks.
+  ``pdftext`` and ``auto`` work at this level: they need the PDF page, not pixels.
+- ``ImageOcrEngine.read_image`` reads pixels; the page is rendered at the engine's DPI first.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+
+from docfields.documents import Document
+from docfields.errors import DocumentError, OcrError
+from docfields.textract import OcrLine, OcrPage, TextractDocument, build_document
+
+
+class OcrOptions(BaseModel):
+    """Base of every engine's options: unknown options are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ImageOcrOptions(OcrOptions):
+    """Options shared by engines that read rendered pixels."""
+
+    dpi: int = Field(300, ge=50, le=1200, description="Resolution PDF pages are rendered at.")
+
+
+class OcrEngine(ABC):
+    """An OCR engine; one instance is reused for many documents (it may hold a loaded model).
+
+    Each engine's ``__init__`` takes its own options object (``options_class``), or None for the
+    defaults, and fails there, with an install hint, when its library or data is missing.
+    """
+
+    name: ClassVar[str]
+    options_class: ClassVar[type[OcrOptions]] = OcrOptions
+
+    def __init__(self, options: OcrOptions | None = None) -> None:
+        self.options = options or self.options_class()
+
+    @property
+    @abstractmethod
+    def version(self) -> str:
+        """Version of the engine's library or service, recorded in the output JSON."""
+
+    @property
+    def model_version(self) -> str:
+        """Value of ``DetectDocumentTextModelVersion``: ``docfields-<engine>-<version>``."""
+        return f"docfields-{self.name}-{self.version}"
+
+    @abstractmethod
+    def process(self, document: Document, pages: Sequence[int] | None = None) -> TextractDocument:
+        """OCR the given 1-based pages (all by default) into one Textract document."""
+
+    def close(self) -> None:
+        """Release what the engine holds (models, API handles). Engines are usable until then."""
+
+
+class PageOcrEngine(OcrEngine):
+    """An engine that reads one page at a time."""
+
+    @abstractmethod
+    def read_page(self, document: Document, page_number: int) -> OcrPage:
+        """Read one 1-based page."""
+
+    def process(self, document: Document, pages: Sequence[int] | None = None) -> TextractDocument:
+        """OCR pages one by one, so memory holds one rendered page at a time."""
+        numbers = list(pages) if pages is not None else list(range(1, document.page_count + 1))
+        return build_document([self._read_checked(document, n) for n in numbers], self.model_version)
+
+    def _read_checked(self, document: Document, page_number: int) -> OcrPage:
+        try:
+            return self.read_page(document, page_number)
+        except (DocumentError, OcrError):
+            raise
+        except Exception as exc:  # a library failure on one page: name the file and page
+            raise OcrError(
+                f"{document.source} (page {page_number}): {self.name} failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+
+class ImageOcrEngine(PageOcrEngine):
+    """An engine that reads pixels; PDFs are rendered in memory at ``options.dpi``."""
+
+    options_class: ClassVar[type[OcrOptions]] = ImageOcrOptions
+
+    def read_page(self, document: Document, page_number: int) -> OcrPage:
+        """Render the page (PDFs at ``dpi``, images as they are) and read it."""
+        options = self.options
+        dpi = options.dpi if isinstance(options, ImageOcrOptions) else 300
+        image = document.render(page_number, dpi=dpi)
+        return OcrPage(lines=tuple(self.read_image(image)), engine=self.name)
+
+    @abstractmethod
+    def read_image(self, image: Image.Image) -> list[OcrLine]:
+        """Read an RGB image into lines of words with boxes in 0..1 of the image."""

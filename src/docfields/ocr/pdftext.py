@@ -1,0 +1,207 @@
+"""The PDF's own text layer as OCR output: exact text, confidence 100, about 10 ms a page.
+
+PDFium gives characters with boxes in PDF user space (origin bottom-left, unrotated); this module
+groups them into words at whitespace and into lines at line breaks, and maps boxes to the page as
+it is displayed (crop box, ``/Rotate``), so they line up with the rendered image.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import Field
+
+from docfields.documents import Document, PdfDocument
+from docfields.errors import OcrError
+from docfields.ocr.base import OcrOptions, PageOcrEngine
+from docfields.textract import NormBox, OcrLine, OcrPage, OcrWord
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfPage
+
+logger = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom in 0..1 of the displayed page
+
+
+class PdfTextOptions(OcrOptions):
+    """Options of the ``pdftext`` engine (and of ``auto``'s text-layer test)."""
+
+    min_chars: int = Field(20, ge=1, description="Fewer visible characters: the page has no usable text layer.")
+    scan_min_chars: int = Field(
+        200, ge=1, description="On a page mostly covered by images, fewer characters than this means a scan."
+    )
+    max_bad_char_ratio: float = Field(
+        0.1, ge=0, le=1, description="Share of characters without a Unicode mapping above which text is garbage."
+    )
+
+
+@dataclass(frozen=True)
+class TextLayerStats:
+    """What a page's text layer holds, and whether it can replace OCR."""
+
+    chars: int
+    bad_chars: int
+    image_coverage: float
+    usable: bool
+    reason: str
+
+
+class _PageFrame:
+    """Maps PDF user-space points to 0..1 boxes of the page as displayed."""
+
+    def __init__(self, page: PdfPage) -> None:
+        self.left, self.bottom, self.right, self.top = page.get_cropbox()
+        self.rotation = page.get_rotation() % 360
+
+    def to_box(self, left: float, bottom: float, right: float, top: float) -> Box:
+        width, height = self.right - self.left, self.top - self.bottom
+        x0, x1 = (left - self.left) / width, (right - self.left) / width
+        y0, y1 = (self.top - top) / height, (self.top - bottom) / height
+        if self.rotation == 90:
+            x0, y0, x1, y1 = 1 - y1, x0, 1 - y0, x1
+        elif self.rotation == 180:
+            x0, y0, x1, y1 = 1 - x1, 1 - y1, 1 - x0, 1 - y0
+        elif self.rotation == 270:
+            x0, y0, x1, y1 = y0, 1 - x1, y1, 1 - x0
+        return (max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1))
+
+
+def _page_chars(page: PdfPage) -> list[tuple[str, Box | None]]:
+    """Characters of a page with their displayed boxes (None for generated spaces and breaks)."""
+    import pypdfium2.raw as pdfium_c
+
+    textpage = page.get_textpage()
+    try:
+        frame = _PageFrame(page)
+        chars = []
+        for index in range(textpage.count_chars()):
+            char = chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, index))
+            box = None if char.isspace() else frame.to_box(*textpage.get_charbox(index, loose=False))
+            chars.append((char, box))
+        return chars
+    finally:
+        textpage.close()
+
+
+def _word(chars: list[tuple[str, Box]]) -> OcrWord:
+    text = "".join(c for c, _ in chars)
+    left = min(b[0] for _, b in chars)
+    top = min(b[1] for _, b in chars)
+    right = max(b[2] for _, b in chars)
+    bottom = max(b[3] for _, b in chars)
+    return OcrWord(text=text, confidence=100.0, box=NormBox(left, top, max(0.0, right - left), max(0.0, bottom - top)))
+
+
+def _starts_new_line(line: list[OcrWord], word: OcrWord) -> bool:
+    """PDFium usually marks line breaks; a word whose middle is below the last word's box is a new line too."""
+    if not line:
+        return False
+    last = line[-1].box
+    middle = word.box.top + word.box.height / 2
+    return not (last.top - last.height / 2 <= middle <= last.top + 1.5 * last.height)
+
+
+def lines_from_chars(chars: list[tuple[str, Box | None]]) -> list[OcrLine]:
+    """Group characters into words at whitespace and into lines at line breaks."""
+    lines: list[OcrLine] = []
+    line: list[OcrWord] = []
+    word: list[tuple[str, Box]] = []
+
+    def end_word() -> None:
+        if word:
+            built = _word(word)
+            if _starts_new_line(line, built):
+                end_line()
+            line.append(built)
+            word.clear()
+
+    def end_line() -> None:
+        if line:
+            lines.append(OcrLine(words=tuple(line)))
+            line.clear()
+
+    for char, box in chars:
+        if box is None or char.isspace():
+            end_word()
+            if char in "\r\n":
+                end_line()
+        else:
+            word.append((char, box))
+    end_word()
+    end_line()
+    return lines
+
+
+def text_layer_stats(document: PdfDocument, page_number: int, options: PdfTextOptions | None = None) -> TextLayerStats:
+    """Count a page's text-layer characters and image coverage to decide if OCR can be skipped."""
+    import pypdfium2.raw as pdfium_c
+
+    options = options or PdfTextOptions()
+    page = document.pdfium_page(page_number)
+    try:
+        textpage = page.get_textpage()
+        try:
+            count = textpage.count_chars()
+            visible = [i for i in range(count) if not chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, i)).isspace()]
+            bad = sum(1 for i in visible if pdfium_c.FPDFText_HasUnicodeMapError(textpage.raw, i) == 1)
+        finally:
+            textpage.close()
+        coverage = _image_coverage(page)
+    finally:
+        page.close()
+    return _judge(len(visible), bad, coverage, options)
+
+
+def _image_coverage(page: PdfPage) -> float:
+    import pypdfium2.raw as pdfium_c
+
+    width, height = page.get_size()
+    area = 0.0
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
+        left, bottom, right, top = obj.get_bounds()
+        area += max(0.0, right - left) * max(0.0, top - bottom)
+    return min(1.0, area / (width * height)) if width and height else 0.0
+
+
+def _judge(chars: int, bad: int, coverage: float, options: PdfTextOptions) -> TextLayerStats:
+    if chars < options.min_chars:
+        return TextLayerStats(chars, bad, coverage, False, f"{chars} characters in the text layer")
+    if bad / chars > options.max_bad_char_ratio:
+        return TextLayerStats(chars, bad, coverage, False, f"{bad} of {chars} characters have no Unicode mapping")
+    if coverage >= 0.5 and chars < options.scan_min_chars:
+        reason = f"images cover {coverage:.0%} of the page and the text layer has only {chars} characters"
+        return TextLayerStats(chars, bad, coverage, False, reason)
+    return TextLayerStats(chars, bad, coverage, True, f"{chars} characters in the text layer")
+
+
+class PdfTextEngine(PageOcrEngine):
+    """Reads words from a PDF's text layer instead of its pixels."""
+
+    name: ClassVar[str] = "pdftext"
+    options_class: ClassVar[type[OcrOptions]] = PdfTextOptions
+
+    def __init__(self, options: PdfTextOptions | None = None) -> None:
+        self.options: PdfTextOptions = options or PdfTextOptions()
+
+    @property
+    def version(self) -> str:
+        """The PDFium build that extracts the text."""
+        import pypdfium2
+
+        return f"pdfium{pypdfium2.PDFIUM_INFO.build}"
+
+    def read_page(self, document: Document, page_number: int) -> OcrPage:
+        """Words and lines of one page's text layer (an empty page when it has none)."""
+        if not isinstance(document, PdfDocument):
+            raise OcrError(f"{document.source}: pdftext reads a PDF's text layer; this is a {document.format} image")
+        page = document.pdfium_page(page_number)
+        try:
+            lines = lines_from_chars(_page_chars(page))
+        finally:
+            page.close()
+        if not lines:
+            logger.warning("%s (page %d): no text layer; use an OCR engine", document.source, page_number)
+        return OcrPage(lines=tuple(lines), engine=self.name)

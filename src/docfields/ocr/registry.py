@@ -1,0 +1,77 @@
+"""The OCR engine registry: names from the ``docfields.ocr_engines`` entry-point group.
+
+Listing names imports no engine, so a missing optional library only fails when that engine is
+used. A third party adds an engine by declaring an entry point in that group.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from docfields.errors import OcrError, UnknownEngineError
+from docfields.ocr.base import OcrEngine
+
+ENTRY_POINT_GROUP = "docfields.ocr_engines"
+
+
+def engine_entry_points() -> dict[str, EntryPoint]:
+    """Registered engines by name; two different engines under one name is an error."""
+    found: dict[str, EntryPoint] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        known = found.get(point.name)
+        if known is not None and known.value != point.value:
+            raise OcrError(
+                f"OCR engine name {point.name!r} is registered twice: {known.value} and {point.value}"
+            )
+        found[point.name] = point
+    return found
+
+
+def available_engines() -> list[str]:
+    """Names of the registered engines, sorted."""
+    return sorted(engine_entry_points())
+
+
+def engine_class(name: str) -> type[OcrEngine]:
+    """The engine class registered under ``name``."""
+    points = engine_entry_points()
+    if name not in points:
+        known = ", ".join(sorted(points)) or "none (is docfields installed?)"
+        raise UnknownEngineError(f"unknown OCR engine {name!r}; known engines: {known}")
+    cls = points[name].load()
+    if not (isinstance(cls, type) and issubclass(cls, OcrEngine)):
+        raise OcrError(f"entry point {name!r} ({points[name].value}) is not an OcrEngine class")
+    return cls
+
+
+def load_engine(name: str, **options: Any) -> OcrEngine:
+    """Build an engine from its name and options, e.g. ``load_engine("tesseract", languages=["eng"])``.
+
+    >>> engine = load_engine("pdftext")
+    >>> engine.name
+    'pdftext'
+    """
+    from pydantic import ValidationError
+
+    cls = engine_class(name)
+    try:
+        engine_options = cls.options_class(**options)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise OcrError(f"invalid options for OCR engine {name!r}: {problems}") from exc
+    return cls(engine_options)
+
+
+def engine_options(name: str, languages: list[str] | None = None, dpi: int | None = None) -> dict[str, Any]:
+    """Route the two options every command offers (languages, DPI) to the engine that takes them.
+
+    ``auto`` passes them to its fallback engine; an engine without such an option gets an error
+    from ``load_engine`` that names it, rather than a silently ignored flag.
+    """
+    given: dict[str, Any] = {}
+    if languages:
+        given["languages"] = languages
+    if dpi is not None:
+        given["dpi"] = dpi
+    return {"fallback_options": given} if name == "auto" and given else given

@@ -1,0 +1,259 @@
+"""OCR one document, or a whole corpus with a process pool, resumably.
+
+``ocr_file`` is the per-document unit of work: a plain, picklable function that never raises on
+bad input (it returns the failure), so the same function serves the process pool here and a Ray
+runner later. A batch writes each result atomically; a rerun skips documents whose output
+exists, so an interrupted batch resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from docfields import storage
+from docfields.documents import DocumentLimits, open_document
+from docfields.errors import DocfieldsError
+from docfields.ocr.base import OcrEngine
+from docfields.ocr.inputs import InputItem, InputProblem, list_inputs
+from docfields.ocr.registry import load_engine
+from docfields.textract import TextractDocument, iter_pages, write_textract
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_NAME = "consolidated.json"
+
+
+def ocr_document(
+    source: str, engine: str = "auto", *, password: str | None = None, limits: DocumentLimits | None = None,
+    **options: Any,
+) -> TextractDocument:
+    """OCR one document into Textract-compatible JSON.
+
+    >>> doc = ocr_document("invoice.pdf", engine="auto", fallback_options={"languages": ["eng"]})  # doctest: +SKIP
+    """
+    ocr_engine = load_engine(engine, **options)
+    try:
+        with open_document(source, password=password, limits=limits) as document:
+            return ocr_engine.process(document)
+    finally:
+        ocr_engine.close()
+
+
+class BatchOcrOptions(BaseModel):
+    """How a batch runs: engine and its options, workers, limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str = Field("auto", description="OCR engine name (see `docfields engines`).")
+    engine_options: dict[str, Any] = Field(default_factory=dict, description="Options of that engine.")
+    workers: int | None = Field(None, ge=1, description="Worker processes; default: all cores; 1: in-process.")
+    force: bool = Field(False, description="Redo documents whose output already exists.")
+    password: str | None = Field(None, description="Password for encrypted PDFs.")
+    limits: DocumentLimits = Field(default_factory=DocumentLimits, description="File size, page and pixel limits.")
+
+
+@dataclass(frozen=True)
+class OcrTask:
+    """One document to OCR into ``output`` (everything a worker needs, picklable)."""
+
+    source: str
+    output: str
+    engine: str
+    engine_options: dict[str, Any]
+    password: str | None = None
+    limits: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OcrOutcome:
+    """What happened to one document."""
+
+    source: str
+    output: str | None
+    pages: int = 0
+    pages_per_engine: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+    error_type: str | None = None
+    skipped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the document has an output (new or already there)."""
+        return self.error is None
+
+
+_ENGINE_CACHE: dict[str, OcrEngine] = {}
+
+
+def _engine_for(task: OcrTask) -> OcrEngine:
+    """One engine per worker process and configuration (a loaded model is reused)."""
+    key = json.dumps([task.engine, task.engine_options], sort_keys=True)
+    if key not in _ENGINE_CACHE:
+        _ENGINE_CACHE[key] = load_engine(task.engine, **task.engine_options)
+    return _ENGINE_CACHE[key]
+
+
+def ocr_file(task: OcrTask) -> OcrOutcome:
+    """OCR one document and write its JSON; failures come back as data, never as exceptions."""
+    start = time.perf_counter()
+    try:
+        engine = _engine_for(task)
+        limits = DocumentLimits(**task.limits)
+        with open_document(task.source, password=task.password, limits=limits) as document:
+            result = engine.process(document)
+        write_textract(result, task.output)
+    except DocfieldsError as exc:
+        return _failure(task.source, exc, start)
+    except Exception as exc:  # a bug or a library crash must not stop the batch: record it
+        logger.exception("%s: unexpected error", task.source)
+        return _failure(task.source, exc, start, prefix="internal error: ")
+    engines = Counter(str(getattr(page, "Engine", None) or engine.name) for page in iter_pages(result))
+    return OcrOutcome(task.source, task.output, sum(engines.values()), dict(engines), time.perf_counter() - start)
+
+
+def _failure(source: str, exc: BaseException, start: float, prefix: str = "") -> OcrOutcome:
+    return OcrOutcome(
+        source, None, seconds=time.perf_counter() - start, error=f"{prefix}{exc}", error_type=type(exc).__name__
+    )
+
+
+@dataclass
+class BatchPlan:
+    """The documents of a batch: to do, already done, and manifest lines that name none."""
+
+    out: str
+    tasks: list[OcrTask]
+    records: dict[str, dict[str, Any]]
+    done: list[OcrOutcome]
+    problems: list[InputProblem]
+
+    @property
+    def total(self) -> int:
+        """Documents found (to do plus done)."""
+        return len(self.tasks) + len(self.done)
+
+
+def output_for(out: str, item: InputItem) -> str:
+    """Where a document's JSON goes: the manifest's ``textract-ref`` if given, else the original's layout."""
+    explicit = item.record.get("textract-ref")
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    return storage.join(out, item.relative, OUTPUT_NAME)
+
+
+def plan_batch_ocr(input_spec: str, out: str, options: BatchOcrOptions | None = None) -> BatchPlan:
+    """List a batch's documents and decide which still need OCR (outputs present are skipped)."""
+    options = options or BatchOcrOptions()
+    items, problems = list_inputs(input_spec)
+    tasks, done, records = [], [], {}
+    limits = options.limits.model_dump()
+    for item in items:
+        output = output_for(out, item)
+        records[item.source] = {**item.record, "raw-ref": item.source, "textract-ref": output}
+        if not options.force and storage.exists(output):
+            done.append(OcrOutcome(item.source, output, skipped=True))
+            continue
+        tasks.append(OcrTask(item.source, output, options.engine, options.engine_options, options.password, limits))
+    return BatchPlan(out, tasks, records, done, problems)
+
+
+class BatchSummary(BaseModel):
+    """The closing figures of a batch."""
+
+    documents: int
+    processed: int
+    skipped: int
+    failed: int
+    pages: int
+    pages_per_engine: dict[str, int]
+    seconds: float
+    pages_per_second: float
+    interrupted: bool
+    manifest: str
+    failures: str | None
+
+
+def run_batch_ocr(
+    plan: BatchPlan, options: BatchOcrOptions | None = None, on_outcome: Callable[[OcrOutcome], None] | None = None
+) -> BatchSummary:
+    """Run a planned batch; Ctrl-C stops it cleanly and a rerun of the same plan resumes.
+
+    ``manifest.jsonl`` (inputs plus ``textract-ref``) and ``failures.jsonl`` (file and reason) are
+    written to the output folder at the end, interrupted or not.
+    """
+    options = options or BatchOcrOptions()
+    start = time.perf_counter()
+    outcomes: list[OcrOutcome] = []
+    interrupted = False
+    try:
+        for outcome in _execute(plan.tasks, options.workers or os.cpu_count() or 1):
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+    except KeyboardInterrupt:
+        interrupted = True
+        logger.warning("interrupted after %d of %d documents; rerun to resume", len(outcomes), len(plan.tasks))
+    return _finish(plan, outcomes, time.perf_counter() - start, interrupted)
+
+
+def _execute(tasks: list[OcrTask], workers: int) -> Iterator[OcrOutcome]:
+    if workers == 1 or len(tasks) <= 1:
+        _limit_threads()
+        yield from map(ocr_file, tasks)
+        return
+    import multiprocessing
+
+    pool = multiprocessing.get_context("spawn").Pool(min(workers, len(tasks)), initializer=_init_worker)
+    try:
+        yield from pool.imap_unordered(ocr_file, tasks, chunksize=1)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _limit_threads() -> None:
+    # OpenMP oversubscription made Debian's Tesseract 4-6x slower on 2 cores (PLATFORM.md).
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+
+def _init_worker() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool."""
+    _limit_threads()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _finish(plan: BatchPlan, outcomes: list[OcrOutcome], seconds: float, interrupted: bool) -> BatchSummary:
+    succeeded = {o.source for o in [*plan.done, *outcomes] if o.ok}
+    manifest_lines = [json.dumps(plan.records[s]) for s in plan.records if s in succeeded]
+    manifest = storage.join(plan.out, "manifest.jsonl")
+    storage.write_text_atomic(manifest, "".join(line + "\n" for line in manifest_lines))
+    failed = [o for o in outcomes if not o.ok]
+    failure_lines = [json.dumps({"raw-ref": o.source, "error": o.error, "type": o.error_type}) for o in failed]
+    failure_lines += [json.dumps({"raw-ref": p.where, "error": p.reason, "type": "InputProblem"}) for p in plan.problems]
+    failures = storage.join(plan.out, "failures.jsonl")
+    if failure_lines:
+        storage.write_text_atomic(failures, "".join(line + "\n" for line in failure_lines))
+    elif storage.exists(failures):
+        storage.write_text_atomic(failures, "")
+    engines: Counter[str] = Counter()
+    for outcome in outcomes:
+        engines.update(outcome.pages_per_engine)
+    pages = sum(engines.values())
+    return BatchSummary(
+        documents=plan.total, processed=sum(1 for o in outcomes if o.ok), skipped=len(plan.done),
+        failed=len(failed) + len(plan.problems), pages=pages, pages_per_engine=dict(engines), seconds=seconds,
+        pages_per_second=pages / seconds if seconds > 0 else 0.0, interrupted=interrupted, manifest=manifest,
+        failures=failures if failure_lines else None,
+    )
