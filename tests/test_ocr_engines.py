@@ -46,7 +46,9 @@ def test_unknown_engine_names_the_known_ones():
 def test_engine_options_are_checked_and_routed():
     with pytest.raises(OcrError, match="invalid options for OCR engine 'pdftext': dpi"):
         load_engine("pdftext", dpi=300)
-    assert engine_options("auto", ["eng", "tha"], 200) == {"fallback_options": {"languages": ["eng", "tha"], "dpi": 200}}
+    assert engine_options("auto", ["eng", "tha"], 200) == {
+        "fallback_options": {"languages": ["eng", "tha"], "dpi": 200}
+    }
     assert engine_options("tesseract", None, 150) == {"dpi": 150}
 
 
@@ -58,8 +60,8 @@ def test_missing_tesseract_language_names_the_package():
 @pytest.mark.parametrize("engine", LOCAL_ENGINES)
 def test_engine_output_is_valid_textract_everywhere(engine, shared_data, tmp_path):
     """Invariants for every local engine on a two-page PDF (text page + scanned page)."""
-    from textractor.entities.document import Document as TextractorDocument
     import trp
+    from textractor.entities.document import Document as TextractorDocument
 
     result = ocr_document(str(mixed_pdf(shared_data, tmp_path)), engine=engine)
     validate_textract(result)
@@ -129,14 +131,20 @@ def test_pdftext_boxes_land_on_ink(shared_data, tmp_path, rotation):
     assert len(words) == 20
     for word in words:
         box = word.geometry.bounding_box
-        crop = image.crop((int(box.left * image.width), int(box.top * image.height),
-                           int((box.left + box.width) * image.width) + 1, int((box.top + box.height) * image.height) + 1))
+        crop = image.crop(
+            (
+                int(box.left * image.width),
+                int(box.top * image.height),
+                int((box.left + box.width) * image.width) + 1,
+                int((box.top + box.height) * image.height) + 1,
+            )
+        )
         assert crop.getextrema()[0] < 128, f"no ink under {word.text!r} at rotation {rotation}"
 
 
 def test_auto_uses_text_layer_then_ocr_and_records_engine(shared_data, tmp_path):
     result = ocr_document(str(mixed_pdf(shared_data, tmp_path)), engine="auto")
-    engines = [getattr(page, "Engine") for page in iter_pages(result)]
+    engines = [page.Engine for page in iter_pages(result)]
     assert engines == ["pdftext", "tesseract"]
     with open_document(str(mixed_pdf(shared_data, tmp_path))) as document:
         assert text_layer_stats(document, 1).usable
@@ -145,9 +153,10 @@ def test_auto_uses_text_layer_then_ocr_and_records_engine(shared_data, tmp_path)
 
 
 def test_auto_on_image_uses_fallback_with_its_options(shared_data):
-    result = ocr_document(str(shared_data / "ocr" / "phototest.tif"), engine="auto",
-                          fallback="rapidocr", fallback_options={"dpi": 150})
-    assert [getattr(page, "Engine") for page in iter_pages(result)] == ["rapidocr"]
+    result = ocr_document(
+        str(shared_data / "ocr" / "phototest.tif"), engine="auto", fallback="rapidocr", fallback_options={"dpi": 150}
+    )
+    assert [page.Engine for page in iter_pages(result)] == ["rapidocr"]
 
 
 def test_pdftext_refuses_images_with_a_clear_error(shared_data):

@@ -20,7 +20,9 @@ def _split_languages(languages: str | None) -> list[str] | None:
 
 @app.command()
 def ocr(
-    input_spec: str = typer.Argument(..., metavar="INPUT", help="Folder, glob, file, or JSON-lines manifest with raw-ref."),
+    input_spec: str = typer.Argument(
+        ..., metavar="INPUT", help="Folder, glob, file, or JSON-lines manifest with raw-ref."
+    ),
     out: str = typer.Option(..., "--out", "-o", help="Output folder or URL."),
     engine: str = typer.Option("auto", help="OCR engine (`docfields engines` lists them)."),
     languages: str | None = typer.Option(None, help="Tesseract languages, e.g. eng or eng+tha."),
@@ -40,11 +42,20 @@ def ocr(
 
     with fail_on_error():
         options = BatchOcrOptions(
-            engine=engine, engine_options=engine_options(engine, _split_languages(languages), dpi),
-            workers=workers, force=force, password=password,
+            engine=engine,
+            engine_options=engine_options(engine, _split_languages(languages), dpi),
+            workers=workers,
+            force=force,
+            password=password,
         )
         plan = plan_batch_ocr(input_spec, out, options)
-        columns = (TextColumn("OCR"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
+        columns = (
+            TextColumn("OCR"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}"),
+        )
         with Progress(*columns, console=console) as progress:
             bar = progress.add_task("", total=plan.total, completed=len(plan.done))
 
@@ -69,7 +80,8 @@ def _print_summary(summary: BatchSummary) -> None:
     rows = [
         ("documents", f"{summary.documents} ({summary.processed} processed, {summary.skipped} already done)"),
         ("failures", f"{summary.failed}" + (f" (see {summary.failures})" if summary.failures else "")),
-        ("pages", str(summary.pages)), ("pages per engine", engines),
+        ("pages", str(summary.pages)),
+        ("pages per engine", engines),
         ("time", f"{summary.seconds:.1f} s ({summary.pages_per_second:.2f} pages/s)"),
         ("manifest", summary.manifest),
     ]
@@ -103,7 +115,9 @@ def thumbnails(
 def _parse_ints(text: str, separator: str, count: int, option: str) -> list[int]:
     parts = text.lower().split(separator)
     if len(parts) != count or not all(p.strip().isdigit() for p in parts):
-        raise typer.BadParameter(f"expected {count} integers separated by {separator!r}, got {text!r}", param_hint=option)
+        raise typer.BadParameter(
+            f"expected {count} integers separated by {separator!r}, got {text!r}", param_hint=option
+        )
     return [int(p) for p in parts]
 
 
@@ -123,7 +137,9 @@ def inspect(
     if as_json:
         console.print_json(report.model_dump_json())
         return
-    console.print(f"{report.source}: {report.format} ({report.mime_type}), {report.bytes} bytes, {report.pages} page(s)")
+    console.print(
+        f"{report.source}: {report.format} ({report.mime_type}), {report.bytes} bytes, {report.pages} page(s)"
+    )
     table = Table("page", "size", "text layer")
     for page in report.page_reports:
         table.add_row(str(page.page), f"{page.width:g} x {page.height:g} {page.unit}", page.text_layer)

@@ -64,6 +64,7 @@ class OcrEngine(ABC):
 
     def close(self) -> None:
         """Release what the engine holds (models, API handles). Engines are usable until then."""
+        return None
 
 
 class PageOcrEngine(OcrEngine):
@@ -85,8 +86,7 @@ class PageOcrEngine(OcrEngine):
             raise
         except Exception as exc:  # a library failure on one page: name the file and page
             raise OcrError(
-                f"{document.source} (page {page_number}): {self.name} failed: "
-                f"{type(exc).__name__}: {exc}"
+                f"{document.source} (page {page_number}): {self.name} failed: {type(exc).__name__}: {exc}"
             ) from exc
 
 

@@ -42,7 +42,21 @@ def inspect_document(source: str, password: str | None = None) -> DocumentReport
                 stats = text_layer_stats(document, number)
                 chars = stats.chars
                 verdict = ("usable: " if stats.usable else "not usable: ") + stats.reason
-            reports.append(PageReport(page=number, width=size.width, height=size.height, unit=size.unit,
-                                      text_chars=chars, text_layer=verdict))
-        return DocumentReport(source=source, format=document.format, mime_type=document.mime_type,
-                              bytes=storage.size(source), pages=document.page_count, page_reports=reports)
+            reports.append(
+                PageReport(
+                    page=number,
+                    width=size.width,
+                    height=size.height,
+                    unit=size.unit,
+                    text_chars=chars,
+                    text_layer=verdict,
+                )
+            )
+        return DocumentReport(
+            source=source,
+            format=document.format,
+            mime_type=document.mime_type,
+            bytes=storage.size(source),
+            pages=document.page_count,
+            page_reports=reports,
+        )

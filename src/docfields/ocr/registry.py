@@ -10,7 +10,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from docfields.errors import OcrError, UnknownEngineError
-from docfields.ocr.base import OcrEngine
+from docfields.ocr.base import OcrEngine, OcrOptions
 
 ENTRY_POINT_GROUP = "docfields.ocr_engines"
 
@@ -21,9 +21,7 @@ def engine_entry_points() -> dict[str, EntryPoint]:
     for point in entry_points(group=ENTRY_POINT_GROUP):
         known = found.get(point.name)
         if known is not None and known.value != point.value:
-            raise OcrError(
-                f"OCR engine name {point.name!r} is registered twice: {known.value} and {point.value}"
-            )
+            raise OcrError(f"OCR engine name {point.name!r} is registered twice: {known.value} and {point.value}")
         found[point.name] = point
     return found
 
@@ -45,6 +43,18 @@ def engine_class(name: str) -> type[OcrEngine]:
     return cls
 
 
+def check_engine_options(name: str, **options: Any) -> OcrOptions:
+    """Validate an engine's name and options without building the engine (no model loads)."""
+    from pydantic import ValidationError
+
+    cls = engine_class(name)
+    try:
+        return cls.options_class(**options)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise OcrError(f"invalid options for OCR engine {name!r}: {problems}") from exc
+
+
 def load_engine(name: str, **options: Any) -> OcrEngine:
     """Build an engine from its name and options, e.g. ``load_engine("tesseract", languages=["eng"])``.
 
@@ -52,15 +62,7 @@ def load_engine(name: str, **options: Any) -> OcrEngine:
     >>> engine.name
     'pdftext'
     """
-    from pydantic import ValidationError
-
-    cls = engine_class(name)
-    try:
-        engine_options = cls.options_class(**options)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise OcrError(f"invalid options for OCR engine {name!r}: {problems}") from exc
-    return cls(engine_options)
+    return engine_class(name)(check_engine_options(name, **options))
 
 
 def engine_options(name: str, languages: list[str] | None = None, dpi: int | None = None) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from docfields.documents import DocumentLimits, open_document
 from docfields.errors import DocfieldsError
 from docfields.ocr.base import OcrEngine
 from docfields.ocr.inputs import InputItem, InputProblem, list_inputs
-from docfields.ocr.registry import load_engine
+from docfields.ocr.registry import check_engine_options, load_engine
 from docfields.textract import TextractDocument, iter_pages, write_textract
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,11 @@ OUTPUT_NAME = "consolidated.json"
 
 
 def ocr_document(
-    source: str, engine: str = "auto", *, password: str | None = None, limits: DocumentLimits | None = None,
+    source: str,
+    engine: str = "auto",
+    *,
+    password: str | None = None,
+    limits: DocumentLimits | None = None,
     **options: Any,
 ) -> TextractDocument:
     """OCR one document into Textract-compatible JSON.
@@ -155,6 +159,7 @@ def output_for(out: str, item: InputItem) -> str:
 def plan_batch_ocr(input_spec: str, out: str, options: BatchOcrOptions | None = None) -> BatchPlan:
     """List a batch's documents and decide which still need OCR (outputs present are skipped)."""
     options = options or BatchOcrOptions()
+    check_engine_options(options.engine, **options.engine_options)  # fail once, not once per document
     items, problems = list_inputs(input_spec)
     tasks, done, records = [], [], {}
     limits = options.limits.model_dump()
@@ -241,7 +246,9 @@ def _finish(plan: BatchPlan, outcomes: list[OcrOutcome], seconds: float, interru
     storage.write_text_atomic(manifest, "".join(line + "\n" for line in manifest_lines))
     failed = [o for o in outcomes if not o.ok]
     failure_lines = [json.dumps({"raw-ref": o.source, "error": o.error, "type": o.error_type}) for o in failed]
-    failure_lines += [json.dumps({"raw-ref": p.where, "error": p.reason, "type": "InputProblem"}) for p in plan.problems]
+    failure_lines += [
+        json.dumps({"raw-ref": p.where, "error": p.reason, "type": "InputProblem"}) for p in plan.problems
+    ]
     failures = storage.join(plan.out, "failures.jsonl")
     if failure_lines:
         storage.write_text_atomic(failures, "".join(line + "\n" for line in failure_lines))
@@ -252,8 +259,15 @@ def _finish(plan: BatchPlan, outcomes: list[OcrOutcome], seconds: float, interru
         engines.update(outcome.pages_per_engine)
     pages = sum(engines.values())
     return BatchSummary(
-        documents=plan.total, processed=sum(1 for o in outcomes if o.ok), skipped=len(plan.done),
-        failed=len(failed) + len(plan.problems), pages=pages, pages_per_engine=dict(engines), seconds=seconds,
-        pages_per_second=pages / seconds if seconds > 0 else 0.0, interrupted=interrupted, manifest=manifest,
+        documents=plan.total,
+        processed=sum(1 for o in outcomes if o.ok),
+        skipped=len(plan.done),
+        failed=len(failed) + len(plan.problems),
+        pages=pages,
+        pages_per_engine=dict(engines),
+        seconds=seconds,
+        pages_per_second=pages / seconds if seconds > 0 else 0.0,
+        interrupted=interrupted,
+        manifest=manifest,
         failures=failures if failure_lines else None,
     )

@@ -74,10 +74,17 @@ class TextractEngine(OcrEngine):
         try:
             import boto3
             from botocore.config import Config
+            from botocore.exceptions import BotoCoreError
         except ImportError as exc:
             raise EngineUnavailableError("textract: boto3 is not installed (pip install 'docfields[aws]')") from exc
+        session = boto3.Session(region_name=self.options.region)
+        if session.get_credentials() is None:
+            raise EngineUnavailableError("textract: no AWS credentials found (aws configure, or AWS_* variables)")
         config = Config(retries={"max_attempts": self.options.max_attempts, "mode": "standard"})
-        return boto3.client("textract", region_name=self.options.region, config=config)
+        try:
+            return session.client("textract", config=config)
+        except BotoCoreError as exc:  # e.g. no region configured
+            raise EngineUnavailableError(f"textract: {exc} (set AWS_DEFAULT_REGION or the region option)") from exc
 
 
 def page_bytes(document: Document, page_number: int, dpi: int) -> bytes:

@@ -1,0 +1,5 @@
+"""``python -m docfields.cli`` runs the ``docfields`` command."""
+
+from docfields.cli.main import main
+
+main()
