@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Box = tuple[float, float, float, float]  # left, top, right, bottom in 0..1 of the displayed page
+Box = tuple[float, float, float, float]  # PDF user space: left, bottom, right, top
 
 
 class PdfTextOptions(OcrOptions):
@@ -56,7 +56,8 @@ class _PageFrame:
         self.left, self.bottom, self.right, self.top = page.get_cropbox()
         self.rotation = page.get_rotation() % 360
 
-    def to_box(self, left: float, bottom: float, right: float, top: float) -> Box:
+    def to_box(self, left: float, bottom: float, right: float, top: float) -> tuple[float, float, float, float]:
+        """User-space box to (left, top, right, bottom) in 0..1 of the page as displayed."""
         width, height = self.right - self.left, self.top - self.bottom
         x0, x1 = (left - self.left) / width, (right - self.left) / width
         y0, y1 = (self.top - top) / height, (self.top - bottom) / height
@@ -70,28 +71,41 @@ class _PageFrame:
 
 
 def _page_chars(page: PdfPage) -> list[tuple[str, Box | None]]:
-    """Characters of a page with their displayed boxes (None for generated spaces and breaks)."""
+    """Characters with their boxes in PDF user space (None for spaces and line breaks).
+
+    Raw PDFium calls into reused ctypes doubles: the wrapper's per-call allocations cost more
+    than PDFium itself on a dense page.
+    """
+    import ctypes
+
     import pypdfium2.raw as pdfium_c
 
     textpage = page.get_textpage()
     try:
-        frame = _PageFrame(page)
-        chars = []
+        raw, left, right, bottom, top = textpage.raw, *(ctypes.c_double() for _ in range(4))
+        get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetCharBox
+        chars: list[tuple[str, Box | None]] = []
         for index in range(textpage.count_chars()):
-            char = chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, index))
-            box = None if char.isspace() else frame.to_box(*textpage.get_charbox(index, loose=False))
-            chars.append((char, box))
+            char = chr(get_unicode(raw, index))
+            if char.isspace():
+                chars.append((char, None))
+                continue
+            get_box(raw, index, left, right, bottom, top)
+            chars.append((char, (left.value, bottom.value, right.value, top.value)))
         return chars
     finally:
         textpage.close()
 
 
-def _word(chars: list[tuple[str, Box]]) -> OcrWord:
+def _word(chars: list[tuple[str, Box]], frame: _PageFrame) -> OcrWord:
+    """A word from its characters: text joined, box = union in user space, mapped to the page once."""
     text = "".join(c for c, _ in chars)
-    left = min(b[0] for _, b in chars)
-    top = min(b[1] for _, b in chars)
-    right = max(b[2] for _, b in chars)
-    bottom = max(b[3] for _, b in chars)
+    left, top, right, bottom = frame.to_box(
+        min(b[0] for _, b in chars),
+        min(b[1] for _, b in chars),
+        max(b[2] for _, b in chars),
+        max(b[3] for _, b in chars),
+    )
     return OcrWord(text=text, confidence=100.0, box=NormBox(left, top, max(0.0, right - left), max(0.0, bottom - top)))
 
 
@@ -104,7 +118,7 @@ def _starts_new_line(line: list[OcrWord], word: OcrWord) -> bool:
     return not (last.top - last.height / 2 <= middle <= last.top + 1.5 * last.height)
 
 
-def lines_from_chars(chars: list[tuple[str, Box | None]]) -> list[OcrLine]:
+def lines_from_chars(chars: list[tuple[str, Box | None]], frame: _PageFrame) -> list[OcrLine]:
     """Group characters into words at whitespace and into lines at line breaks."""
     lines: list[OcrLine] = []
     line: list[OcrWord] = []
@@ -112,7 +126,7 @@ def lines_from_chars(chars: list[tuple[str, Box | None]]) -> list[OcrLine]:
 
     def end_word() -> None:
         if word:
-            built = _word(word)
+            built = _word(word, frame)
             if _starts_new_line(line, built):
                 end_line()
             line.append(built)
@@ -199,7 +213,7 @@ class PdfTextEngine(PageOcrEngine):
             raise OcrError(f"{document.source}: pdftext reads a PDF's text layer; this is a {document.format} image")
         page = document.pdfium_page(page_number)
         try:
-            lines = lines_from_chars(_page_chars(page))
+            lines = lines_from_chars(_page_chars(page), _PageFrame(page))
         finally:
             page.close()
         if not lines:
