@@ -13,7 +13,7 @@ from pydantic import Field
 
 from docfields.documents import Document, PdfDocument
 from docfields.ocr.base import OcrEngine, OcrOptions, PageOcrEngine
-from docfields.ocr.pdftext import PdfTextEngine, PdfTextOptions, text_layer_stats
+from docfields.ocr.pdftext import PdfTextEngine, PdfTextOptions, read_text_layer
 from docfields.textract import OcrPage
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,6 @@ class AutoEngine(PageOcrEngine):
         from docfields.ocr.registry import engine_class
 
         self.options: AutoOptions = options or AutoOptions()
-        self._pdftext = PdfTextEngine(self.options.text_layer)
         fallback_class = engine_class(self.options.fallback)
         self._fallback_options = fallback_class.options_class(**self.options.fallback_options)
         self._fallback_class = fallback_class
@@ -64,10 +63,10 @@ class AutoEngine(PageOcrEngine):
     def read_page(self, document: Document, page_number: int) -> OcrPage:
         """Use the text layer when it is usable, and say why when it is not."""
         if isinstance(document, PdfDocument):
-            stats = text_layer_stats(document, page_number, self.options.text_layer)
+            stats, lines = read_text_layer(document, page_number, self.options.text_layer)
             if stats.usable:
                 logger.debug("%s (page %d): text layer (%s)", document.source, page_number, stats.reason)
-                return self._pdftext.read_page(document, page_number)
+                return OcrPage(lines=tuple(lines), engine=PdfTextEngine.name)
             logger.info("%s (page %d): %s; using %s", document.source, page_number, stats.reason, self.options.fallback)
         return self.fallback.read_page(document, page_number)
 

@@ -70,8 +70,9 @@ class _PageFrame:
         return (max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1))
 
 
-def _page_chars(page: PdfPage) -> list[tuple[str, Box | None]]:
-    """Characters with their boxes in PDF user space (None for spaces and line breaks).
+def _page_chars(page: PdfPage) -> tuple[list[tuple[str, Box | None]], int]:
+    """Characters with their boxes in PDF user space (None for spaces and line breaks), and how
+    many visible ones have no Unicode mapping (garbage text).
 
     Raw PDFium calls into reused ctypes doubles: the wrapper's per-call allocations cost more
     than PDFium itself on a dense page.
@@ -84,7 +85,9 @@ def _page_chars(page: PdfPage) -> list[tuple[str, Box | None]]:
     try:
         raw, left, right, bottom, top = textpage.raw, *(ctypes.c_double() for _ in range(4))
         get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetCharBox
+        map_error = pdfium_c.FPDFText_HasUnicodeMapError
         chars: list[tuple[str, Box | None]] = []
+        bad = 0
         for index in range(textpage.count_chars()):
             char = chr(get_unicode(raw, index))
             if char.isspace():
@@ -92,7 +95,8 @@ def _page_chars(page: PdfPage) -> list[tuple[str, Box | None]]:
                 continue
             get_box(raw, index, left, right, bottom, top)
             chars.append((char, (left.value, bottom.value, right.value, top.value)))
-        return chars
+            bad += map_error(raw, index) == 1
+        return chars, bad
     finally:
         textpage.close()
 
@@ -149,24 +153,25 @@ def lines_from_chars(chars: list[tuple[str, Box | None]], frame: _PageFrame) -> 
     return lines
 
 
-def text_layer_stats(document: PdfDocument, page_number: int, options: PdfTextOptions | None = None) -> TextLayerStats:
-    """Count a page's text-layer characters and image coverage to decide if OCR can be skipped."""
-    import pypdfium2.raw as pdfium_c
-
+def read_text_layer(
+    document: PdfDocument, page_number: int, options: PdfTextOptions | None = None
+) -> tuple[TextLayerStats, list[OcrLine]]:
+    """A page's text-layer lines and the verdict on whether they can replace OCR, in one pass."""
     options = options or PdfTextOptions()
     page = document.pdfium_page(page_number)
     try:
-        textpage = page.get_textpage()
-        try:
-            count = textpage.count_chars()
-            visible = [i for i in range(count) if not chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, i)).isspace()]
-            bad = sum(1 for i in visible if pdfium_c.FPDFText_HasUnicodeMapError(textpage.raw, i) == 1)
-        finally:
-            textpage.close()
-        coverage = _image_coverage(page)
+        chars, bad = _page_chars(page)
+        visible = sum(1 for _, box in chars if box is not None)
+        # Image coverage only matters for sparse text; counting page objects costs on dense pages.
+        coverage = _image_coverage(page) if options.min_chars <= visible < options.scan_min_chars else 0.0
+        return _judge(visible, bad, coverage, options), lines_from_chars(chars, _PageFrame(page))
     finally:
         page.close()
-    return _judge(len(visible), bad, coverage, options)
+
+
+def text_layer_stats(document: PdfDocument, page_number: int, options: PdfTextOptions | None = None) -> TextLayerStats:
+    """Whether a page's text layer can replace OCR, and why."""
+    return read_text_layer(document, page_number, options)[0]
 
 
 def _image_coverage(page: PdfPage) -> float:
@@ -211,11 +216,7 @@ class PdfTextEngine(PageOcrEngine):
         """Words and lines of one page's text layer (an empty page when it has none)."""
         if not isinstance(document, PdfDocument):
             raise OcrError(f"{document.source}: pdftext reads a PDF's text layer; this is a {document.format} image")
-        page = document.pdfium_page(page_number)
-        try:
-            lines = lines_from_chars(_page_chars(page), _PageFrame(page))
-        finally:
-            page.close()
+        _, lines = read_text_layer(document, page_number, self.options)
         if not lines:
             logger.warning("%s (page %d): no text layer; use an OCR engine", document.source, page_number)
         return OcrPage(lines=tuple(lines), engine=self.name)
