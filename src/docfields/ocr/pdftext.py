@@ -84,12 +84,14 @@ def _page_chars(page: PdfPage) -> tuple[list[tuple[str, Box | None]], int]:
     textpage = page.get_textpage()
     try:
         raw, left, right, bottom, top = textpage.raw, *(ctypes.c_double() for _ in range(4))
-        get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetCharBox
-        map_error = pdfium_c.FPDFText_HasUnicodeMapError
+        get_box, map_error = pdfium_c.FPDFText_GetCharBox, pdfium_c.FPDFText_HasUnicodeMapError
+        count = textpage.count_chars()
+        text = textpage.get_text_range()
+        if len(text) != count:  # characters outside the BMP: fall back to one call per character
+            text = "".join(chr(pdfium_c.FPDFText_GetUnicode(raw, index)) for index in range(count))
         chars: list[tuple[str, Box | None]] = []
         bad = 0
-        for index in range(textpage.count_chars()):
-            char = chr(get_unicode(raw, index))
+        for index, char in enumerate(text):
             if char.isspace():
                 chars.append((char, None))
                 continue
