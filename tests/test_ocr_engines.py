@@ -219,3 +219,46 @@ def test_textract_page_bytes_are_one_page_pdfs(shared_data):
     with open_document(str(shared_data / "ocr" / "phototest.tif")) as document:
         png = page_bytes(document, 1, dpi=150)
     assert Image.open(io.BytesIO(png)).format == "PNG"
+
+
+def _run_isolated(code: str) -> str:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_tesseract_falls_back_to_pytesseract_without_tesserocr(shared_data):
+    """With tesserocr unimportable, the same engine runs Debian's tesseract binary instead."""
+    code = f"""
+import sys
+sys.modules["tesserocr"] = None  # make the import fail, as on a machine without the wheel
+from docfields.ocr import ocr_document
+from docfields.textract import iter_words
+result = ocr_document({str(shared_data / "ocr" / "phototest.tif")!r}, engine="tesseract")
+print(result.detect_document_text_model_version, " ".join(w.text for w in iter_words(result)))
+"""
+    version, *words = _run_isolated(code).split()
+    assert version.startswith("docfields-tesseract-5.")
+    reference = (shared_data / "ocr" / "phototest.txt").read_text().split()
+    assert word_accuracy(words, reference) >= 0.95
+
+
+def test_rapidocr_needs_no_network(shared_data):
+    """Every socket connection fails in this process: the engine must still load and read."""
+    code = f"""
+import socket
+def refuse(*args, **kwargs):
+    raise OSError("network use is forbidden in this test")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+from docfields.ocr import ocr_document
+from docfields.textract import iter_words
+result = ocr_document({str(shared_data / "ocr" / "phototest.tif")!r}, engine="rapidocr")
+print(" ".join(w.text for w in iter_words(result)))
+"""
+    words = _run_isolated(code).split()
+    reference = (shared_data / "ocr" / "phototest.txt").read_text().split()
+    assert word_accuracy(words, reference) >= 0.9
