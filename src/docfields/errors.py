@@ -10,8 +10,9 @@ service) can catch ``DocfieldsError`` and report it, while programming errors st
      ├── OcrError               an OCR engine failed on a page
      │    ├── EngineUnavailableError  the engine's library or data is not installed
      │    └── UnknownEngineError      no engine is registered under that name
-     └── NormalizerError        normalizer data, model or service unusable (names file or URL)
-          └── UnknownNormalizerError  a normalizer name is neither a rule, a model nor a URL
+     ├── NormalizerError        normalizer data, model or service unusable (names file or URL)
+     │    └── UnknownNormalizerError  a normalizer name is neither a rule, a model nor a URL
+     └── AnnotationError        a manifest or export line is unusable (names file and line or task)
 """
 
 from __future__ import annotations
@@ -77,3 +78,21 @@ class NormalizerError(DocfieldsError):
 
 class UnknownNormalizerError(NormalizerError):
     """A normalizer name is neither a built-in rule, a model directory nor an http(s) URL."""
+
+
+class AnnotationError(DocfieldsError):
+    """An annotation (manifest line, Label Studio task) cannot be used for training.
+
+    ``where`` is ``"<manifest> line N"`` or ``"<export> task T"``: an annotator fixes one line
+    among thousands, so the message must point at it. ``kind`` names the problem class
+    (``json``, ``schema``, ``box-outside-image``, ``unknown-class``, ``textract-missing`` ...)
+    so that a batch can count problems by class.
+    """
+
+    exit_code = 8
+
+    def __init__(self, where: str, reason: str, kind: str = "invalid") -> None:
+        self.where = where
+        self.reason = reason
+        self.kind = kind
+        super().__init__(f"{where}: {reason}")
