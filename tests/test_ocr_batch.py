@@ -156,3 +156,20 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(shared_data, tmp_path):
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert f"{6 - done} processed, {done} already done" in rerun.stdout
     assert len(read_jsonl(out / "manifest.jsonl")) == 6
+
+
+def test_per_page_manifest_reads_each_document_once_and_keeps_every_line(shared_data, tmp_path):
+    """Regression: a manifest with one line per page made one OCR job per page and lost page lines."""
+    pdf = shared_data / "textract" / "textractor-multipage-doc.pdf"
+    manifest = tmp_path / "pages.manifest.jsonl"
+    lines = [{"raw-ref": str(pdf), "page-num": n, "label": {"annotations": [], "image_size": [{}]}} for n in (1, 2)]
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    options = BatchOcrOptions(workers=1, engine="pdftext")
+    plan = plan_batch_ocr(str(manifest), str(tmp_path / "out"), options)
+    assert len(plan.tasks) == 1
+    summary = run_batch_ocr(plan, options)
+    assert (summary.processed, summary.pages) == (1, 2)
+    written = read_jsonl(tmp_path / "out" / "manifest.jsonl")
+    assert [r["page-num"] for r in written] == [1, 2]
+    assert written[0]["textract-ref"] == written[1]["textract-ref"]
+    assert all("label" in r for r in written)

@@ -134,11 +134,15 @@ def _failure(source: str, exc: BaseException, start: float, prefix: str = "") ->
 
 @dataclass
 class BatchPlan:
-    """The documents of a batch: to do, already done, and manifest lines that name none."""
+    """The documents of a batch: to do, already done, and manifest lines that name none.
+
+    ``records`` are the output manifest's lines, one per input line: a per-page manifest names
+    a document once per page, and every page keeps its line while the document is read once.
+    """
 
     out: str
     tasks: list[OcrTask]
-    records: dict[str, dict[str, Any]]
+    records: list[dict[str, Any]]
     done: list[OcrOutcome]
     problems: list[InputProblem]
 
@@ -161,11 +165,14 @@ def plan_batch_ocr(input_spec: str, out: str, options: BatchOcrOptions | None = 
     options = options or BatchOcrOptions()
     check_engine_options(options.engine, **options.engine_options)  # fail once, not once per document
     items, problems = list_inputs(input_spec)
-    tasks, done, records = [], [], {}
+    tasks, done, records, planned = [], [], [], set()
     limits = options.limits.model_dump()
     for item in items:
         output = output_for(out, item)
-        records[item.source] = {**item.record, "raw-ref": item.source, "textract-ref": output}
+        records.append({**item.record, "raw-ref": item.source, "textract-ref": output})
+        if output in planned:
+            continue
+        planned.add(output)
         if not options.force and storage.exists(output):
             done.append(OcrOutcome(item.source, output, skipped=True))
             continue
@@ -240,8 +247,8 @@ def _init_worker() -> None:
 
 
 def _finish(plan: BatchPlan, outcomes: list[OcrOutcome], seconds: float, interrupted: bool) -> BatchSummary:
-    succeeded = {o.source for o in [*plan.done, *outcomes] if o.ok}
-    manifest_lines = [json.dumps(plan.records[s]) for s in plan.records if s in succeeded]
+    succeeded = {o.output for o in [*plan.done, *outcomes] if o.ok}
+    manifest_lines = [json.dumps(record) for record in plan.records if record["textract-ref"] in succeeded]
     manifest = storage.join(plan.out, "manifest.jsonl")
     storage.write_text_atomic(manifest, "".join(line + "\n" for line in manifest_lines))
     failed = [o for o in outcomes if not o.ok]
