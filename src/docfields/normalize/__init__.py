@@ -1,0 +1,80 @@
+"""Field normalizers: synthetic date data, a trainable byte-level seq2seq model, rules, a hybrid.
+
+- ``dates``: the original's date format table (fixed) and a seeded generator of
+  ``Convert dates to <FORMAT>: <date>`` -> ``<date in FORMAT>`` pairs.
+- ``seq2seq`` / ``training`` / ``decoding``: a byte-level T5 built from a CPU-sized config or
+  a checkpoint, trained by exact match on generated text, decoded greedily with a KV cache.
+- ``rules``: ``date:<FORMAT>``, explicit about day/month order, two-digit years and failure.
+- ``hybrid``: rules where certain, a validated model elsewhere.
+- ``registry``: a normalizer name (rule, model directory, URL) to a ``Normalizer``.
+
+Importing this package loads neither torch nor transformers.
+"""
+
+from docfields.normalize.base import NormalizedValue, Normalizer, TextGenerator
+from docfields.normalize.datagen import write_date_dataset
+from docfields.normalize.dates import (
+    DEFAULT_PROMPT_TEMPLATE,
+    DateDataOptions,
+    DateExample,
+    DateFormat,
+    DateFormatTable,
+    best_achievable_accuracy,
+    generate_date_examples,
+    load_format_table,
+    target_posterior,
+)
+from docfields.normalize.hybrid import HybridDateNormalizer
+from docfields.normalize.pairs import TextPairs, read_pairs, write_pairs
+from docfields.normalize.patterns import parse_strict, pattern_from_name, render_date
+from docfields.normalize.registry import GeneratorNormalizer, ServiceGenerator, resolve_normalizer
+from docfields.normalize.rules import DateRuleNormalizer, ParsedDate, parse_date
+from docfields.normalize.seq2seq import NAMED_CONFIGS, ModelCard, Seq2SeqModel, build_model
+from docfields.normalize.training import TrainEvent, TrainOptions, TrainResult, train_seq2seq
+
+__all__ = [
+    "DEFAULT_PROMPT_TEMPLATE",
+    "NAMED_CONFIGS",
+    "DateDataOptions",
+    "DateExample",
+    "DateFormat",
+    "DateFormatTable",
+    "DateRuleNormalizer",
+    "GeneratorNormalizer",
+    "HybridDateNormalizer",
+    "ModelCard",
+    "NormalizedValue",
+    "Normalizer",
+    "ParsedDate",
+    "Seq2SeqModel",
+    "ServiceGenerator",
+    "TextGenerator",
+    "TextPairs",
+    "TrainEvent",
+    "TrainOptions",
+    "TrainResult",
+    "best_achievable_accuracy",
+    "build_model",
+    "generate_date_examples",
+    "load_format_table",
+    "normalize_texts",
+    "parse_date",
+    "parse_strict",
+    "pattern_from_name",
+    "read_pairs",
+    "render_date",
+    "resolve_normalizer",
+    "target_posterior",
+    "train_seq2seq",
+    "write_date_dataset",
+    "write_pairs",
+]
+
+
+def normalize_texts(spec: str, texts: list[str], prompt: str | None = None) -> list[NormalizedValue]:
+    """Normalize ``texts`` with the normalizer named ``spec`` (see ``resolve_normalizer``).
+
+    >>> normalize_texts("date:YYYY-MM-DD", ["Dec 31st 2000"])[0].value
+    '2000-12-31'
+    """
+    return resolve_normalizer(spec, prompt).normalize(texts)

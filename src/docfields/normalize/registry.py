@@ -1,0 +1,176 @@
+"""Normalizer names, as written in a field configuration's ``Normalizer`` key, to normalizers.
+
+Three kinds of name:
+
+- ``date:<TARGET>`` is the built-in date rule (``date:YYYY-MM-DD``, ``date:DD/MM/YYYY``, or a
+  pattern ``date:%d.%m.%Y``), with options after semicolons: ``order=MDY|DMY`` (how to read
+  ``03/04/21``; unset leaves it ambiguous), ``pivot=50`` (two-digit years), and
+  ``model=<dir or URL>`` to make it the hybrid (rules, then a validated model).
+- an ``http(s)://`` URL is a normalizer service speaking ``{"inputs": [...]}`` ->
+  ``{"generated_text": [...]}``;
+- anything else is a local model directory written by ``docfields train seq2seq``.
+
+Models are loaded once per name and process (``resolve_normalizer`` caches them), because
+post-processing asks for the same normalizer for every document.
+
+>>> resolve_normalizer("date:YYYY-MM-DD;order=MDY").normalize(["12/31/00"])[0].value
+'2000-12-31'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from docfields.errors import NormalizerError, UnknownNormalizerError
+from docfields.normalize.base import NormalizedValue, Normalizer, TextGenerator
+from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
+from docfields.normalize.hybrid import HybridDateNormalizer
+from docfields.normalize.rules import DateRuleNormalizer
+
+logger = logging.getLogger(__name__)
+
+_OPTIONS = {"order", "pivot", "model"}
+
+
+class ServiceGenerator:
+    """Client of a normalizer service: batches of prompts in, generated texts out.
+
+    Args:
+        url: The endpoint, e.g. ``http://localhost:8000/normalize``.
+        timeout: Seconds per request.
+        batch_size: Prompts per request.
+    """
+
+    def __init__(self, url: str, timeout: float = 30.0, batch_size: int = 64) -> None:
+        self.url, self.timeout, self.batch_size = url, timeout, batch_size
+
+    def generate(self, texts: Sequence[str]) -> list[str]:
+        """Outputs in input order.
+
+        Raises:
+            NormalizerError: naming the URL on a network error, an HTTP error or a bad reply.
+        """
+        out: list[str] = []
+        for start in range(0, len(texts), self.batch_size):
+            out.extend(self._post(list(texts[start : start + self.batch_size])))
+        return out
+
+    def _post(self, batch: list[str]) -> list[str]:
+        body = json.dumps({"inputs": batch}).encode("utf-8")
+        request = urllib.request.Request(
+            self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                reply = json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise NormalizerError(f"{self.url}: normalizer service failed: {exc}") from exc
+        generated = reply.get("generated_text") if isinstance(reply, dict) else None
+        if isinstance(generated, str) and len(batch) == 1:
+            generated = [generated]
+        if not isinstance(generated, list) or len(generated) != len(batch):
+            raise NormalizerError(
+                f"{self.url}: expected {{'generated_text': [{len(batch)} strings]}}, got {str(reply)[:200]}"
+            )
+        return [str(g).strip() for g in generated]
+
+
+class GeneratorNormalizer:
+    """A model or service used on its own: ``prompt + text`` in, its output taken as is.
+
+    Nothing validates the output (the model may normalize anything, not only dates); an empty
+    output is marked invalid and a service error failed, so both go to review.
+    """
+
+    def __init__(self, name: str, generator: TextGenerator, prompt: str = "", source: str = "model") -> None:
+        self.name, self.generator, self.prompt = name, generator, prompt
+        self.source = "service" if source == "service" else "model"
+
+    def normalize(self, texts: Sequence[str]) -> list[NormalizedValue]:
+        """One value per text; never raises for a bad text or a failed service."""
+        try:
+            outputs = self.generator.generate([self.prompt + t for t in texts])
+        except NormalizerError as exc:
+            logger.warning("%s failed on %d texts: %s", self.name, len(texts), exc)
+            return [NormalizedValue(raw=t, status="failed", source=self.source, reason=str(exc)) for t in texts]
+        return [self._value(t, o.strip()) for t, o in zip(texts, outputs, strict=True)]
+
+    def _value(self, text: str, output: str) -> NormalizedValue:
+        if not output:
+            return NormalizedValue(raw=text, status="invalid", source=self.source,
+                                   reason="empty output", generated=output)  # fmt: skip
+        return NormalizedValue(raw=text, value=output, status="ok", source=self.source, generated=output)
+
+
+def parse_rule_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """``date:YYYY-MM-DD;order=MDY`` -> (``YYYY-MM-DD``, ``{"order": "MDY"}``).
+
+    Raises:
+        UnknownNormalizerError: on an unknown option or a malformed one.
+    """
+    target, *rest = spec.removeprefix("date:").split(";")
+    options: dict[str, str] = {}
+    for item in rest:
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in _OPTIONS:
+            raise UnknownNormalizerError(f"{spec}: unknown option {item!r} (known: {sorted(_OPTIONS)})")
+        options[key.strip()] = value.strip()
+    return target.strip(), options
+
+
+@lru_cache(maxsize=8)
+def load_generator(location: str) -> TextGenerator:
+    """A local model directory (loaded once per process) or a service URL."""
+    if location.startswith(("http://", "https://")):
+        return ServiceGenerator(location)
+    from docfields.normalize.seq2seq import Seq2SeqModel
+
+    return Seq2SeqModel.load(location)
+
+
+def _date_normalizer(spec: str) -> Normalizer:
+    target, options = parse_rule_spec(spec)
+    order = options.get("order", "").upper() or None
+    if order not in (None, "MDY", "DMY"):
+        raise UnknownNormalizerError(f"{spec}: order must be MDY or DMY, not {order!r}")
+    try:
+        pivot = int(options.get("pivot", "50"))
+    except ValueError as exc:
+        raise UnknownNormalizerError(f"{spec}: pivot must be a whole number") from exc
+    if "model" not in options:
+        return DateRuleNormalizer(target, order=order, year_pivot=pivot)  # type: ignore[arg-type]
+    generator = load_generator(options["model"])
+    card = getattr(generator, "card", None)
+    template = getattr(card, "prompt_template", None) or DEFAULT_PROMPT_TEMPLATE
+    return HybridDateNormalizer(target, generator, template, pivot, order)  # type: ignore[arg-type]
+
+
+def resolve_normalizer(spec: str, prompt: str | None = None) -> Normalizer:
+    """The normalizer a field configuration names.
+
+    Args:
+        spec: ``date:<TARGET>[;order=..][;pivot=..][;model=..]``, a URL, or a model directory.
+        prompt: Prefix put before each text for a plain model or service (the field's
+            ``NormalizerPrompt``); rules and the hybrid build their own.
+
+    Raises:
+        UnknownNormalizerError: when ``spec`` is none of the three kinds.
+        NormalizerError: when the model directory cannot be loaded.
+    """
+    spec = spec.strip()
+    if spec.startswith("date:"):
+        return _date_normalizer(spec)
+    if spec.startswith(("http://", "https://")):
+        return GeneratorNormalizer(spec, load_generator(spec), prompt or "", source="service")
+    if Path(spec).is_dir():
+        return GeneratorNormalizer(spec, load_generator(spec), prompt or "")
+    raise UnknownNormalizerError(
+        f"{spec!r} is not a normalizer: use date:<FORMAT> (e.g. date:YYYY-MM-DD), "
+        "an http(s) URL, or an existing model directory"
+    )
