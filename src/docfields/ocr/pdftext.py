@@ -7,10 +7,14 @@ it is displayed (crop box, ``/Rotate``), so they line up with the rendered image
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
+import pypdfium2.raw as pdfium_c
 from pydantic import Field
 
 from docfields.documents import Document, PdfDocument
@@ -23,7 +27,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Box = tuple[float, float, float, float]  # PDF user space: left, bottom, right, top
+MAP_ERROR_SAMPLES = 256  # characters checked for a Unicode mapping: enough to estimate a 10% share
+_WORD = re.compile(r"\S+")
 
 
 class PdfTextOptions(OcrOptions):
@@ -50,108 +55,100 @@ class TextLayerStats:
 
 
 class _PageFrame:
-    """Maps PDF user-space points to 0..1 boxes of the page as displayed."""
+    """Maps PDF user-space boxes to 0..1 boxes of the page as displayed."""
 
     def __init__(self, page: PdfPage) -> None:
         self.left, self.bottom, self.right, self.top = page.get_cropbox()
         self.rotation = page.get_rotation() % 360
 
-    def to_box(self, left: float, bottom: float, right: float, top: float) -> tuple[float, float, float, float]:
-        """User-space box to (left, top, right, bottom) in 0..1 of the page as displayed."""
+    def to_boxes(self, boxes: np.ndarray) -> np.ndarray:
+        """(N, 4) user-space (left, bottom, right, top) to (left, top, right, bottom) in 0..1 as displayed."""
         width, height = self.right - self.left, self.top - self.bottom
-        x0, x1 = (left - self.left) / width, (right - self.left) / width
-        y0, y1 = (self.top - top) / height, (self.top - bottom) / height
+        x0, x1 = (boxes[:, 0] - self.left) / width, (boxes[:, 2] - self.left) / width
+        y0, y1 = (self.top - boxes[:, 3]) / height, (self.top - boxes[:, 1]) / height
         if self.rotation == 90:
             x0, y0, x1, y1 = 1 - y1, x0, 1 - y0, x1
         elif self.rotation == 180:
             x0, y0, x1, y1 = 1 - x1, 1 - y1, 1 - x0, 1 - y0
         elif self.rotation == 270:
             x0, y0, x1, y1 = y0, 1 - x1, y1, 1 - x0
-        return (max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1))
+        return np.clip(np.stack([x0, y0, x1, y1], axis=1), 0.0, 1.0)
 
 
-def _page_chars(page: PdfPage) -> tuple[list[tuple[str, Box | None]], int]:
-    """Characters with their boxes in PDF user space (None for spaces and line breaks), and how
-    many visible ones have no Unicode mapping (garbage text).
+@dataclass(frozen=True)
+class _Characters:
+    """A page's text and a (N, 4) user-space box per character (NaN for whitespace)."""
 
-    Raw PDFium calls into reused ctypes doubles: the wrapper's per-call allocations cost more
-    than PDFium itself on a dense page.
+    text: str
+    boxes: np.ndarray
+    visible: int
+    bad: int
+
+
+def _page_chars(page: PdfPage) -> _Characters:
+    """Text and character boxes in one pass of raw PDFium calls into reused ctypes doubles.
+
+    The per-call allocations of pypdfium2's wrappers cost more than PDFium itself on a dense page;
+    whether glyphs map to Unicode is checked on a sample, which is enough to judge garbage text.
     """
-    import ctypes
-
-    import pypdfium2.raw as pdfium_c
-
     textpage = page.get_textpage()
     try:
         raw, left, right, bottom, top = textpage.raw, *(ctypes.c_double() for _ in range(4))
-        get_box, map_error = pdfium_c.FPDFText_GetCharBox, pdfium_c.FPDFText_HasUnicodeMapError
+        get_box = pdfium_c.FPDFText_GetCharBox
         count = textpage.count_chars()
         text = textpage.get_text_range()
         if len(text) != count:  # characters outside the BMP: fall back to one call per character
             text = "".join(chr(pdfium_c.FPDFText_GetUnicode(raw, index)) for index in range(count))
-        chars: list[tuple[str, Box | None]] = []
-        bad = 0
-        for index, char in enumerate(text):
-            if char.isspace():
-                chars.append((char, None))
-                continue
+        indices = [m.start() + i for m in _WORD.finditer(text) for i in range(m.end() - m.start())]
+        values: list[float] = []
+        for index in indices:
             get_box(raw, index, left, right, bottom, top)
-            chars.append((char, (left.value, bottom.value, right.value, top.value)))
-            bad += map_error(raw, index) == 1
-        return chars, bad
+            values += (left.value, bottom.value, right.value, top.value)
+        boxes = np.full((count, 4), np.nan)
+        if indices:
+            boxes[indices] = np.asarray(values).reshape(-1, 4)
+        sample = indices[:: max(1, len(indices) // MAP_ERROR_SAMPLES)]
+        bad_share = sum(pdfium_c.FPDFText_HasUnicodeMapError(raw, i) == 1 for i in sample) / max(1, len(sample))
+        return _Characters(text, boxes, len(indices), round(bad_share * len(indices)))
     finally:
         textpage.close()
 
 
-def _word(chars: list[tuple[str, Box]], frame: _PageFrame) -> OcrWord:
-    """A word from its characters: text joined, box = union in user space, mapped to the page once."""
-    text = "".join(c for c, _ in chars)
-    left, top, right, bottom = frame.to_box(
-        min(b[0] for _, b in chars),
-        min(b[1] for _, b in chars),
-        max(b[2] for _, b in chars),
-        max(b[3] for _, b in chars),
-    )
-    return OcrWord(text=text, confidence=100.0, box=NormBox(left, top, max(0.0, right - left), max(0.0, bottom - top)))
+def _line_breaks(text: str, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """For each word, whether a line break (CR or LF) stands between it and the word before."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    breaks = np.concatenate([[0], np.cumsum((codes == 10) | (codes == 13))])
+    before = np.zeros(len(starts), dtype=bool)
+    before[1:] = breaks[starts[1:]] > breaks[ends[:-1]]
+    return before
 
 
-def _starts_new_line(line: list[OcrWord], word: OcrWord) -> bool:
-    """PDFium usually marks line breaks; a word whose middle is below the last word's box is a new line too."""
-    if not line:
-        return False
-    last = line[-1].box
-    middle = word.box.top + word.box.height / 2
+def _starts_new_line(last: NormBox, word: NormBox) -> bool:
+    """A word whose middle is outside the previous word's vertical band starts a new line."""
+    middle = word.top + word.height / 2
     return not (last.top - last.height / 2 <= middle <= last.top + 1.5 * last.height)
 
 
-def lines_from_chars(chars: list[tuple[str, Box | None]], frame: _PageFrame) -> list[OcrLine]:
-    """Group characters into words at whitespace and into lines at line breaks."""
+def lines_from_chars(chars: _Characters, frame: _PageFrame) -> list[OcrLine]:
+    """Words at whitespace, boxes = union of their characters; lines at PDFium's line breaks."""
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(chars.text)]
+    if not spans:
+        return []
+    starts, ends = (np.array(column) for column in zip(*spans, strict=True))
+    low = np.fmin.reduceat(chars.boxes[:, :2], starts, axis=0)
+    high = np.fmax.reduceat(chars.boxes[:, 2:], starts, axis=0)
+    edges = frame.to_boxes(np.concatenate([low, high], axis=1)).tolist()
     lines: list[OcrLine] = []
     line: list[OcrWord] = []
-    word: list[tuple[str, Box]] = []
-
-    def end_word() -> None:
-        if word:
-            built = _word(word, frame)
-            if _starts_new_line(line, built):
-                end_line()
-            line.append(built)
-            word.clear()
-
-    def end_line() -> None:
-        if line:
+    for (start, end), (x0, y0, x1, y1), new_line in zip(
+        spans, edges, _line_breaks(chars.text, starts, ends), strict=True
+    ):
+        box = NormBox(x0, y0, max(0.0, x1 - x0), max(0.0, y1 - y0))
+        if line and (new_line or _starts_new_line(line[-1].box, box)):
             lines.append(OcrLine(words=tuple(line)))
-            line.clear()
-
-    for char, box in chars:
-        if box is None or char.isspace():
-            end_word()
-            if char in "\r\n":
-                end_line()
-        else:
-            word.append((char, box))
-    end_word()
-    end_line()
+            line = []
+        line.append(OcrWord(text=chars.text[start:end], confidence=100.0, box=box))
+    lines.append(OcrLine(words=tuple(line)))
     return lines
 
 
@@ -162,11 +159,11 @@ def read_text_layer(
     options = options or PdfTextOptions()
     page = document.pdfium_page(page_number)
     try:
-        chars, bad = _page_chars(page)
-        visible = sum(1 for _, box in chars if box is not None)
+        chars = _page_chars(page)
         # Image coverage only matters for sparse text; counting page objects costs on dense pages.
-        coverage = _image_coverage(page) if options.min_chars <= visible < options.scan_min_chars else 0.0
-        return _judge(visible, bad, coverage, options), lines_from_chars(chars, _PageFrame(page))
+        sparse = options.min_chars <= chars.visible < options.scan_min_chars
+        coverage = _image_coverage(page) if sparse else 0.0
+        return _judge(chars.visible, chars.bad, coverage, options), lines_from_chars(chars, _PageFrame(page))
     finally:
         page.close()
 
@@ -177,8 +174,6 @@ def text_layer_stats(document: PdfDocument, page_number: int, options: PdfTextOp
 
 
 def _image_coverage(page: PdfPage) -> float:
-    import pypdfium2.raw as pdfium_c
-
     width, height = page.get_size()
     area = 0.0
     for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
