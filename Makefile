@@ -36,9 +36,11 @@ test: setup
 demo: setup
 	bash examples/demo.sh $(DEMO_OUT)
 
+# About 25 minutes: the normalizer benchmark trains its model for 15 of them.
 bench: setup
 	$(BIN)/python bench/thumbnails_bench.py
 	$(BIN)/python bench/ocr_bench.py
+	$(BIN)/python bench/normalize_bench.py --threads 1
 
 lint: setup
 	$(BIN)/ruff check src tests bench
