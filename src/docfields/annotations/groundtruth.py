@@ -16,11 +16,11 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from docfields import storage
 from docfields.annotations.base import AnnotationReader, parent_url, parse_json, read_text, schema_error
-from docfields.annotations.model import AnnotationProblem, PageAnnotation, PageBox, ProblemKind
+from docfields.annotations.model import AnnotationProblem, PageAnnotation, PageBox, ProblemKind, WireModel
 from docfields.annotations.validate import BOX_TOLERANCE, check_page
 from docfields.errors import AnnotationError
 
@@ -28,11 +28,7 @@ DEFAULT_LABEL_ATTRIBUTE = "label"
 DETECTION_TYPE = "groundtruth/object-detection"
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-class GroundTruthBox(_Wire):
+class GroundTruthBox(WireModel):
     """One box of a Ground Truth result, in pixels (``label`` and other keys are kept)."""
 
     class_id: int
@@ -42,7 +38,7 @@ class GroundTruthBox(_Wire):
     height: float
 
 
-class GroundTruthImageSize(_Wire):
+class GroundTruthImageSize(WireModel):
     """Size in pixels of the image the boxes were drawn on."""
 
     width: int
@@ -50,14 +46,14 @@ class GroundTruthImageSize(_Wire):
     depth: int | None = None
 
 
-class GroundTruthBoxes(_Wire):
+class GroundTruthBoxes(WireModel):
     """The value of a manifest's label attribute: one image size and the boxes drawn on it."""
 
     image_size: list[GroundTruthImageSize] = Field(min_length=1)
     annotations: list[GroundTruthBox] = Field(default_factory=list)
 
 
-class ManifestRefs(_Wire):
+class ManifestRefs(WireModel):
     """The page references of a manifest line (kebab-case on the wire)."""
 
     textract_ref: str = Field(alias="textract-ref")

@@ -21,22 +21,18 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError
 
 from docfields.annotations.base import AnnotationReader, parent_url, parse_json, read_text, schema_error
 from docfields.annotations.classes import read_class_ids
-from docfields.annotations.model import AnnotationProblem, PageAnnotation, PageBox, ProblemKind
+from docfields.annotations.model import AnnotationProblem, PageAnnotation, PageBox, ProblemKind, WireModel
 from docfields.annotations.validate import BOX_TOLERANCE
 from docfields.errors import AnnotationError
 
 RECTANGLE_TYPE = "rectanglelabels"
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-class RectangleValue(_Wire):
+class RectangleValue(WireModel):
     """A rectangle in percent (0..100) of the image, before rotation about its top-left corner."""
 
     x: float
@@ -47,7 +43,7 @@ class RectangleValue(_Wire):
     rectanglelabels: list[str] = Field(min_length=1)
 
 
-class LabelStudioResult(_Wire):
+class LabelStudioResult(WireModel):
     """One region of an annotation; only ``rectanglelabels`` results are read."""
 
     id: str | None = None
@@ -58,7 +54,7 @@ class LabelStudioResult(_Wire):
     image_rotation: float = 0.0
 
 
-class LabelStudioAnnotation(_Wire):
+class LabelStudioAnnotation(WireModel):
     """One annotator's answer for a task."""
 
     id: int | str | None = None
@@ -67,7 +63,7 @@ class LabelStudioAnnotation(_Wire):
     ground_truth: bool = False
 
 
-class LabelStudioTask(_Wire):
+class LabelStudioTask(WireModel):
     """One exported task (older exports call the annotations ``completions``)."""
 
     id: int | str | None = None

@@ -15,6 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from docfields.errors import AnnotationError
 
 
+class WireModel(BaseModel):
+    """Base of the file formats read here: keys this code does not use are kept, not dropped."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
 class ProblemKind(StrEnum):
     """Classes of annotation problems, so a batch report can count them."""
 
