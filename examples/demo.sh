@@ -20,5 +20,15 @@ $docfields thumbnails examples/samples/sample-invoice.pdf -o "$out/thumbnails/sa
 $docfields thumbnails examples/samples/phototest.tif -o "$out/thumbnails/phototest.png" --fit letterbox
 
 echo
+echo "== A synthetic credit-card corpus with ground truth, then OCR of its page manifest =="
+$docfields samples credit-cards -n 4 -o "$out/corpus" --seed 7
+$docfields ocr "$out/corpus/annotations.manifest.jsonl" -o "$out/corpus-ocr"
+
+echo
+echo "== Dates to one format, by rules (the last one is flagged for review, exit code 2) =="
+$docfields normalize --normalizer 'date:YYYY-MM-DD;order=MDY' "Sunday Dec 31st 2000" 03/04/21 31.12.1999 "next tuesday" \
+    || [ $? -eq 2 ]
+
+echo
 echo "Textract JSON per document: $out/ocr/<file>/consolidated.json (manifest: $out/ocr/manifest.jsonl)"
 echo "Rerun 'make demo': finished documents are skipped; add --force to the ocr command to redo them."
