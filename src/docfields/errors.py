@@ -12,7 +12,8 @@ service) can catch ``DocfieldsError`` and report it, while programming errors st
      │    └── UnknownEngineError      no engine is registered under that name
      ├── NormalizerError        normalizer data, model or service unusable (names file or URL)
      │    └── UnknownNormalizerError  a normalizer name is neither a rule, a model nor a URL
-     └── AnnotationError        a manifest or export line is unusable (names file and line or task)
+     ├── AnnotationError        a manifest or export line is unusable (names file and line or task)
+     └── ModelError             a tagger model cannot be built, loaded, saved or trained (names it)
 """
 
 from __future__ import annotations
@@ -96,3 +97,14 @@ class AnnotationError(DocfieldsError):
         self.reason = reason
         self.kind = kind
         super().__init__(f"{where}: {reason}")
+
+
+class ModelError(DocfieldsError):
+    """A field-tagger model (``docfields.ner``) cannot be built, loaded, saved or trained.
+
+    The message names the model directory or hub name, and for a checkpoint that does not fit
+    the architecture it lists the missing and unexpected weight names: the only clue to a wrong
+    checkpoint.
+    """
+
+    exit_code = 9

@@ -1,0 +1,89 @@
+"""Commands on the field tagger: ``train ner`` and ``enrich``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from docfields.cli.main import app, train_app
+from docfields.cli.output import console, fail_on_error
+
+if TYPE_CHECKING:
+    from docfields.ner import NerTrainResult
+
+
+@train_app.command("ner")
+def train_ner_command(
+    manifest: str = typer.Option(..., help="Ground Truth manifest of the annotated training pages."),
+    fields: str = typer.Option(..., help="Field configuration (JSON list, ClassId 0..n-1)."),
+    out: str = typer.Option(..., "--out", "-o", help="Model directory to write."),
+    validation: str | None = typer.Option(None, help="Held-out manifest (default: 10% of documents)."),
+    base: str = typer.Option("layoutlm-small", help="Named config, checkpoint directory or hub name."),
+    epochs: float = typer.Option(20.0, min=0.01),
+    max_steps: int | None = typer.Option(None, min=1, help="Stop after this many steps."),
+    batch_size: int = typer.Option(8, min=1),
+    learning_rate: float | None = typer.Option(None, help="Default 5e-4 from scratch, 5e-5 from a checkpoint."),
+    patience: int = typer.Option(3, min=1, help="Epochs without progress before stopping."),
+    seed: int = typer.Option(1337),
+    resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUT/checkpoints."),
+    bf16: bool = typer.Option(False, help="bfloat16 autocast (faster on CPUs with bf16)."),
+    label_attribute: str | None = typer.Option(None, help="Manifest key of the boxes (default: detected)."),
+) -> None:
+    """Train a layout-aware word tagger; the best epoch is saved to OUT with its per-field scores."""
+    from docfields.ner import NerTrainOptions, train_ner
+
+    with fail_on_error():
+        options = NerTrainOptions(
+            manifest=manifest, fields=fields, output=out, validation_manifest=validation, base=base,
+            epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
+            patience=patience, seed=seed, resume=resume, bf16=bf16, label_attribute=label_attribute,
+        )  # fmt: skip
+        with console.status("training"):
+            result = train_ner(options)
+    _print_result(result)
+
+
+def _print_result(result: NerTrainResult) -> None:
+    from rich.table import Table
+
+    console.print(
+        f"saved {result.output}: {result.train_pages} training pages, {result.steps} steps, "
+        f"{result.epochs:.1f} epochs, {result.seconds:.1f} s ({result.train_pages_per_second:.1f} pages/s)"
+    )
+    if result.word_metrics is not None:
+        m = result.word_metrics
+        console.print(f"validation ({result.validation_pages} pages): word accuracy {m.acc:.4f}, "
+                      f"focus accuracy {m.focus_acc:.4f}, chance entity F1 {result.chance_f1:.4f}")  # fmt: skip
+    if not result.field_scores:
+        return
+    table = Table(title="Entities per field (validation)")
+    for column in ("field", "precision", "recall", "F1", "true", "predicted"):
+        table.add_column(column, justify="left" if column == "field" else "right")
+    for score in result.field_scores:
+        table.add_row(score.name, f"{score.precision:.3f}", f"{score.recall:.3f}", f"{score.f1:.3f}",
+                      str(score.support), str(score.predicted))  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def enrich(
+    source: Annotated[str, typer.Argument(metavar="IN.json", help="Textract JSON (path or URL).")],
+    model: str = typer.Option(..., help="Tagger directory written by `docfields train ner`."),
+    out: str = typer.Option(..., "--out", "-o", help="Enriched Textract JSON to write."),
+    page: int | None = typer.Option(None, min=1, help="Classify only this page (TargetPageNum)."),
+    page_only: bool = typer.Option(False, help="Output only that page's blocks (TargetPageOnly)."),
+    batch_size: int = typer.Option(8, min=1, help="Windows per model call."),
+    bf16: bool = typer.Option(False, help="bfloat16 autocast (faster, slightly less exact)."),
+) -> None:
+    """Add ClassificationProbabilities, PredictedClass and PredictedClassConfidence to every WORD."""
+    from docfields.ner import EnrichOptions, Tagger, enrich_file
+
+    with fail_on_error():
+        options = EnrichOptions(target_page_num=page, target_page_only=page_only, batch_size=batch_size, bf16=bf16)
+        enriched = enrich_file(source, out, Tagger.load(model), options)
+    classified = sum(1 for block in enriched.blocks if block.block_type == "WORD" and
+                     (block.model_extra or {}).get("PredictedClass") is not None)  # fmt: skip
+    console.print(f"wrote {out}: {classified} words classified")
+    for warning in enriched.warnings or ():
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)

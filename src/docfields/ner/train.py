@@ -1,0 +1,263 @@
+"""Train a field tagger on annotated pages with the Hugging Face Trainer.
+
+Pages come from a SageMaker Ground Truth manifest and the field configuration (word labels by
+the box rule of ``docfields.annotations``). Long pages become several overlapping windows, never
+truncated. The Trainer evaluates and checkpoints every epoch, keeps the best model by the
+original's target (``focus_else_acc_minus_one``), stops early after ``patience`` epochs without
+progress, and resumes from the last checkpoint on request. At the end the best model is scored
+word by word on the validation pages, through the same prediction code enrichment uses, with
+entity precision, recall and F1 per field, and saved with its scores in its card.
+
+>>> result = train_ner(NerTrainOptions(manifest="cord/train.manifest.jsonl",
+...                                    fields="cord/fields.json", output="models/cord"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from docfields.errors import AnnotationError, ModelError
+from docfields.ner.data import EncodedWindow, PageExample, pad_windows, page_example, split_by_document
+from docfields.ner.metrics import FieldScore, TokenMetrics, chance_entity_f1, entity_scores, token_metrics
+from docfields.ner.model import (
+    NAMED_CONFIGS,
+    Tagger,
+    build_tagger,
+    field_names,
+    load_checkpoint,
+    quiet_progress,
+    read_fields,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+
+TARGET_METRIC = "focus_else_acc_minus_one"
+
+
+class NerTrainOptions(BaseModel):
+    """Everything a training run needs; the CLI builds one from its flags."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    manifest: str = Field(description="Ground Truth manifest of the training pages")
+    fields: str = Field(description="Field configuration (JSON list, ClassId 0..n-1)")
+    output: str = Field(description="Model directory to write (local)")
+    validation_manifest: str | None = Field(default=None, description="Held-out pages; else a split by document")
+    validation_share: float = Field(default=0.1, ge=0.0, lt=1.0, description="Documents held out when splitting")
+    base: str = Field(default="layoutlm-small", description="Named config, checkpoint directory or hub name")
+    label_attribute: str | None = Field(default=None, description="Manifest key of the boxes (None: detect)")
+    vocab_size: int = Field(default=8000, ge=100, description="WordPiece vocabulary for a named config")
+    overlap: int = Field(default=128, ge=0, description="Sub-tokens shared by windows of long pages")
+    epochs: float = Field(default=20.0, gt=0)
+    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many steps")
+    batch_size: int = Field(default=8, ge=1)
+    eval_batch_size: int = Field(default=16, ge=1)
+    learning_rate: float | None = Field(default=None, gt=0, description="Default 5e-4 from scratch, 5e-5 else")
+    warmup_share: float = Field(default=0.1, ge=0.0, lt=1.0, description="Share of steps warming up")
+    weight_decay: float = Field(default=0.01, ge=0.0)
+    patience: int = Field(default=3, ge=1, description="Epochs without progress before stopping")
+    save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept (the best one always)")
+    seed: int = 1337
+    resume: bool = Field(default=False, description="Continue from the last checkpoint in OUTPUT/checkpoints")
+    bf16: bool = Field(default=False, description="bfloat16 autocast")
+
+
+class NerTrainResult(BaseModel):
+    """What a training run did and how well the saved model tags the validation pages."""
+
+    output: str
+    train_pages: int
+    validation_pages: int
+    train_windows: int
+    steps: int
+    epochs: float
+    seconds: float
+    train_pages_per_second: float
+    word_metrics: TokenMetrics | None = None
+    field_scores: list[FieldScore] = Field(default_factory=list)
+    chance_f1: float | None = Field(default=None, description="Micro entity F1 of frequency guessing")
+
+
+def load_examples(manifest: str, num_classes: int, label_attribute: str | None = None) -> list[PageExample]:
+    """Labelled pages of a manifest as examples; pages without words are dropped.
+
+    Raises:
+        ModelError: naming the manifest line when a page cannot be read or labelled.
+    """
+    from docfields.annotations import label_pages, read_groundtruth, resolve_ref
+
+    try:
+        pages = read_groundtruth(manifest, label_attribute, num_classes)
+        labelled = list(label_pages(pages, num_classes))
+    except AnnotationError as exc:
+        raise ModelError(f"cannot use {manifest} for training: {exc}") from exc
+    examples = []
+    for page in labelled:
+        if not page.words:
+            continue
+        annotation = page.annotation
+        document = annotation.raw_ref or resolve_ref(annotation.textract_ref, annotation.ref_base, None)
+        examples.append(page_example(page.words, document, annotation.page_num or 1, page.labels.tolist()))
+    return examples
+
+
+class WindowCollator:
+    """Pads a list of ``EncodedWindow`` into the tensors the model takes (labels included)."""
+
+    def __init__(self, pad_id: int, multiple: int | None = 8) -> None:
+        self.pad_id, self.multiple = pad_id, multiple
+
+    def __call__(self, windows: Sequence[EncodedWindow]) -> dict[str, torch.Tensor]:
+        """One batch; ``word_ids`` stay out, the model does not take them."""
+        import torch
+
+        batch = pad_windows(windows, self.pad_id, self.multiple)
+        return {key: torch.from_numpy(batch[key]) for key in ("input_ids", "bbox", "attention_mask", "labels")}
+
+
+def _split(options: NerTrainOptions, num_classes: int) -> tuple[list[PageExample], list[PageExample]]:
+    examples = load_examples(options.manifest, num_classes, options.label_attribute)
+    if options.validation_manifest:
+        return examples, load_examples(options.validation_manifest, num_classes, options.label_attribute)
+    return split_by_document(examples, options.validation_share, options.seed)
+
+
+def _initial_tagger(options: NerTrainOptions, fields: list[dict[str, Any]], train: list[PageExample]) -> Tagger:
+    """A fresh tagger, or on resume the last checkpoint's weights and tokenizer."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    checkpoints = Path(options.output) / "checkpoints"
+    last = get_last_checkpoint(str(checkpoints)) if options.resume and checkpoints.is_dir() else None
+    texts = (word for example in train for word in example.words)
+    tagger = build_tagger(options.base, fields, texts, options.seed, options.vocab_size, options.overlap)
+    if last:
+        logger.info("resuming from %s", last)
+        tagger = Tagger(load_checkpoint(last), _checkpoint_tokenizer(last), tagger.card, fields)
+    return tagger
+
+
+def _checkpoint_tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def _arguments(options: NerTrainOptions, windows: int, has_validation: bool) -> Any:
+    from transformers import TrainingArguments
+
+    steps = options.max_steps or math.ceil(math.ceil(windows / options.batch_size) * options.epochs)
+    scratch = options.base in NAMED_CONFIGS
+    every_epoch = "epoch" if has_validation else "no"
+    return TrainingArguments(
+        output_dir=str(Path(options.output) / "checkpoints"), num_train_epochs=options.epochs,
+        max_steps=options.max_steps or -1, per_device_train_batch_size=options.batch_size,
+        per_device_eval_batch_size=options.eval_batch_size,
+        learning_rate=options.learning_rate or (5e-4 if scratch else 5e-5),
+        warmup_steps=int(steps * options.warmup_share), weight_decay=options.weight_decay,
+        eval_strategy=every_epoch, save_strategy="epoch", logging_strategy="epoch",
+        load_best_model_at_end=has_validation, metric_for_best_model=TARGET_METRIC if has_validation else None,
+        greater_is_better=True, save_total_limit=options.save_total_limit, seed=options.seed,
+        data_seed=options.seed, report_to="none", disable_tqdm=True, remove_unused_columns=False,
+        dataloader_num_workers=0, use_cpu=True, bf16=options.bf16,
+    )  # fmt: skip
+
+
+def _argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return logits.argmax(dim=-1)
+
+
+def _log_callback() -> Any:
+    """Trainer logs to this module's logger: with tqdm off the Trainer would print them."""
+    from transformers import TrainerCallback
+
+    class LogToLogger(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            logger.info("epoch %.2f step %d: %s", state.epoch or 0.0, state.global_step, logs)
+
+    return LogToLogger()
+
+
+def _trainer(tagger: Tagger, options: NerTrainOptions, train: list[EncodedWindow], valid: list[EncodedWindow]) -> Any:
+    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer
+
+    def compute_metrics(prediction: Any) -> dict[str, float]:
+        metrics = token_metrics(prediction.predictions, prediction.label_ids, tagger.other_class)
+        return metrics.model_dump()
+
+    callbacks = [_log_callback()]
+    if valid:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
+    trainer = Trainer(
+        model=tagger.model, args=_arguments(options, len(train), bool(valid)),
+        data_collator=WindowCollator(tagger.specials.pad_id), train_dataset=train, eval_dataset=valid or None,
+        processing_class=tagger.tokenizer, compute_metrics=compute_metrics,
+        preprocess_logits_for_metrics=_argmax_logits, callbacks=callbacks,
+    )  # fmt: skip
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def score_tagger(
+    tagger: Tagger, examples: Sequence[PageExample], batch_size: int = 16
+) -> tuple[TokenMetrics, list[FieldScore]]:
+    """Word accuracy and focus accuracy, and entity scores per field, on labelled pages."""
+    probabilities = tagger.predict(examples, batch_size=batch_size)
+    predicted = [rows.argmax(axis=1) for rows in probabilities]
+    labels = [np.asarray(example.labels) for example in examples]
+    scores = entity_scores(predicted, labels, tagger.card.field_names)
+    return token_metrics(predicted, labels, tagger.other_class), scores
+
+
+def train_ner(options: NerTrainOptions) -> NerTrainResult:
+    """Train, keep the best epoch, score it per field and save it to ``options.output``.
+
+    Raises:
+        ModelError: unusable manifest, field configuration, base model, or no training page.
+    """
+    import torch
+
+    fields = read_fields(options.fields)
+    names = field_names(fields, options.fields)
+    train, validation = _split(options, len(names))
+    if not train:
+        raise ModelError(f"{options.manifest}: no annotated page with words to train on")
+    torch.manual_seed(options.seed)
+    tagger = _initial_tagger(options, fields, train)
+    train_windows = [w for i, e in enumerate(train) for w in tagger.encode(i, e)]
+    valid_windows = [w for i, e in enumerate(validation) for w in tagger.encode(i, e)]
+    logger.info("%d training pages (%d windows), %d validation pages", len(train), len(train_windows), len(validation))
+    trainer = _trainer(tagger, options, train_windows, valid_windows)
+    started = time.perf_counter()
+    with quiet_progress():
+        output = trainer.train(resume_from_checkpoint=True if _has_checkpoint(options) else None)
+    seconds = time.perf_counter() - started
+    tagger.model = trainer.model
+    result = NerTrainResult(
+        output=options.output, train_pages=len(train), validation_pages=len(validation),
+        train_windows=len(train_windows), steps=output.global_step, epochs=float(trainer.state.epoch or 0.0),
+        seconds=seconds, train_pages_per_second=len(train) * float(trainer.state.epoch or 0.0) / max(seconds, 1e-9),
+    )  # fmt: skip
+    if validation:
+        result.word_metrics, result.field_scores = score_tagger(tagger, validation, options.eval_batch_size)
+        result.chance_f1 = chance_entity_f1([e.labels or () for e in validation], tagger.num_labels, options.seed)
+    tagger.card.metrics = result.model_dump(exclude={"output"})
+    tagger.save(options.output)
+    return result
+
+
+def _has_checkpoint(options: NerTrainOptions) -> bool:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    checkpoints = Path(options.output) / "checkpoints"
+    return options.resume and checkpoints.is_dir() and get_last_checkpoint(str(checkpoints)) is not None

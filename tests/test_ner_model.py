@@ -1,0 +1,107 @@
+"""Tagger build, save and load: named configs, checkpoints that do not fit, field configurations."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from docfields.errors import ModelError
+from docfields.ner import NAMED_CONFIGS, PageExample, Tagger, build_tagger, field_names, load_checkpoint, read_fields
+
+FIELDS = [{"ClassId": 0, "Name": "Total"}, {"ClassId": 1, "Name": "Date"}]
+TEXTS = ["Total", "amount", "due", "Date", "2024-01-31", "12,000", "receipt", "thank", "you"] * 20
+PAGE = PageExample(
+    document="d", page=1, words=("Total", "12,000", "Date", "2024-01-31", "zzqx"),
+    boxes=((10, 10, 100, 30), (120, 10, 200, 30), (10, 40, 80, 60), (90, 40, 200, 60), (0, 0, 0, 0)),
+)  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("name", [name for name in NAMED_CONFIGS if name.endswith("-tiny")])
+def test_named_configs_build_save_and_load_to_the_same_predictions(name, tmp_path):
+    tagger = build_tagger(name, FIELDS, TEXTS, seed=3)
+    assert tagger.num_labels == 3 and tagger.other_class == 2
+    assert tagger.model.config.id2label == {0: "Total", 1: "Date", 2: "other"}
+    before = tagger.predict([PAGE])[0]
+    assert before.shape == (5, 3) and np.allclose(before.sum(axis=1), 1.0)
+    loaded = Tagger.load(tagger.save(tmp_path / name))
+    assert loaded.card.model_type == NAMED_CONFIGS[name][0] and loaded.card.field_names == ["Total", "Date"]
+    assert np.allclose(loaded.predict([PAGE])[0], before, atol=1e-5)
+    assert json.loads((tmp_path / name / "fields.json").read_text()) == FIELDS
+
+
+def test_same_seed_same_weights():
+    """Weights only: tokenizers' WordPiece trainer breaks ties between merges differently per run."""
+    import torch
+
+    first = build_tagger("layoutlm-tiny", FIELDS, TEXTS, seed=1).model.state_dict()
+    again = build_tagger("layoutlm-tiny", FIELDS, TEXTS, seed=1).model.state_dict()
+    other = build_tagger("layoutlm-tiny", FIELDS, TEXTS, seed=2).model.state_dict()
+    assert all(torch.equal(first[key], again[key]) for key in first)
+    assert not torch.equal(first["classifier.weight"], other["classifier.weight"])
+
+
+def test_the_trained_wordpiece_knows_corpus_words():
+    tagger = build_tagger("layoutlm-tiny", FIELDS, TEXTS)
+    tokens = tagger.tokenize_words(["Total", "receipt", "zzqx"])
+    assert tagger.specials.unk_id not in tokens[0] + tokens[1]
+    assert all(tokens)
+
+
+def test_a_checkpoint_directory_is_a_base_for_new_fields(tmp_path):
+    build_tagger("layoutlm-tiny", FIELDS, TEXTS).save(tmp_path / "base")
+    fields = [*FIELDS, {"ClassId": 2, "Name": "Vendor"}]
+    tagger = build_tagger(str(tmp_path / "base"), fields)
+    assert tagger.num_labels == 4 and tagger.card.tokenizer == "pretrained"
+    assert tagger.predict([PAGE])[0].shape == (5, 4)
+
+
+def test_a_checkpoint_that_does_not_fit_lists_its_keys(tmp_path):
+    build_tagger("layoutlm-tiny", FIELDS, TEXTS).save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["num_hidden_layers"] = 3
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"missing keys: .*encoder\.layer\.2"):
+        load_checkpoint(str(tmp_path / "m"))
+    with pytest.raises(ModelError, match="missing keys"):
+        Tagger.load(tmp_path / "m")
+
+
+@pytest.mark.parametrize("missing", ["config.json", "docfields_ner.json", "fields.json"])
+def test_an_incomplete_directory_names_the_missing_file(tmp_path, missing):
+    path = build_tagger("layoutlm-tiny", FIELDS, TEXTS).save(tmp_path / "m")
+    (path / missing).unlink()
+    with pytest.raises(ModelError, match=missing):
+        Tagger.load(path)
+
+
+def test_an_unknown_base_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="not a named config"):
+        build_tagger(str(tmp_path / "nothing-here"), FIELDS)
+    with pytest.raises(ModelError, match="corpus texts"):
+        build_tagger("layoutlm-tiny", FIELDS)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ([], "no field"),
+        ([{"ClassId": 0, "Name": "a"}, {"ClassId": 2, "Name": "b"}], "without gaps"),
+        ([{"ClassId": 0, "Name": "a"}, {"ClassId": 1, "Name": "a"}], "appears twice"),
+        ([{"Name": "a"}], "ClassId"),
+    ],
+)
+def test_bad_field_configurations(fields, message):
+    with pytest.raises(ModelError, match=message):
+        field_names(fields)
+
+
+def test_read_fields_names_the_file(tmp_path):
+    (tmp_path / "f.json").write_text('{"not": "a list"}')
+    with pytest.raises(ModelError, match="f.json"):
+        read_fields(str(tmp_path / "f.json"))
+    with pytest.raises(ModelError, match="missing.json"):
+        read_fields(str(tmp_path / "missing.json"))

@@ -1,0 +1,105 @@
+"""A tiny real training run on CORD receipts: it learns (entity F1 above chance), saves, resumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from docfields.errors import ModelError
+from docfields.ner import NerTrainOptions, Tagger, load_examples, score_tagger, train_ner
+
+pytestmark = pytest.mark.slow
+
+TRAIN_PAGES, VALIDATION_PAGES = 80, 25
+
+
+def subset_manifest(source: Path, out: Path, n: int) -> str:
+    """The first ``n`` lines of a CORD manifest, with Textract references made absolute."""
+    lines = []
+    for line in source.read_text().splitlines()[:n]:
+        record = json.loads(line)
+        record["textract-ref"] = str(source.parent / record["textract-ref"])
+        lines.append(json.dumps(record))
+    out.write_text("\n".join(lines) + "\n")
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def corpus(shared_data, tmp_path_factory) -> dict[str, str]:
+    cord, root = shared_data / "cord", tmp_path_factory.mktemp("cord")
+    return {
+        "train": subset_manifest(cord / "train.manifest.jsonl", root / "train.jsonl", TRAIN_PAGES),
+        "validation": subset_manifest(cord / "val.manifest.jsonl", root / "val.jsonl", VALIDATION_PAGES),
+        "fields": str(cord / "fields.json"),
+    }
+
+
+def options(corpus: dict[str, str], output: Path, **changes) -> NerTrainOptions:
+    settings = dict(
+        manifest=corpus["train"], fields=corpus["fields"], output=str(output),
+        validation_manifest=corpus["validation"], base="layoutlm-tiny", epochs=8, batch_size=8,
+        learning_rate=2e-3, vocab_size=2000, patience=3, seed=7,
+    )  # fmt: skip
+    return NerTrainOptions(**{**settings, **changes})
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    output = tmp_path_factory.mktemp("run") / "model"
+    return train_ner(options(corpus, output)), output
+
+
+def test_training_learns_above_chance(trained):
+    result, _ = trained
+    micro = result.field_scores[-1]
+    assert micro.name == "micro" and result.chance_f1 is not None
+    assert micro.f1 > 2 * result.chance_f1 and micro.f1 > 0.1
+    assert result.word_metrics.focus_acc > 0.2
+    assert result.train_pages == TRAIN_PAGES and result.validation_pages == VALIDATION_PAGES
+    assert result.steps > 0 and result.train_pages_per_second > 0
+
+
+def test_the_saved_model_scores_as_reported(trained, corpus):
+    result, output = trained
+    tagger = Tagger.load(output)
+    assert tagger.card.metrics["field_scores"][-1]["f1"] == pytest.approx(result.field_scores[-1].f1)
+    examples = load_examples(corpus["validation"], num_classes=30)
+    metrics, scores = score_tagger(tagger, examples)
+    assert scores[-1].f1 == pytest.approx(result.field_scores[-1].f1, abs=1e-6)
+    assert metrics.acc == pytest.approx(result.word_metrics.acc, abs=1e-6)
+    assert (output / "checkpoints").is_dir()
+
+
+def test_resume_continues_from_the_last_checkpoint(corpus, tmp_path):
+    first = train_ner(options(corpus, tmp_path / "m", epochs=1, validation_manifest=None, validation_share=0.0))
+    again = train_ner(options(corpus, tmp_path / "m", epochs=2, validation_manifest=None, validation_share=0.0,
+                              resume=True))  # fmt: skip
+    assert again.steps == 2 * first.steps
+    assert again.seconds < 2 * first.seconds + 30  # did not start over from step 0 (loosely)
+
+
+def test_an_empty_manifest_is_a_model_error(corpus, tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(ModelError, match="no annotated page"):
+        train_ner(options(corpus, tmp_path / "m", manifest=str(tmp_path / "empty.jsonl")))
+
+
+def test_a_broken_manifest_line_is_named(corpus, tmp_path):
+    (tmp_path / "bad.jsonl").write_text('{"textract-ref": "nowhere.json", "page-num": 1}\n')
+    with pytest.raises(ModelError, match="bad.jsonl line 1"):
+        train_ner(options(corpus, tmp_path / "m", manifest=str(tmp_path / "bad.jsonl")))
+
+
+def test_the_train_command_prints_a_table_per_field(corpus, tmp_path):
+    from docfields.cli.main import app
+
+    args = ["train", "ner", "--manifest", corpus["train"], "--fields", corpus["fields"], "-o", str(tmp_path / "m"),
+            "--validation", corpus["validation"], "--base", "layoutlm-tiny", "--epochs", "1"]  # fmt: skip
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "menu.nm" in result.output and "micro" in result.output
+    bad = CliRunner().invoke(app, [*args[:5], str(tmp_path / "nofields.json"), *args[6:]])
+    assert bad.exit_code == 9
