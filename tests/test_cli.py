@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 DOCFIELDS = [sys.executable, "-m", "docfields.cli"]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -89,3 +93,18 @@ def test_engines_command_shows_each_engine(tmp_path):
     assert result.returncode == 0
     assert "docfields-tesseract-" in result.stdout and "docfields-pdftext-" in result.stdout
     assert "no AWS credentials" in result.stdout  # the test environment has none: a clear reason, not a crash
+
+
+@pytest.mark.slow
+def test_make_demo_script_runs_end_to_end(tmp_path):
+    """The job `make demo` runs: every step succeeds and leaves its outputs."""
+    script = REPO / "examples" / "demo.sh"
+    result = subprocess.run(["bash", str(script), str(tmp_path / "demo")], capture_output=True, text=True,
+                            timeout=600, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert len(list((tmp_path / "demo" / "ocr").rglob("consolidated.json"))) == 4
+    with np.load(tmp_path / "demo" / "thumbnails" / "sample-invoice.npz", allow_pickle=False) as data:
+        assert data["image"].shape == (224, 224, 3)
+    manifest = (tmp_path / "demo" / "corpus-ocr" / "manifest.jsonl").read_text().splitlines()
+    assert manifest and all("textract-ref" in json.loads(line) for line in manifest)
+    assert "2000-12-31" in result.stdout
