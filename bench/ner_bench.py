@@ -1,0 +1,425 @@
+"""NER benchmark: layout-aware tagger against the same model text-only and a non-neural baseline.
+
+For each dataset (held-out synthetic demo documents with unseen values, and CORD val receipts),
+in one run:
+
+(a) the layout-aware tagger (``--base``, default the package default) trained from scratch;
+(b) the same config, budget and seed with every word box zeroed in training and evaluation;
+(c) gradient-boosted trees (sklearn ``HistGradientBoostingClassifier``) over per-word text and
+    position features and those of the neighbouring words, trained on the same pages.
+
+Prints entity F1 per field and micro (``docfields.ner.metrics.entity_scores``), the layout minus
+text-only difference, training pages/s, the validation curve (entity F1 per epoch) with the time
+to the best F1, and inference pages/s (``Tagger.predict``, what enrichment runs) in fp32 and bf16.
+
+``train_ner`` has no time budget, so each model gets ``max_steps`` computed from a measured
+training speed (a short probe run per dataset); (a) and (b) get the same steps. Asserts nothing.
+
+    .venv/bin/python bench/ner_bench.py                                  # full run (20 min per model)
+    .venv/bin/python bench/ner_bench.py --dataset cord --train-minutes 3  # reduced
+    .venv/bin/python bench/ner_bench.py --quick                          # smoke run (~2 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from docfields.ner import (
+    DEFAULT_BASE,
+    FieldScore,
+    NerTrainOptions,
+    PageExample,
+    Tagger,
+    build_tagger,
+    entity_scores,
+    field_names,
+    load_examples,
+    read_fields,
+    split_by_document,
+)
+from docfields.ner.model import quiet_progress
+from docfields.ner.train import _trainer  # the exact Trainer set-up of train_ner
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PROBE_STEPS = 12
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=("cord", "demo", "both"), default="both")
+    parser.add_argument("--train-minutes", type=float, default=20.0, help="Training budget per model (CORD)")
+    parser.add_argument("--demo-train-minutes", type=float, default=None, help="Per model on demo (default: same)")
+    parser.add_argument("--demo-docs", type=int, default=60, help="Generated demo documents (seed --demo-seed)")
+    parser.add_argument("--demo-seed", type=int, default=7)
+    parser.add_argument("--demo-held-out", type=float, default=0.25, help="Share of demo documents held out")
+    parser.add_argument("--base", default=DEFAULT_BASE, help="Named config (or checkpoint) of the tagger")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--patience", type=int, default=3, help="Early-stopping epochs (train_ner's default 3)")
+    parser.add_argument("--threads", type=int, default=2, help="Torch threads (cores)")
+    parser.add_argument("--cord", type=Path, default=DEFAULT_DATA / "cord", help="CORD folder")
+    parser.add_argument("--workdir", type=Path, default=None, help="Keep corpora and models here")
+    parser.add_argument("--methods", default="layout,text-only,gbt", help="Comma-separated subset to run")
+    parser.add_argument("--quick", action="store_true", help="Tiny subsets, 0.3 min per model")
+    args = parser.parse_args()
+    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    args.cord_limit = None
+    if args.quick:
+        args.train_minutes, args.demo_docs, args.cord_limit = 0.3, 8, (80, 25)
+    if args.demo_train_minutes is None:
+        args.demo_train_minutes = args.train_minutes
+    return args
+
+
+# ---------------------------------------------------------------------------------------- data
+
+
+def cord_pages(args: argparse.Namespace) -> tuple[str, list[PageExample], list[PageExample]]:
+    fields = str(args.cord / "fields.json")
+    num = len(field_names(read_fields(fields), fields))
+    train = load_examples(str(args.cord / "train.manifest.jsonl"), num)
+    val = load_examples(str(args.cord / "val.manifest.jsonl"), num)
+    if args.cord_limit:
+        train, val = train[: args.cord_limit[0]], val[: args.cord_limit[1]]
+    return fields, train, val
+
+
+def demo_pages(args: argparse.Namespace, workdir: Path) -> tuple[str, list[PageExample], list[PageExample]]:
+    """Generate born-digital demo documents, read their text layer, split by document."""
+    from docfields.ocr import ocr_document
+    from docfields.samples import generate_credit_card_corpus
+    from docfields.textract import write_textract
+
+    began = time.perf_counter()
+    root = workdir / "demo"
+    summary = generate_credit_card_corpus(root, n=args.demo_docs, seed=args.demo_seed, scan_share=0.0)
+    (root / "textract").mkdir(exist_ok=True)
+    lines, done = [], {}
+    for line in Path(summary.manifest).read_text().splitlines():
+        record = json.loads(line)
+        raw = record["raw-ref"]
+        if raw not in done:
+            done[raw] = str(root / "textract" / (Path(raw).stem + ".json"))
+            write_textract(ocr_document(raw, engine="pdftext"), done[raw])
+        record["textract-ref"] = done[raw]
+        lines.append(json.dumps(record))
+    manifest = root / "ner.manifest.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    num = len(field_names(read_fields(summary.fields), summary.fields))
+    examples = load_examples(str(manifest), num)
+    train, val = split_by_document(examples, args.demo_held_out, args.demo_seed)
+    print(f"  demo corpus: {summary.documents} born-digital documents, {summary.pages} pages, generated and read "
+          f"(pdftext) in {time.perf_counter() - began:.1f} s")  # fmt: skip
+    return summary.fields, train, val
+
+
+def zero_boxes(examples: list[PageExample]) -> list[PageExample]:
+    return [dataclasses.replace(e, boxes=tuple((0, 0, 0, 0) for _ in e.boxes)) for e in examples]
+
+
+def describe(name: str, train: list[PageExample], val: list[PageExample]) -> None:
+    docs = lambda pages: len({p.document for p in pages})  # noqa: E731
+    words = lambda pages: sum(len(p.words) for p in pages)  # noqa: E731
+    print(f"  {name}: train {len(train)} pages / {docs(train)} documents / {words(train)} words; "
+          f"val {len(val)} pages / {docs(val)} documents / {words(val)} words")  # fmt: skip
+
+
+# --------------------------------------------------------------------------------- the tagger
+
+
+def new_tagger(args: argparse.Namespace, fields_path: str, train: list[PageExample]) -> Tagger:
+    import torch
+
+    torch.manual_seed(args.seed)
+    options = NerTrainOptions(manifest="-", fields=fields_path, output="-", base=args.base)
+    texts = (word for example in train for word in example.words)
+    return build_tagger(args.base, read_fields(fields_path), texts, args.seed, options.vocab_size, options.overlap)
+
+
+def train_options(args: argparse.Namespace, fields_path: str, output: Path, max_steps: int) -> NerTrainOptions:
+    return NerTrainOptions(manifest="-", fields=fields_path, output=str(output), base=args.base, max_steps=max_steps,
+                           batch_size=args.batch_size, seed=args.seed, patience=args.patience)  # fmt: skip
+
+
+def curve_callback(tagger: Tagger, val: list[PageExample], clock: dict[str, float]) -> Any:
+    """Entity micro F1 on the validation pages at every evaluation, against training seconds."""
+    from transformers import TrainerCallback
+
+    class Curve(TrainerCallback):
+        def __init__(self) -> None:
+            self.points: list[dict[str, float]] = []
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            clock["start"], clock["paused"] = time.perf_counter(), 0.0
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None,
+                        **kw: Any) -> None:  # fmt: skip
+            began = time.perf_counter()
+            f1 = score(tagger, val)[-1].f1
+            clock["paused"] += time.perf_counter() - began + float((metrics or {}).get("eval_runtime", 0.0))
+            seconds = time.perf_counter() - clock["start"] - clock["paused"]
+            target = float((metrics or {}).get("eval_focus_else_acc_minus_one", float("nan")))
+            self.points.append(dict(step=state.global_step, epoch=float(state.epoch or 0), seconds=seconds, f1=f1,
+                                    target=target))  # fmt: skip
+            print(f"    step {state.global_step:5d}  epoch {state.epoch or 0:5.2f}  {seconds / 60:5.2f} min  "
+                  f"val entity F1 {f1:.4f}  target {target:+.4f}", flush=True)  # fmt: skip
+
+    return Curve()
+
+
+def score(tagger: Tagger, pages: list[PageExample], bf16: bool = False) -> list[FieldScore]:
+    probabilities = tagger.predict(pages, batch_size=16, bf16=bf16)
+    predicted = [rows.argmax(axis=1) for rows in probabilities]
+    return entity_scores(predicted, [np.asarray(p.labels) for p in pages], tagger.card.field_names)
+
+
+def measure_speed(args: argparse.Namespace, fields_path: str, train: list[PageExample], workdir: Path) -> float:
+    """Seconds per training step of this config on these pages (a short run, first steps left out)."""
+    from transformers import TrainerCallback
+
+    tagger = new_tagger(args, fields_path, train)
+    windows = [w for i, e in enumerate(train) for w in tagger.encode(i, e)]
+    stamps: list[float] = []
+
+    class Stamp(TrainerCallback):
+        def on_step_end(self, *a: Any, **kw: Any) -> None:
+            stamps.append(time.perf_counter())
+
+    options = train_options(args, fields_path, workdir / "probe", PROBE_STEPS)
+    trainer = _trainer(tagger, options.model_copy(update={"save_total_limit": 1}), windows, [])
+    trainer.args.save_strategy = "no"
+    trainer.add_callback(Stamp())
+    with quiet_progress():
+        trainer.train()
+    skip = 2
+    return (stamps[-1] - stamps[skip - 1]) / (len(stamps) - skip)
+
+
+def train_tagger(
+    args: argparse.Namespace, fields_path: str, train: list[PageExample], val: list[PageExample], max_steps: int,
+    output: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """train_ner's training (same Trainer, options, best-epoch selection) on in-memory pages."""
+    tagger = new_tagger(args, fields_path, train)
+    train_windows = [w for i, e in enumerate(train) for w in tagger.encode(i, e)]
+    valid_windows = [w for i, e in enumerate(val) for w in tagger.encode(i, e)]
+    options = train_options(args, fields_path, output, max_steps)
+    trainer = _trainer(tagger, options, train_windows, valid_windows)
+    clock: dict[str, float] = {}
+    curve = curve_callback(tagger, val, clock)
+    trainer.add_callback(curve)
+    began = time.perf_counter()
+    with quiet_progress():
+        out = trainer.train()
+    wall = time.perf_counter() - began
+    tagger.model = trainer.model
+    train_seconds = wall - clock.get("paused", 0.0)
+    steps_per_epoch = math.ceil(len(train_windows) / args.batch_size)
+    epochs = out.global_step / steps_per_epoch
+    scores = score(tagger, val)
+    return dict(tagger=tagger, scores=scores, curve=curve.points, steps=out.global_step, epochs=epochs,
+                train_seconds=train_seconds, wall=wall, windows=len(train_windows),
+                pages_per_second=len(train) * epochs / max(train_seconds, 1e-9))  # fmt: skip
+
+
+def inference_speed(tagger: Tagger, val: list[PageExample], bf16: bool) -> float:
+    tagger.predict(val[: min(8, len(val))], batch_size=16, bf16=bf16)  # warm-up
+    began = time.perf_counter()
+    tagger.predict(val, batch_size=16, bf16=bf16)
+    return len(val) / (time.perf_counter() - began)
+
+
+# ---------------------------------------------------------------------------- the baseline
+
+HASH_BUCKETS = 250
+
+
+def _bucket(text: str, salt: str) -> int:
+    return zlib.crc32((salt + text).encode()) % HASH_BUCKETS
+
+
+def _own_features(word: str, box: tuple[int, int, int, int]) -> list[float]:
+    n = max(len(word), 1)
+    digits = sum(c.isdigit() for c in word)
+    alpha = sum(c.isalpha() for c in word)
+    upper = sum(c.isupper() for c in word)
+    lower = word.lower()
+    shape = "".join("9" if c.isdigit() else "a" if c.islower() else "A" if c.isupper() else c for c in word)[:8]
+    x0, y0, x1, y1 = box
+    return [
+        _bucket(lower, "w"), _bucket(lower[:3], "p"), _bucket(lower[-3:], "s"), _bucket(shape, "h"),
+        len(word), digits / n, alpha / n, upper / n, (n - digits - alpha) / n,
+        float(word[:1].isupper()), float(any(c in word for c in "$€£")), float("%" in word), float(":" in word),
+        float("/" in word), float("," in word), float("." in word), float("-" in word),
+        x0, y0, x1, y1, x1 - x0, y1 - y0,
+    ]  # fmt: skip
+
+
+CATEGORICAL_OWN = 4  # the first four own features are hash buckets
+OWN_WIDTH = 23
+
+
+def page_features(page: PageExample) -> np.ndarray:
+    own = [_own_features(w, b) for w, b in zip(page.words, page.boxes, strict=True)]
+    blank = [-1.0] * OWN_WIDTH
+    rows = []
+    n = len(own)
+    for i in range(n):
+        context = []
+        for k in (-2, -1, 1, 2):
+            j = i + k
+            context.extend(own[j] if 0 <= j < n else blank)
+        same_line = [float(0 <= i + k < n and abs(page.boxes[i + k][1] - page.boxes[i][1]) < 8) for k in (-1, 1)]
+        rows.append(own[i] + context + same_line + [i / max(n, 1), i, n])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def categorical_mask(width: int) -> np.ndarray:
+    mask = np.zeros(width, dtype=bool)
+    for block in range(5):  # own, then four neighbours
+        mask[block * OWN_WIDTH : block * OWN_WIDTH + CATEGORICAL_OWN] = True
+    return mask
+
+
+def train_baseline(train: list[PageExample], val: list[PageExample], names: list[str], seed: int) -> dict[str, Any]:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    began = time.perf_counter()
+    x = np.concatenate([page_features(p) for p in train])
+    y = np.concatenate([np.asarray(p.labels) for p in train])
+    # neighbours' buckets are -1 at page edges: shift all categorical values by one
+    mask = categorical_mask(x.shape[1])
+    x[:, mask] += 1
+    # l2_regularization: without it the multiclass fit diverges on the demo pages (rare classes)
+    model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=31, l2_regularization=1.0,
+                                           categorical_features=mask, early_stopping=False,
+                                           random_state=seed)  # fmt: skip
+    model.fit(x, y)
+    train_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    predicted = []
+    for page in val:
+        features = page_features(page)
+        features[:, mask] += 1
+        predicted.append(model.predict(features))
+    infer_seconds = time.perf_counter() - began
+    scores = entity_scores(predicted, [np.asarray(p.labels) for p in val], names)
+    return dict(scores=scores, train_seconds=train_seconds, pages_per_second=len(val) / infer_seconds,
+                train_pages_per_second=len(train) / train_seconds, words=len(y))  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def field_table(results: dict[str, list[FieldScore]]) -> None:
+    methods = list(results)
+    first = results[methods[0]]
+    print(f"  {'field':<26} {'support':>7} " + " ".join(f"{m + ' F1':>16}" for m in methods))
+    for index, row in enumerate(first):
+        if row.name == "micro":
+            print("  " + "-" * (35 + 17 * len(methods)))
+        elif row.support == 0 and all(results[m][index].predicted == 0 for m in methods):
+            continue
+        cells = " ".join(f"{results[m][index].f1:>16.4f}" for m in methods)
+        print(f"  {row.name:<26} {row.support:>7d} {cells}")
+
+
+def curve_summary(name: str, run: dict[str, Any]) -> str:
+    if not run["curve"]:
+        return f"{name}: no evaluation"
+    best = max(run["curve"], key=lambda p: p["f1"])
+    return (f"{name}: best val entity F1 {best['f1']:.4f} at step {best['step']} (epoch {best['epoch']:.2f}), "
+            f"{best['seconds'] / 60:.2f} min of training")  # fmt: skip
+
+
+def run_dataset(args: argparse.Namespace, name: str, minutes: float, workdir: Path) -> None:
+    print(f"\n=== {name} ===", flush=True)
+    fields_path, train, val = cord_pages(args) if name == "cord" else demo_pages(args, workdir)
+    names = field_names(read_fields(fields_path), fields_path)
+    describe(name, train, val)
+
+    runs: dict[str, dict[str, Any]] = {}
+    taggers = [m for m in ("layout", "text-only") if m in args.methods]
+    if taggers:
+        per_step = measure_speed(args, fields_path, train, workdir / name)
+        max_steps = max(1, int(minutes * 60 / per_step))
+        print(f"  measured {per_step:.3f} s per step (batch {args.batch_size}, {args.base}); budget {minutes:g} min "
+              f"-> max_steps {max_steps} for (a) and (b) (train_ner has no time budget)", flush=True)  # fmt: skip
+    for method in taggers:
+        pages = (train, val) if method == "layout" else (zero_boxes(train), zero_boxes(val))
+        print(f"  training ({'a' if method == 'layout' else 'b'}) {method} ...", flush=True)
+        runs[method] = train_tagger(args, fields_path, *pages, max_steps, workdir / name / method)
+    gbt = None
+    if "gbt" in args.methods:
+        print("  training (c) gradient-boosted trees ...", flush=True)
+        gbt = train_baseline(train, val, names, args.seed)
+
+    scores = {m: r["scores"] for m, r in runs.items()} | ({"gbt": gbt["scores"]} if gbt else {})
+    print(f"\n  entity F1 on {name} val ({len(val)} pages)")
+    field_table(scores)
+    micro = {m: rows[-1] for m, rows in scores.items()}
+    for method, row in micro.items():
+        print(f"  micro {method:<10} P {row.precision:.4f}  R {row.recall:.4f}  F1 {row.f1:.4f}  "
+              f"({row.predicted} predicted / {row.support} true entities)")  # fmt: skip
+    if "layout" in micro and "text-only" in micro:
+        diff = micro["layout"].f1 - micro["text-only"].f1
+        print(f"  layout - text-only micro F1: {diff:+.4f} ({'layout better' if diff > 0 else 'layout NOT better'})")
+    if "layout" in micro and "gbt" in micro:
+        print(f"  layout - gbt micro F1: {micro['layout'].f1 - micro['gbt'].f1:+.4f}")
+
+    print("\n  training")
+    for method, run in runs.items():
+        print(f"  {method:<10} {run['steps']} steps, {run['epochs']:.2f} epochs ({run['windows']} windows), "
+              f"{run['train_seconds'] / 60:.2f} min training (+{(run['wall'] - run['train_seconds']) / 60:.2f} min "
+              f"evaluation), {run['pages_per_second']:.1f} pages/s")  # fmt: skip
+        print(f"    {curve_summary(method, run)}")
+    if gbt:
+        print(f"  gbt        {gbt['words']} words, fit in {gbt['train_seconds']:.1f} s "
+              f"({gbt['train_pages_per_second']:.1f} pages/s)")  # fmt: skip
+
+    print("\n  inference on val pages (Tagger.predict, batch 16, as enrichment)")
+    if "layout" in runs:
+        tagger = runs["layout"]["tagger"]
+        fp32 = inference_speed(tagger, val, bf16=False)
+        bf16 = inference_speed(tagger, val, bf16=True)
+        bf16_f1 = score(tagger, val, bf16=True)[-1].f1
+        print(f"  layout fp32 {fp32:.1f} pages/s; bf16 {bf16:.1f} pages/s (micro F1 bf16 {bf16_f1:.4f} vs fp32 "
+              f"{micro['layout'].f1:.4f}); target >= 20 pages/s")  # fmt: skip
+    if gbt:
+        print(f"  gbt (features + predict) {gbt['pages_per_second']:.1f} pages/s")
+
+
+def main() -> None:
+    import logging
+
+    import torch
+
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    began = time.perf_counter()
+    print(f"ner_bench: base {args.base}, {args.threads} threads, torch {torch.__version__}, "
+          f"budget {args.train_minutes:g} min per model (CORD), {args.demo_train_minutes:g} min (demo)"
+          + (" [QUICK]" if args.quick else ""))  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        if args.dataset in ("demo", "both"):
+            run_dataset(args, "demo", args.demo_train_minutes, workdir)
+        if args.dataset in ("cord", "both"):
+            run_dataset(args, "cord", args.train_minutes, workdir)
+    print(f"\ntotal {(time.perf_counter() - began) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
