@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from docfields.hflogging import quiet_transformers
 from docfields.ner import (
     DEFAULT_BASE,
     FieldScore,
@@ -47,7 +48,6 @@ from docfields.ner import (
     read_fields,
     split_by_document,
 )
-from docfields.ner.model import quiet_progress
 from docfields.ner.train import _trainer  # the exact Trainer set-up of train_ner
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -199,7 +199,7 @@ def measure_speed(args: argparse.Namespace, fields_path: str, train: list[PageEx
     trainer = _trainer(tagger, options.model_copy(update={"save_total_limit": 1}), windows, [])
     trainer.args.save_strategy = "no"
     trainer.add_callback(Stamp())
-    with quiet_progress():
+    with quiet_transformers():
         trainer.train()
     skip = 2
     return (stamps[-1] - stamps[skip - 1]) / (len(stamps) - skip)
@@ -219,7 +219,7 @@ def train_tagger(
     curve = curve_callback(tagger, val, clock)
     trainer.add_callback(curve)
     began = time.perf_counter()
-    with quiet_progress():
+    with quiet_transformers():
         out = trainer.train()
     wall = time.perf_counter() - began
     tagger.model = trainer.model

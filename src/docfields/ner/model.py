@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from docfields.errors import AnnotationError, ModelError
+from docfields.hflogging import quiet_transformers
 from docfields.ner.data import EncodedWindow, PageExample, SpecialTokens, WordProbabilities, encode_page, pad_windows
 
 if TYPE_CHECKING:
@@ -78,20 +79,6 @@ class TaggerCard(BaseModel):
     def num_labels(self) -> int:
         """Fields plus 'other'."""
         return len(self.field_names) + 1
-
-
-@contextmanager
-def quiet_progress() -> Iterator[None]:
-    """Hide transformers' progress bars (loading, writing shards): the library never draws."""
-    from transformers.utils import logging as hf_logging
-
-    shown = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if shown:
-            hf_logging.enable_progress_bar()
 
 
 def field_names(fields: Sequence[Any], source: str = "<fields>") -> list[str]:
@@ -207,7 +194,7 @@ def load_checkpoint(source: str, names: Sequence[str] | None = None) -> PreTrain
         id2label, label2id = label_maps(names)
         head = dict(num_labels=len(id2label), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True)
     try:
-        with quiet_progress():
+        with quiet_transformers():
             model, info = AutoModelForTokenClassification.from_pretrained(source, output_loading_info=True, **head)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         known = ", ".join(NAMED_CONFIGS)
@@ -333,7 +320,7 @@ class Tagger:
         path = Path(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
-            with quiet_progress():
+            with quiet_transformers():
                 self.model.save_pretrained(path)
             self.tokenizer.save_pretrained(path)
             (path / FIELDS_FILE).write_text(json.dumps(self.fields, indent=2, ensure_ascii=False) + "\n")

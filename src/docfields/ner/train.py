@@ -25,6 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from docfields.errors import AnnotationError, ModelError
+from docfields.hflogging import quiet_transformers
 from docfields.ner.data import EncodedWindow, PageExample, pad_windows, page_example, split_by_document
 from docfields.ner.metrics import FieldScore, TokenMetrics, chance_entity_f1, entity_scores, token_metrics
 from docfields.ner.model import (
@@ -33,7 +34,6 @@ from docfields.ner.model import (
     build_tagger,
     field_names,
     load_checkpoint,
-    quiet_progress,
     read_fields,
 )
 
@@ -239,7 +239,7 @@ def train_ner(options: NerTrainOptions) -> NerTrainResult:
     logger.info("%d training pages (%d windows), %d validation pages", len(train), len(train_windows), len(validation))
     trainer = _trainer(tagger, options, train_windows, valid_windows)
     started = time.perf_counter()
-    with quiet_progress():
+    with quiet_transformers():
         output = trainer.train(resume_from_checkpoint=True if _has_checkpoint(options) else None)
     seconds = time.perf_counter() - started
     tagger.model = trainer.model

@@ -15,8 +15,7 @@ works through the same code.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from docfields import storage
 from docfields.errors import NormalizerError
+from docfields.hflogging import quiet_transformers
 
 if TYPE_CHECKING:
     import numpy as np
@@ -113,20 +113,6 @@ class ByteCodec:
             if BYTE_OFFSET <= i < BYTE_OFFSET + 256:
                 data.append(i - BYTE_OFFSET)
         return data.decode("utf-8", errors="replace").strip()
-
-
-@contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Hide transformers' progress bars (loading, writing shards): the library never draws."""
-    from transformers.utils import logging as hf_logging
-
-    shown = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if shown:
-            hf_logging.enable_progress_bar()
 
 
 def build_model(base: str = DEFAULT_CONFIG, seed: int = 0) -> T5ForConditionalGeneration:

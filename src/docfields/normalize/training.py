@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from docfields import storage
 from docfields.errors import NormalizerError
+from docfields.hflogging import quiet_transformers
 from docfields.normalize.pairs import TextPairs, read_pairs
 from docfields.normalize.seq2seq import (
     DEFAULT_CONFIG,
@@ -35,7 +36,6 @@ from docfields.normalize.seq2seq import (
     ModelCard,
     Seq2SeqModel,
     build_model,
-    quiet_transformers,
 )
 
 if TYPE_CHECKING:
