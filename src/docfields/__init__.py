@@ -4,24 +4,32 @@ Importing the package is cheap: heavy libraries load inside the functions that u
 """
 
 from docfields.errors import (
+    AnnotationError,
     DocfieldsError,
     DocumentError,
     DocumentLimitError,
     EngineUnavailableError,
+    ModelError,
+    NormalizerError,
     OcrError,
     TextractFormatError,
     UnknownEngineError,
+    UnknownNormalizerError,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnnotationError",
     "DocfieldsError",
     "DocumentError",
     "DocumentLimitError",
     "EngineUnavailableError",
+    "ModelError",
+    "NormalizerError",
     "OcrError",
     "TextractFormatError",
     "UnknownEngineError",
+    "UnknownNormalizerError",
     "__version__",
 ]
