@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.docfields-installed
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-tha poppler-utils
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-tha poppler-utils chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= demo-output
 
