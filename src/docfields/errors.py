@@ -13,7 +13,12 @@ service) can catch ``DocfieldsError`` and report it, while programming errors st
      ├── NormalizerError        normalizer data, model or service unusable (names file or URL)
      │    └── UnknownNormalizerError  a normalizer name is neither a rule, a model nor a URL
      ├── AnnotationError        a manifest or export line is unusable (names file and line or task)
-     └── ModelError             a tagger model cannot be built, loaded, saved or trained (names it)
+     ├── ModelError             a tagger model cannot be built, loaded, saved or trained (names it)
+     ├── FieldConfigError       a field configuration is invalid (names file, field and key)
+     ├── ResultFormatError      a result JSON breaks the Result contract (names file and key)
+     ├── ReviewError            a review answer, task or review setting is unusable (names it)
+     └── PipelineError          the pipeline store refuses an operation (names the document)
+          └── UnknownDocumentError    no document with that id in the store
 """
 
 from __future__ import annotations
@@ -108,3 +113,56 @@ class ModelError(DocfieldsError):
     """
 
     exit_code = 9
+
+
+class FieldConfigError(DocfieldsError):
+    """A field configuration is invalid: unknown key, bad ``Select``, duplicate id, bad normalizer.
+
+    The message names the file, the field (its ``Name``, or its index when it has none) and the
+    key, because a typo in one of nineteen fields must be found without reading them all.
+    """
+
+    exit_code = 10
+
+    def __init__(self, source: str, reason: str, field: str | None = None, key: str | None = None) -> None:
+        self.source = source
+        self.reason = reason
+        self.field = field
+        self.key = key
+        where = source + (f": field {field}" if field else "") + (f": {key}" if key else "")
+        super().__init__(f"{where}: {reason}")
+
+
+class ResultFormatError(DocfieldsError):
+    """A result JSON (``{"Confidence", "Fields"}``) does not match the Result contract; names the key."""
+
+    exit_code = 11
+
+
+class ReviewError(DocfieldsError):
+    """A review answer, task or review setting cannot be used.
+
+    ``where`` names the document (or settings file) and the message the field or key, so that a
+    rejected submission tells the reviewer what to fix.
+    """
+
+    exit_code = 13
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"{where}: {reason}")
+
+
+class PipelineError(DocfieldsError):
+    """The pipeline's store refuses an operation, e.g. completing a review of a document not in review.
+
+    Failures of a document's stages are not raised: they are stored with the document (its
+    ``error`` names the stage and the file), and the batch goes on.
+    """
+
+    exit_code = 14
+
+
+class UnknownDocumentError(PipelineError):
+    """No document with that id in the pipeline's store (the KeyError of the pipeline)."""

@@ -1,0 +1,98 @@
+"""Commands on fields: ``fields extract`` (enriched JSON to results) and ``fields check``."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from docfields.cli.main import app
+from docfields.cli.output import console, error_console, fail_on_error
+
+if TYPE_CHECKING:
+    from docfields.fields import ExtractionResult, FieldConfiguration, FieldResult
+
+fields_app = typer.Typer(help="Field configurations and field extraction from enriched JSON.", no_args_is_help=True)
+app.add_typer(fields_app, name="fields")
+
+
+def _output_url(enriched: str, out_dir: str | None) -> str:
+    """``<stem>.result.json`` in ``out_dir``, or beside the input (a path or an fsspec URL)."""
+    from docfields import storage
+
+    folder, _, filename = enriched.replace("\\", "/").rpartition("/")
+    name = f"{PurePosixPath(filename).stem}.result.json"
+    if out_dir:
+        return storage.join(out_dir, name)
+    return f"{folder}/{name}" if folder else name
+
+
+@fields_app.command("extract")
+def extract_command(
+    enriched: Annotated[list[str], typer.Argument(help="Enriched Textract JSON files (docfields enrich).")],
+    fields: str = typer.Option(..., "--fields", "-f", help="Field configuration (JSON list)."),
+    out_dir: str | None = typer.Option(None, "--out-dir", "-o", help="Folder for results (default: beside inputs)."),
+) -> None:
+    """Extract fields from enriched documents; writes <stem>.result.json for each."""
+    from docfields.errors import DocfieldsError
+    from docfields.fields import extract_file, load_field_configuration
+
+    with fail_on_error():
+        config = load_field_configuration(fields)
+    failed = 0
+    for url in enriched:
+        output = _output_url(url, out_dir)
+        try:
+            result = extract_file(url, config, output)
+        except DocfieldsError as exc:  # one bad document must not stop the batch
+            error_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            failed = failed or exc.exit_code
+            continue
+        _print_result(url, output, result)
+    if failed:
+        raise typer.Exit(failed)
+
+
+def _values_text(field: FieldResult) -> str:
+    if field.values is None:
+        return field.value or ""
+    return "\n".join(f"{v.value} ({v.confidence:.3f})" for v in field.values)
+
+
+def _print_result(url: str, output: str, result: ExtractionResult) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{url}: confidence {result.confidence:.3f}", title_justify="left")
+    for column in ("Field", "Value(s)", "Confidence", "Detections"):
+        table.add_column(column, justify="right" if column in ("Confidence", "Detections") else "left")
+    for name, field in result.fields.items():
+        table.add_row(name, _values_text(field), f"{field.confidence:.3f}", str(field.num_detections))
+    console.print(table)
+    for warning in result.warnings or ():
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    console.print(f"wrote {output}")
+
+
+@fields_app.command("check")
+def check_command(fields: Annotated[str, typer.Argument(help="Field configuration file to validate.")]) -> None:
+    """Validate a field configuration; errors name the field and the key."""
+    from docfields.fields import load_field_configuration
+
+    with fail_on_error():
+        config = load_field_configuration(fields)
+    _print_configuration(fields, config)
+
+
+def _print_configuration(url: str, config: FieldConfiguration) -> None:
+    from rich.table import Table
+
+    active = config.active()
+    table = Table(title=f"{url}: {len(config.fields)} fields, {len(active)} extracted", title_justify="left")
+    for column in ("ClassId", "Name", "Kind", "Select", "Normalizer"):
+        table.add_column(column)
+    for spec in config.fields:
+        kind = "ignored" if spec.ignore else "optional" if spec.optional else "mandatory"
+        select = "multi-value" if spec.is_multi_value else str(spec.select)
+        table.add_row(str(spec.class_id), spec.name, kind, select, spec.normalizer_spec or "")
+    console.print(table)

@@ -1,0 +1,243 @@
+"""The field configuration: which tagger classes are fields, and how each is consolidated.
+
+A JSON list (or ``{"Fields": [...]}``) of objects with PascalCase keys, as the original's
+``FieldConfiguration`` (DESIGN.md, "Field configuration"); snake_case keys load too. docfields
+adds ``Normalizer``: a built-in rule (``date:YYYY-MM-DD``), an http(s) normalizer service, or a
+local model directory. ``NormalizerEndpoint`` + ``NormalizerPrompt`` keep the original's
+spelling; the endpoint is a URL (or model directory) here, not a SageMaker endpoint name.
+
+Validation is strict because a typo must not pass silently: an unknown key, an unknown
+``Select``, a duplicate ``ClassId`` or ``Name``, an endpoint without its prompt (or the reverse),
+or a normalizer name that is no rule, URL or directory is a ``FieldConfigError`` naming the
+file, the field and the key. Normalizer models are not loaded here, only their names checked.
+
+>>> config = parse_field_configuration([{"ClassId": 0, "Name": "Total", "Select": "Longest"}])
+>>> config.fields[0].select
+'longest'
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_pascal
+
+from docfields import storage
+from docfields.errors import DocfieldsError, FieldConfigError
+
+SelectStrategy = Literal["confidence", "first", "last", "longest", "shortest"]
+_TOP_LEVEL_KEYS = ("Fields", "fields")
+
+
+class FieldSpec(BaseModel):
+    """One field: a tagger class, its name in results, and how its mentions become a value."""
+
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="forbid", frozen=True)
+
+    class_id: int = Field(ge=0, description="Tagger class index (0-based)")
+    name: str = Field(min_length=1, description="Field name; the key in the result's Fields")
+    ignore: bool | None = Field(default=None, description="Leave out of results (words count as 'other')")
+    optional: bool | None = Field(default=None, description="May be absent without forcing review")
+    select: SelectStrategy | None = Field(
+        default=None, description="How one value is chosen among several; None makes a multi-value field"
+    )
+    annotation_guidance: str | None = Field(default=None, description="HTML instructions for annotators")
+    normalizer_endpoint: str | None = Field(default=None, description="Normalizer service URL (with a prompt)")
+    normalizer_prompt: str | None = Field(default=None, description="Prefix put before each text for a model")
+    normalizer: str | None = Field(
+        default=None, description="date:<FORMAT> rule, http(s) service URL or local model directory"
+    )
+
+    @field_validator("select", mode="before")
+    @classmethod
+    def _lowercase_select(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_normalizer(self) -> FieldSpec:
+        if self.normalizer_endpoint is not None and self.normalizer_prompt is None:
+            raise ValueError("NormalizerEndpoint: set without NormalizerPrompt (set both, or use Normalizer)")
+        if self.normalizer_prompt is not None and self.normalizer_endpoint is None and self.normalizer is None:
+            raise ValueError("NormalizerPrompt: set without NormalizerEndpoint or Normalizer")
+        if self.normalizer_endpoint is not None and self.normalizer is not None:
+            raise ValueError("Normalizer: set together with NormalizerEndpoint; keep one of them")
+        for key, spec in (("NormalizerEndpoint", self.normalizer_endpoint), ("Normalizer", self.normalizer)):
+            if spec is not None:
+                problem = _normalizer_problem(spec)
+                if problem:
+                    raise ValueError(f"{key}: {problem}")
+        return self
+
+    @property
+    def normalizer_spec(self) -> str | None:
+        """The normalizer to resolve: ``Normalizer``, else ``NormalizerEndpoint``."""
+        return self.normalizer or self.normalizer_endpoint
+
+    @property
+    def is_multi_value(self) -> bool:
+        """Without ``Select`` a field keeps every distinct value (e.g. several card names)."""
+        return self.select is None
+
+
+class FieldConfiguration(BaseModel):
+    """All fields of one document type, in configuration order (which is the results' order)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fields: list[FieldSpec]
+
+    @model_validator(mode="after")
+    def _check_unique(self) -> FieldConfiguration:
+        problems = _duplicate_problems(self.fields)
+        if problems:
+            field, key, reason = problems[0]
+            raise ValueError(f"field {field}: {key}: {reason}")
+        return self
+
+    def active(self) -> list[FieldSpec]:
+        """Fields not ignored, in configuration order; their index is the result's SortOrder."""
+        return [spec for spec in self.fields if not spec.ignore]
+
+    def by_class_id(self) -> dict[int, FieldSpec]:
+        """Every field (ignored ones too) by ClassId."""
+        return {spec.class_id: spec for spec in self.fields}
+
+    def to_json_list(self) -> list[dict[str, Any]]:
+        """The JSON list with PascalCase keys; unset (None) keys are left out."""
+        return [spec.model_dump(by_alias=True, exclude_none=True) for spec in self.fields]
+
+
+def _normalizer_problem(spec: str) -> str | None:
+    """Why ``spec`` names no normalizer, or None; checks names without loading any model.
+
+    A ``date:`` rule is built (cheap) with its ``model=`` option left out, whose location must be
+    a URL or an existing directory, as must a plain model directory.
+    """
+    from docfields.normalize.registry import parse_rule_spec, resolve_normalizer
+
+    spec = spec.strip()
+    try:
+        if not spec.startswith("date:"):
+            return _location_problem(spec)
+        target, options = parse_rule_spec(spec)
+        rule_options = [f"{key}={value}" for key, value in options.items() if key != "model"]
+        resolve_normalizer(";".join([f"date:{target}", *rule_options]))
+    except DocfieldsError as exc:
+        return str(exc)
+    return _location_problem(options["model"], model_option=True) if "model" in options else None
+
+
+def _location_problem(location: str, model_option: bool = False) -> str | None:
+    if location.startswith(("http://", "https://")) or Path(location).is_dir():
+        return None
+    if model_option:
+        return f"model={location}: neither an http(s) URL nor an existing model directory"
+    return (
+        f"{location!r} is not a normalizer: use date:<FORMAT> (e.g. date:YYYY-MM-DD), "
+        "an http(s) URL, or an existing model directory"
+    )
+
+
+def _duplicate_problems(fields: list[FieldSpec]) -> list[tuple[str, str, str]]:
+    """(field, key, reason) for every field whose ClassId or Name an earlier field already uses."""
+    problems: list[tuple[str, str, str]] = []
+    ids: dict[int, str] = {}
+    names: dict[str, str] = {}
+    for index, spec in enumerate(fields):
+        label = _label(spec.name, index)
+        if spec.class_id in ids:
+            problems.append((label, "ClassId", f"{spec.class_id} is already used by field {ids[spec.class_id]}"))
+        if spec.name in names:
+            problems.append((label, "Name", f"already used by field {names[spec.name]}"))
+        ids.setdefault(spec.class_id, label)
+        names.setdefault(spec.name, label)
+    return problems
+
+
+def _label(name: Any, index: int) -> str:
+    return f"{name!r} (index {index})" if isinstance(name, str) and name else f"index {index}"
+
+
+def _error_key_and_reason(error: Any) -> tuple[str | None, str]:
+    """A pydantic error as (key, reason); our validators put the key first in their message."""
+    loc = [str(part) for part in error["loc"]]
+    if error["type"] == "extra_forbidden":
+        return loc[0], "unknown key (known: " + ", ".join(_known_keys()) + ")"
+    reason = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    if not loc and ": " in reason:
+        key, _, reason = reason.partition(": ")
+        return key, reason
+    return (".".join(loc) or None), reason
+
+
+def _known_keys() -> list[str]:
+    return [info.alias or name for name, info in FieldSpec.model_fields.items()]
+
+
+def _parse_entry(entry: Any, index: int, source: str) -> FieldSpec:
+    if not isinstance(entry, dict):
+        raise FieldConfigError(
+            source, f"a field must be a JSON object, not {type(entry).__name__}", _label(None, index)
+        )
+    try:
+        return FieldSpec.model_validate(entry)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key, reason = _error_key_and_reason(error)
+        more = len(exc.errors()) - 1
+        reason += f" (and {more} more problem(s) in this field)" if more else ""
+        name = entry.get("Name", entry.get("name"))
+        raise FieldConfigError(source, reason, _label(name, index), key) from exc
+
+
+def _field_list(data: Any, source: str) -> list[Any]:
+    if isinstance(data, dict):
+        keys = [key for key in _TOP_LEVEL_KEYS if key in data]
+        if keys and len(data) == 1:
+            data = data[keys[0]]
+        else:
+            raise FieldConfigError(
+                source, f"expected a JSON list of fields or {{'Fields': [...]}}, got keys {sorted(data)}"
+            )
+    if not isinstance(data, list):
+        raise FieldConfigError(source, f"expected a JSON list of fields, not {type(data).__name__}")
+    return data
+
+
+def parse_field_configuration(data: Any, source: str = "<fields>") -> FieldConfiguration:
+    """A field configuration from loaded JSON (a list, or ``{"Fields": [...]}``), fully checked.
+
+    Raises:
+        FieldConfigError: naming ``source``, the field (Name or index) and the key.
+    """
+    fields = [_parse_entry(entry, index, source) for index, entry in enumerate(_field_list(data, source))]
+    problems = _duplicate_problems(fields)
+    if problems:
+        field, key, reason = problems[0]
+        raise FieldConfigError(source, reason, field, key)
+    return FieldConfiguration(fields=fields)
+
+
+def load_field_configuration(url: str) -> FieldConfiguration:
+    """Read and check a field configuration file (local path or fsspec URL).
+
+    >>> load_field_configuration("examples/fields/credit-card.json").active()[0].name  # doctest: +SKIP
+    'Agreement Effective Date'
+    """
+    try:
+        data = json.loads(storage.read_bytes(url))
+    except OSError as exc:
+        raise FieldConfigError(url, f"cannot read the field configuration: {exc}") from exc
+    except ValueError as exc:
+        raise FieldConfigError(url, f"not valid JSON: {exc}") from exc
+    return parse_field_configuration(data, source=url)
+
+
+def credit_card_configuration() -> FieldConfiguration:
+    """The original's 19-field credit-card agreement configuration, shipped with the package."""
+    text = resources.files("docfields").joinpath("samples", "fields.json").read_text(encoding="utf-8")
+    return parse_field_configuration(json.loads(text), source="docfields/samples/fields.json")

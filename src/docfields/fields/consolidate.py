@@ -1,0 +1,123 @@
+"""Consolidation: a field's detections become its value(s) and a confidence.
+
+The original's rules (spec section 5.4) minus its defects:
+
+- Detections are grouped by identical ``Text`` (after normalization) into distinct values.
+- Value confidence = 1 - prod(1 - c) over its detections: independent sightings of the same
+  text make it more likely. A value holding a detection whose normalization failed (the raw
+  text was kept) is multiplied by ``NORMALIZER_FAILURE_FACTOR`` (0.5): one such sighting of 0.95
+  drops below the default review threshold of 0.5, so a person checks it.
+- Single-value fields (``Select`` set) divide every value confidence by max(1, their sum), as the
+  original did: several texts competing for one slot mean the tagger is unsure which is right.
+  Multi-value fields do not: there, several values are the expected answer, and the original's
+  division made a field with many correct values look unreliable ([obs] dilution).
+- ``Select`` picks one value, ties broken deterministically: ``confidence`` (highest, then
+  earliest), ``first`` (earliest first sighting), ``last`` (latest last sighting), ``longest`` and
+  ``shortest`` (character count, then highest confidence, then earliest). No detection gives
+  ``Value`` "" with confidence 0.
+- A multi-value field lists every value by confidence (ties: earliest first); its confidence is
+  the *minimum* of its value confidences (0 with no value): any doubtful value makes the list
+  doubtful, however many good values sit beside it. The original took the mean after dividing
+  by the sum, so ten certain values gave 0.1.
+- The overall confidence is the minimum over fields, leaving out optional fields that have no
+  detection; when no field counts it is 1.0 (the original's ``min()`` of nothing raised).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from docfields.fields.config import FieldSpec
+from docfields.fields.result import Detection, FieldResult, FieldValue
+
+NORMALIZER_FAILURE_FACTOR = 0.5
+
+
+@dataclass(frozen=True)
+class FieldDetection:
+    """A detection with what consolidation needs besides it: document order and normalization outcome."""
+
+    detection: Detection
+    index: int  # position among all mentions of the document
+    normalization_failed: bool = False
+
+
+@dataclass
+class _Value:
+    """One distinct text of a field and the detections that read it."""
+
+    text: str
+    first: int
+    last: int
+    detections: list[Detection] = field(default_factory=list)
+    confidence: float = 0.0
+
+
+def combined_confidence(confidences: Sequence[float]) -> float:
+    """1 - prod(1 - c): the chance that at least one of several independent sightings is right."""
+    return 1.0 - math.prod(1.0 - c for c in confidences)
+
+
+def _values(detections: Sequence[FieldDetection]) -> list[_Value]:
+    by_text: dict[str, _Value] = {}
+    failed: set[str] = set()
+    for item in detections:
+        text = item.detection.text
+        value = by_text.setdefault(text, _Value(text=text, first=item.index, last=item.index))
+        value.first, value.last = min(value.first, item.index), max(value.last, item.index)
+        value.detections.append(item.detection)
+        if item.normalization_failed:
+            failed.add(text)
+    for value in by_text.values():
+        value.confidence = combined_confidence([d.confidence for d in value.detections])
+        if value.text in failed:
+            value.confidence *= NORMALIZER_FAILURE_FACTOR
+    return list(by_text.values())
+
+
+_SELECTORS: dict[str, Callable[[_Value], tuple[float, ...]]] = {
+    "confidence": lambda v: (-v.confidence, v.first),
+    "first": lambda v: (v.first,),
+    "last": lambda v: (-v.last,),
+    "longest": lambda v: (-len(v.text), -v.confidence, v.first),
+    "shortest": lambda v: (len(v.text), -v.confidence, v.first),
+}
+
+
+def _single(spec: FieldSpec, values: list[_Value], common: dict[str, Any]) -> FieldResult:
+    total = max(1.0, sum(value.confidence for value in values))
+    for value in values:
+        value.confidence /= total
+    if not values:
+        return FieldResult(**common, confidence=0.0, value="", detections=[])
+    best = min(values, key=_SELECTORS[spec.select or "confidence"])
+    return FieldResult(**common, confidence=best.confidence, value=best.text, detections=best.detections)
+
+
+def _multi(values: list[_Value], common: dict[str, Any]) -> FieldResult:
+    ranked = sorted(values, key=_SELECTORS["confidence"])
+    listed = [FieldValue(confidence=v.confidence, value=v.text, detections=v.detections) for v in ranked]
+    confidence = min((v.confidence for v in ranked), default=0.0)
+    return FieldResult(**common, confidence=confidence, values=listed)
+
+
+def consolidate_field(spec: FieldSpec, sort_order: int, detections: Sequence[FieldDetection]) -> FieldResult:
+    """The field's result from its detections (in document order); see the module docstring."""
+    values = _values(detections)
+    common: dict[str, Any] = {
+        "class_id": spec.class_id,
+        "num_detections": len(detections),
+        "num_detected_values": len(values),
+        "sort_order": sort_order,
+        "optional": spec.optional,
+    }
+    return _multi(values, common) if spec.is_multi_value else _single(spec, values, common)
+
+
+def overall_confidence(fields: Sequence[FieldResult]) -> float:
+    """Minimum field confidence, leaving out optional fields with no detection; 1.0 if none counts."""
+    counted = [f.confidence for f in fields if not (f.optional and f.num_detections == 0)]
+    return min(counted, default=1.0)

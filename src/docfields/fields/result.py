@@ -1,0 +1,137 @@
+"""The extraction result: the Result contract of DESIGN.md, as pydantic models.
+
+``{"Confidence", "Fields": {Name: field}}`` with PascalCase keys and every confidence in 0..1.
+A single-value field (``Select`` set) has ``Value`` and ``Detections``; a multi-value field has
+``Values``, each ``{"Confidence", "Value", "Detections"}`` (the original's shape, section 5.5).
+``Optional`` appears only when the configuration sets it, ``RawText`` only on a detection a
+normalizer changed. docfields adds ``Warnings`` (what degraded this result) and, once a person has
+checked it, ``Review`` (``{"Reviewer", "TimeSpentInSeconds", "ChangedFields", "ReviewedAt"}``).
+
+Unknown keys read from a file are kept, so a result written by a newer version (or by the
+original, with its ``Review.WorkerId``) survives ``from_json_dict`` -> ``to_json_dict``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_pascal
+
+from docfields import storage
+from docfields.errors import ResultFormatError
+from docfields.textract import BoundingBox
+
+Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _ResultModel(BaseModel):
+    """PascalCase on the wire, snake_case in Python, unknown keys kept."""
+
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="allow")
+
+
+class Detection(_ResultModel):
+    """One mention of a field: consecutive words of its class, on one page."""
+
+    class_id: int
+    class_name: str
+    confidence: Confidence
+    blocks: list[str] = Field(description="WORD block Ids, in reading order")
+    bounding_box: BoundingBox = Field(description="Union of the words' boxes, in fractions of the page")
+    page_num: int = Field(ge=1)
+    text: str = Field(description="Words joined by spaces, lines by newlines; normalized when RawText is set")
+    raw_text: str | None = Field(default=None, description="The text before normalization")
+
+
+class FieldValue(_ResultModel):
+    """One distinct value of a multi-value field, with the mentions that read it."""
+
+    confidence: Confidence
+    value: str
+    detections: list[Detection]
+
+
+class FieldResult(_ResultModel):
+    """One field of the result; ``value`` + ``detections`` or ``values``, never both."""
+
+    class_id: int
+    confidence: Confidence
+    num_detections: int = Field(ge=0)
+    num_detected_values: int = Field(ge=0)
+    sort_order: int = Field(ge=0)
+    optional: bool | None = None
+    value: str | None = None
+    values: list[FieldValue] | None = None
+    detections: list[Detection] | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> FieldResult:
+        if (self.values is None) == (self.value is None):
+            raise ValueError("a field has either Value (with Detections) or Values")
+        if self.value is not None and self.detections is None:
+            raise ValueError("a single-value field needs Detections")
+        return self
+
+    @property
+    def is_multi_value(self) -> bool:
+        """True when the field lists ``Values`` instead of one ``Value``."""
+        return self.values is not None
+
+
+class ReviewInfo(_ResultModel):
+    """Who reviewed the result, how long it took, which fields they changed, and when (ISO 8601)."""
+
+    reviewer: str
+    time_spent_in_seconds: float = Field(ge=0.0)
+    changed_fields: list[str]
+    reviewed_at: str
+
+
+class ExtractionResult(_ResultModel):
+    """A document's fields, the overall confidence (min over counted fields), and what degraded it."""
+
+    confidence: Confidence
+    fields: dict[str, FieldResult]
+    warnings: list[str] | None = None
+    review: ReviewInfo | None = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The Result JSON: PascalCase keys, keys that are None left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any], source: str = "<result>") -> ExtractionResult:
+        """Read a Result JSON back (with ``Review`` after review).
+
+        Raises:
+            ResultFormatError: naming ``source`` and the key path of the first problem.
+        """
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "result"
+            raise ResultFormatError(f"{source}: {where}: {error['msg']}") from exc
+
+
+def write_result(result: ExtractionResult, url: str) -> None:
+    """Write the Result JSON atomically: a reader never sees half a result."""
+    text = json.dumps(result.to_json_dict(), indent=2, ensure_ascii=False)
+    storage.write_text_atomic(url, text + "\n")
+
+
+def read_result(url: str) -> ExtractionResult:
+    """Read a Result JSON file (local path or fsspec URL).
+
+    Raises:
+        ResultFormatError: naming the file when it cannot be read or breaks the contract.
+    """
+    try:
+        data = json.loads(storage.read_bytes(url))
+    except (OSError, ValueError) as exc:
+        raise ResultFormatError(f"{url}: cannot read the result: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ResultFormatError(f"{url}: a result is a JSON object, not {type(data).__name__}")
+    return ExtractionResult.from_json_dict(data, source=url)
