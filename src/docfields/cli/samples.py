@@ -10,7 +10,7 @@ from docfields.cli.main import app
 from docfields.cli.output import console, fail_on_error
 
 if TYPE_CHECKING:
-    from docfields.samples import CorpusSummary
+    from docfields.samples import CorpusSummary, FieldAccuracy
 
 samples_app = typer.Typer(help="Generate synthetic demo corpora with ground truth.", no_args_is_help=True)
 app.add_typer(samples_app, name="samples")
@@ -54,4 +54,33 @@ def _print_summary(summary: CorpusSummary) -> None:
     ]
     for name, value in rows:
         table.add_row(name, value)
+    console.print(table)
+
+
+@samples_app.command("score")
+def score(
+    results: str = typer.Argument(..., help="Folder of <id>.result.json files (what `docfields process -o` writes)."),
+    truth: str = typer.Option(..., help="The corpus's truth.jsonl."),
+) -> None:
+    """Per-field accuracy of pipeline results against the corpus's ground truth."""
+    from docfields.samples import score_results_folder
+
+    with fail_on_error():
+        scores = score_results_folder(results, truth)
+    _print_scores(scores)
+
+
+def _print_scores(scores: list[FieldAccuracy]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Field accuracy against the ground truth ({scores[0].documents} documents)")
+    for column in ("field", "accuracy", "values found", "recall"):
+        table.add_column(column, justify="left" if column == "field" else "right")
+    for row in scores:
+        recall = f"{row.recall:.0%}" if row.with_value else "-"
+        table.add_row(row.name, f"{row.accuracy:.0%}", f"{row.found}/{row.with_value}", recall)
+    documents = sum(row.documents for row in scores)
+    overall = sum(row.correct for row in scores) / documents if documents else 0.0
+    table.add_section()
+    table.add_row("all fields", f"{overall:.0%}", "", "")
     console.print(table)

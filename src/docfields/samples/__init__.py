@@ -19,15 +19,20 @@ from docfields.samples.corpus import (
     write_corpus,
 )
 from docfields.samples.layouts import LAYOUTS
+from docfields.samples.scoring import FieldAccuracy, read_truth, score_results, score_results_folder
 
 __all__ = [
     "LAYOUTS",
     "CorpusOptions",
     "CorpusSummary",
+    "FieldAccuracy",
     "GeneratedDocument",
     "GeneratedPage",
     "credit_card_fields",
     "generate_credit_card_corpus",
     "generate_document",
+    "read_truth",
+    "score_results",
+    "score_results_folder",
     "write_corpus",
 ]

@@ -1,0 +1,124 @@
+"""Field accuracy of pipeline results against the sample corpus's ground truth.
+
+The demo's last step: did the fields that came out of OCR, the tagger and consolidation match
+what the generator put on the page? A field is right on a document when the truth has no value
+and the result none, or when both hold the same value after case and whitespace are folded
+(sets of values for multi-value fields). Where the truth carries a normalized form (dates as
+``YYYY-MM-DD``) and the result's detections carry ``RawText`` (a normalizer ran), the normalized
+truth is the one compared.
+
+>>> scores = score_results_folder("demo-output/results", "demo-output/heldout/truth.jsonl")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from docfields import storage
+from docfields.errors import AnnotationError
+
+RESULT_SUFFIX = ".result.json"
+
+
+class FieldAccuracy(BaseModel):
+    """How often one field came out right over the scored documents."""
+
+    name: str
+    documents: int = Field(description="documents scored")
+    with_value: int = Field(description="documents whose truth has a value for the field")
+    correct: int = Field(description="documents where the result matches the truth (absent counts)")
+    found: int = Field(description="documents with a value whose result matches it")
+
+    @property
+    def accuracy(self) -> float:
+        """Share of documents right, absent fields included."""
+        return self.correct / self.documents if self.documents else 0.0
+
+    @property
+    def recall(self) -> float:
+        """Share of the truth's values the results got right."""
+        return self.found / self.with_value if self.with_value else 0.0
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def _result_values(field: Mapping[str, Any] | None) -> tuple[set[str], bool]:
+    """The folded values of a result field, and whether a normalizer rewrote them."""
+    if not field:
+        return set(), False
+    values = field.get("Values")
+    entries = values if values is not None else [field]
+    texts = {_fold(str(entry.get("Value", ""))) for entry in entries} - {""}
+    normalized = any("RawText" in d for entry in entries for d in entry.get("Detections") or ())
+    return texts, normalized
+
+
+def _truth_values(truth: Mapping[str, Any], name: str, normalized: bool) -> set[str]:
+    value = (truth.get("normalized") or {}).get(name) if normalized else None
+    if value is None:
+        value = (truth.get("fields") or {}).get(name)
+    if value is None:
+        return set()
+    return {_fold(v) for v in (value if isinstance(value, list) else [value])} - {""}
+
+
+def score_results(
+    results: Mapping[str, Mapping[str, Any]], truth: Mapping[str, Mapping[str, Any]]
+) -> list[FieldAccuracy]:
+    """Per-field accuracy of ``results`` (document id -> Result JSON) against ``truth`` (id -> truth line).
+
+    Fields are those the results report (ignored fields are not in results, so not scored), in
+    their ``SortOrder``. Documents without a truth line raise: a score over the wrong corpus is
+    worse than none.
+    """
+    missing = sorted(set(results) - set(truth))
+    if missing:
+        raise AnnotationError("<truth>", f"no ground truth for {', '.join(missing[:5])}", kind="unknown-document")
+    order: dict[str, int] = {}
+    for result in results.values():
+        for name, field in (result.get("Fields") or {}).items():
+            order.setdefault(name, int(field.get("SortOrder", len(order))))
+    scores = []
+    for name in sorted(order, key=order.__getitem__):
+        correct = found = with_value = 0
+        for doc_id, result in results.items():
+            predicted, normalized = _result_values((result.get("Fields") or {}).get(name))
+            expected = _truth_values(truth[doc_id], name, normalized)
+            right = predicted == expected
+            correct += right
+            with_value += bool(expected)
+            found += bool(expected) and right
+        scores.append(FieldAccuracy(name=name, documents=len(results), with_value=with_value, correct=correct,
+                                    found=found))  # fmt: skip
+    return scores
+
+
+def read_truth(url: str) -> dict[str, dict[str, Any]]:
+    """The corpus's ``truth.jsonl`` by document id."""
+    truth = {}
+    for number, line in enumerate(storage.read_bytes(url).decode().splitlines(), 1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+                truth[record["id"]] = record
+            except (ValueError, KeyError) as exc:
+                raise AnnotationError(f"{url} line {number}", f"not a truth line ({exc})", kind="json") from exc
+    return truth
+
+
+def score_results_folder(results_dir: str, truth_url: str) -> list[FieldAccuracy]:
+    """Score every ``<id>.result.json`` in a folder (what ``docfields process -o`` writes)."""
+    results = {}
+    for path in sorted(Path(results_dir).glob(f"*{RESULT_SUFFIX}")):
+        results[path.name.removesuffix(RESULT_SUFFIX)] = json.loads(path.read_text())
+    if not results:
+        raise AnnotationError(results_dir, f"no *{RESULT_SUFFIX} files to score", kind="empty")
+    return score_results(results, read_truth(truth_url))
