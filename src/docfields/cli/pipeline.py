@@ -1,0 +1,146 @@
+"""Commands on the pipeline: ``process`` (files end to end) and ``watch`` (a folder, like the original's bucket)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from docfields.cli.main import app
+from docfields.cli.output import console, fail_on_error
+
+if TYPE_CHECKING:
+    from docfields.pipeline import PipelineSettings, ProcessedFile, ProcessSummary, WatchEvent
+
+HOME_HELP = "Pipeline home: store, originals, artifacts, results (env DOCFIELDS_HOME)."
+
+
+def _settings(home: str, engine: str, model: str | None, fields: str | None, threshold: float) -> PipelineSettings:
+    from docfields.pipeline import PipelineSettings
+
+    return PipelineSettings(home=home, engine=engine, model=model, fields=fields, review_threshold=threshold)
+
+
+@app.command()
+def process(
+    files: Annotated[list[str], typer.Argument(metavar="FILE", help="Documents (PDF, PNG, JPEG, TIFF).")],
+    model: str = typer.Option(..., help="Tagger directory (`docfields train ner`)."),
+    fields: str | None = typer.Option(None, help="Field configuration (default: the model's fields.json)."),
+    engine: str = typer.Option("auto", help="OCR engine (`docfields engines` lists them)."),
+    out: str | None = typer.Option(None, "--out", "-o", help="Folder for <stem>.result.json files."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (1: in this process)."),
+    review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Results below go to review."),
+    home: str = typer.Option(".docfields", envvar="DOCFIELDS_HOME", help=HOME_HELP),
+) -> None:
+    """OCR, tag and extract the fields of documents; print them and write one result JSON each.
+
+    Exit code 0 when every document is done or in review, 2 when some failed.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from docfields.pipeline import DocumentStatus, Pipeline, process_files
+
+    with fail_on_error():
+        pipeline = Pipeline(_settings(home, engine, model, fields, review_threshold))
+        columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.description}"))  # fmt: skip
+        with Progress(*columns, console=console, transient=True) as progress:
+            bar = progress.add_task("", total=len(files))
+            finished: set[str] = set()
+
+            def advance(status: DocumentStatus) -> None:
+                if status.final and status.id not in finished:
+                    finished.add(status.id)
+                    progress.update(bar, advance=1, description=f"{status.name}: {status.status}")
+
+            summary = process_files(pipeline, files, out, workers, on_change=advance)
+    _print_summary(summary, out)
+    if summary.count("failed"):
+        raise typer.Exit(2)
+
+
+def _field_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    rows = []
+    for name, field in result.get("Fields", {}).items():
+        if "Values" in field:
+            value = "; ".join(str(v.get("Value", "")) for v in field["Values"])
+        else:
+            value = str(field.get("Value", ""))
+        rows.append((name, value or "[dim]-[/dim]", f"{field.get('Confidence', 0.0):.2f}"))
+    return rows
+
+
+def _print_file(item: ProcessedFile) -> None:
+    from rich.table import Table
+
+    name = item.status.name if item.status is not None else item.source
+    if item.state == "failed":
+        console.print(f"[red]failed[/red] {name}: {item.error}", highlight=False)
+        return
+    status = item.status
+    if item.state == "in_review" and status is not None:
+        title = f"{name}: [yellow]in review[/yellow] ({status.review_reason})"
+    else:
+        confidence = f"{status.confidence:.2f}" if status is not None and status.confidence is not None else "-"
+        title = f"{name}: [green]done[/green], confidence {confidence}"
+    if item.result is None:
+        console.print(title, highlight=False)
+        return
+    table = Table("field", "value", "confidence", title=title, title_justify="left")
+    for row in _field_rows(item.result):
+        table.add_row(*row)
+    console.print(table)
+
+
+def _print_summary(summary: ProcessSummary, out: str | None) -> None:
+    for item in summary.files:
+        _print_file(item)
+    line = (f"{summary.count('done')} done, {summary.count('in_review')} in review, "
+            f"{summary.count('failed')} failed in {summary.seconds:.1f} s")  # fmt: skip
+    if out is not None:
+        line += f"; results in {out}"
+    console.print(line, highlight=False)
+
+
+@app.command()
+def watch(
+    folder: str = typer.Argument(..., metavar="DIR", help="Folder to watch (subfolders included)."),
+    out: str = typer.Option(..., "--out", "-o", help="Folder for results."),
+    quarantine: str | None = typer.Option(None, help="Folder for bad files (default OUT/quarantine)."),
+    interval: float = typer.Option(5.0, min=0.1, help="Seconds between scans."),
+    once: bool = typer.Option(False, help="Process what is there, then exit (for tests and cron)."),
+    model: str | None = typer.Option(None, help="Tagger directory; without one, OUT gets the OCR JSON."),
+    fields: str | None = typer.Option(None, help="Field configuration (default: the model's fields.json)."),
+    engine: str = typer.Option("auto", help="OCR engine."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (1: in this process)."),
+    review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Results below go to review."),
+    home: str = typer.Option(".docfields", envvar="DOCFIELDS_HOME", help=HOME_HELP),
+) -> None:
+    """Process new files of DIR as they arrive; results go to OUT, bad files to the quarantine folder.
+
+    A file is taken once it stopped changing; each is processed once, across restarts. Ctrl-C
+    stops. With --once, the exit code is 2 when some file was quarantined.
+    """
+    from docfields.pipeline import Pipeline, WatchOptions, watch_folder
+
+    def report(event: WatchEvent) -> None:
+        status = event.document
+        if status.status == "done":
+            console.print(f"[green]done[/green] {status.name} -> {event.output}", highlight=False)
+        else:
+            console.print(f"[red]quarantined[/red] {status.name} -> {event.output}: {status.error}", highlight=False)
+
+    with fail_on_error():
+        pipeline = Pipeline(_settings(home, engine, model, fields, review_threshold))
+        options = WatchOptions(out=out, quarantine=quarantine, interval=interval, once=once, workers=workers)
+        if not once:
+            console.print(f"watching {folder} (Ctrl-C stops)", highlight=False)
+        try:
+            summary = watch_folder(pipeline, folder, options, on_event=report)
+        except KeyboardInterrupt:
+            console.print("stopped")
+            return
+    console.print(f"{summary.submitted} new file(s): {summary.done} done, {summary.failed} quarantined, "
+                  f"{summary.in_review} in review", highlight=False)  # fmt: skip
+    if summary.failed:
+        raise typer.Exit(2)

@@ -1,0 +1,90 @@
+"""Process a list of files end to end and write one result file per document (``docfields process``).
+
+A file that cannot be read, or fails in a stage, is reported with its error and the others go
+on. Results of finished documents go to ``<out>/<stem>.result.json``; documents sent to review
+are reported as such, their result is written once the review is done (``Pipeline.result``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import PurePath
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from docfields import storage
+from docfields.errors import DocfieldsError
+from docfields.pipeline.pipeline import Pipeline
+from docfields.pipeline.settings import DocumentStatus
+from docfields.pipeline.workers import OnChange
+
+
+class ProcessedFile(BaseModel):
+    """One input file: its final status (None when it could not even be submitted), result and output file."""
+
+    source: str
+    status: DocumentStatus | None = None
+    result: dict[str, Any] | None = None
+    output: str | None = Field(None, description="The written <stem>.result.json, if any.")
+    error: str | None = None
+
+    @property
+    def state(self) -> str:
+        """done | in_review | failed."""
+        return self.status.status if self.status is not None else "failed"
+
+
+class ProcessSummary(BaseModel):
+    """All files of a ``process`` run, in input order, and the time it took."""
+
+    files: list[ProcessedFile]
+    seconds: float
+
+    def count(self, state: str) -> int:
+        """How many files ended in ``state`` (done, in_review, failed)."""
+        return sum(1 for item in self.files if item.state == state)
+
+
+def _output_names(sources: list[str]) -> list[str]:
+    """``<stem>.result.json`` per file; a repeated stem gets ``-2``, ``-3`` ... so no result overwrites another."""
+    names, used = [], set()
+    for source in sources:
+        stem = PurePath(source).stem
+        name, n = f"{stem}.result.json", 1
+        while name in used:
+            n += 1
+            name = f"{stem}-{n}.result.json"
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def process_files(
+    pipeline: Pipeline, files: list[str], out: str | None = None, workers: int = 1, on_change: OnChange | None = None
+) -> ProcessSummary:
+    """Submit ``files``, process them to the end, and write each finished result into ``out``.
+
+    >>> summary = process_files(Pipeline(settings), ["a.pdf", "b.png"], out="results")  # doctest: +SKIP
+    >>> summary.count("done"), summary.count("in_review"), summary.count("failed")  # doctest: +SKIP
+    (1, 1, 0)
+    """
+    start = time.perf_counter()
+    items: list[tuple[ProcessedFile, str | None]] = []
+    for source in files:
+        try:
+            items.append((ProcessedFile(source=source), pipeline.submit(source)))
+        except DocfieldsError as exc:
+            items.append((ProcessedFile(source=source, error=str(exc)), None))
+    pipeline.run_until_idle(workers, on_change)
+    for (item, doc_id), name in zip(items, _output_names(files), strict=True):
+        if doc_id is None:
+            continue
+        item.status = pipeline.status(doc_id)
+        item.error = item.status.error
+        item.result = pipeline.result(doc_id)
+        if out is not None and item.state == "done" and item.result is not None:
+            item.output = storage.join(out, name)
+            storage.write_text_atomic(item.output, json.dumps(item.result, indent=2, ensure_ascii=False) + "\n")
+    return ProcessSummary(files=[item for item, _ in items], seconds=time.perf_counter() - start)

@@ -1,0 +1,174 @@
+"""The pipeline as callers see it: submit documents, run workers, read statuses and results, review.
+
+>>> pipeline = Pipeline(PipelineSettings(home=".docfields", model="models/cards"))  # doctest: +SKIP
+>>> doc_id = pipeline.submit("agreement.pdf")  # doctest: +SKIP
+>>> pipeline.run_until_idle()  # doctest: +SKIP
+>>> pipeline.status(doc_id).status, pipeline.result(doc_id)["Confidence"]  # doctest: +SKIP
+('done', 0.87)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from pathlib import Path, PurePath
+from typing import Any
+
+from docfields import storage
+from docfields.errors import DocumentError, ModelError, PipelineError
+from docfields.pipeline.artifacts import EXTENSIONS, ArtifactStore, bytes_sha256
+from docfields.pipeline.settings import DocumentStatus, HomeLayout, PipelineSettings
+from docfields.pipeline.stages import plan_stages
+from docfields.pipeline.store import NewDocument, Store
+from docfields.pipeline.workers import OnChange, Worker, WorkerPool, run_pool_until_idle, start_pool
+
+logger = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """Documents through OCR, thumbnails, enrichment and fields, durably, in one home folder.
+
+    Submitting stores the original and queues its stages; workers (in this process or in
+    worker processes) do the work. The settings given here apply to documents submitted
+    through this object; each document keeps the settings it was submitted with.
+    """
+
+    def __init__(self, settings: PipelineSettings) -> None:
+        _check_settings(settings)
+        self.settings = _absolute_paths(settings)
+        self.layout = HomeLayout.from_settings(settings)
+        self.store = Store(self.layout.database)
+        self.artifacts = ArtifactStore(self.layout.artifacts)
+        self._settings_json = json.dumps(settings.model_dump(mode="json"), sort_keys=True)
+
+    # -- submitting ---------------------------------------------------------------------------
+
+    def submit(self, path: str, name: str | None = None, *, key: str | None = None) -> str:
+        """Queue a file (local path or fsspec URL); returns the document id.
+
+        Args:
+            path: The document.
+            name: What statuses and error messages call it (default: the file name).
+            key: An idempotency key: submitting the same key again returns the first id.
+        """
+        try:
+            data = storage.read_bytes(path)
+        except FileNotFoundError as exc:
+            raise DocumentError(path, "file not found") from exc
+        except IsADirectoryError as exc:
+            raise DocumentError(path, "is a folder, not a file") from exc
+        except OSError as exc:
+            raise DocumentError(path, f"cannot read the file: {exc}") from exc
+        return self.submit_bytes(data, name or PurePath(path).name, key=key)
+
+    def submit_bytes(self, data: bytes, name: str, *, key: str | None = None) -> str:
+        """Queue a document given as bytes (an upload); returns the document id.
+
+        The content is not checked here: a corrupt file fails in its first stage, with the error
+        stored, so a batch never stops at submission.
+        """
+        digest = bytes_sha256(data)
+        suffix = PurePath(name).suffix.lower()[:12]
+        original = self.layout.documents / digest[:2] / f"{digest}{suffix}"
+        if not original.is_file():
+            storage.write_bytes_atomic(str(original), data)
+        new = NewDocument(uuid.uuid4().hex, name, digest, str(original), self._settings_json,
+                          plan_stages(self.settings), key)  # fmt: skip
+        doc_id = self.store.add_document(new)
+        logger.info("queued %s as %s", name, doc_id)
+        return doc_id
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def status(self, doc_id: str) -> DocumentStatus:
+        """Status, stages, timings and error of one document; UnknownDocumentError for an unknown id."""
+        return self.store.document(doc_id)
+
+    def list(self, status: str | None = None) -> list[DocumentStatus]:
+        """Every document (or those of one status), oldest first."""
+        return self.store.documents(status)
+
+    def result(self, doc_id: str) -> dict[str, Any] | None:
+        """The Result JSON: final when done (with ``Review`` after a review), the model's while in review.
+
+        None while the document is processing, when it failed, or when the pipeline has no model.
+        """
+        status = self.status(doc_id).status
+        if status == "done":
+            path = self.layout.result(doc_id)
+            return json.loads(path.read_text()) if path.is_file() else None
+        if status == "in_review":
+            return json.loads(self.artifacts.read("fields", self.store.record(doc_id)["artifacts"]["fields"]))
+        return None
+
+    def document_path(self, doc_id: str) -> str:
+        """The stored original."""
+        return str(self.store.record(doc_id)["path"])
+
+    def artifact_path(self, doc_id: str, stage: str) -> str | None:
+        """A stage's output file: ``ocr`` (Textract JSON), ``thumbnails`` (npz), ``enrich``, ``fields``.
+
+        None while the stage has no output (not done yet, skipped, failed).
+        """
+        if stage not in EXTENSIONS:
+            raise PipelineError(f"unknown stage {stage!r}; stages: {', '.join(EXTENSIONS)}")
+        key = self.store.record(doc_id)["artifacts"].get(stage)
+        return None if key is None else str(self.artifacts.path(stage, key))
+
+    # -- working ------------------------------------------------------------------------------
+
+    def run_until_idle(self, workers: int = 1, on_change: OnChange | None = None) -> None:
+        """Process everything queued, then return.
+
+        ``workers == 1`` works in this process (models stay loaded between calls, no start-up
+        cost); more start that many worker processes for the run. ``on_change`` receives a
+        document's status whenever it changed (in this process, whatever the workers).
+        """
+        if workers < 1:
+            raise PipelineError(f"workers must be at least 1, got {workers}")
+        if workers == 1:
+            os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # as the OCR batch runner: Tesseract's OpenMP is slower
+            Worker(self.settings).run_until_idle(on_change)
+        else:
+            run_pool_until_idle(self.settings, workers, on_change)
+
+    def start_workers(self, workers: int = 1) -> WorkerPool:
+        """Start background worker processes that poll the store; ``pool.stop()`` ends them."""
+        return start_pool(self.settings, workers)
+
+    # -- review -------------------------------------------------------------------------------
+
+    def review_tasks(self) -> list[DocumentStatus]:
+        """Documents waiting for review, oldest first."""
+        return self.store.documents("in_review")
+
+    def complete_review(self, doc_id: str, reviewed_result: dict[str, Any]) -> None:
+        """Store the reviewed result (checked against the Result contract) and mark the document done."""
+        from docfields.fields import ExtractionResult
+
+        checked = ExtractionResult.from_json_dict(reviewed_result, source=f"reviewed result of {doc_id}")
+        text = json.dumps(reviewed_result, indent=2, ensure_ascii=False) + "\n"
+        path = str(self.layout.result(doc_id))
+        self.store.finish_review(doc_id, lambda: storage.write_text_atomic(path, text), checked.confidence)
+
+
+def _check_settings(settings: PipelineSettings) -> None:
+    """Fail at once on an unknown engine or a missing model, not once per document."""
+    from docfields.ocr.registry import check_engine_options
+
+    check_engine_options(settings.engine)
+    if settings.model is not None and not (Path(settings.model) / "config.json").is_file():
+        raise ModelError(f"{settings.model}: not a tagger directory (no config.json)")
+
+
+def _absolute_paths(settings: PipelineSettings) -> PipelineSettings:
+    """Local paths made absolute: documents keep their settings, and a worker may run elsewhere."""
+
+    def absolute(path: str | None) -> str | None:
+        return path if path is None or "://" in path else str(Path(path).expanduser().resolve())
+
+    return settings.model_copy(
+        update={"home": absolute(settings.home), "model": absolute(settings.model), "fields": absolute(settings.fields)}
+    )

@@ -1,0 +1,114 @@
+"""The pipeline's options and the status records it reports, and where its files live under ``home``.
+
+A document is processed with the settings it was submitted with (they are stored with it), so a
+service that changes its field configuration or threshold at run time never mixes two
+configurations inside one document, and background workers need no restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STAGE_STATES = ("pending", "running", "done", "failed", "skipped")
+DOCUMENT_STATES = ("queued", "running", "in_review", "done", "failed")
+FINAL_STATES = ("in_review", "done", "failed")
+
+
+class PipelineSettings(BaseModel):
+    """Everything the pipeline needs; ``DOCFIELDS_HOME`` is read at the edge (CLI, service), not here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    home: str = Field(".docfields", description="Local folder of the store, originals, artifacts and results.")
+    engine: str = Field("auto", description="OCR engine name (see `docfields engines`).")
+    model: str | None = Field(None, description="Tagger directory; None stops after OCR and thumbnails.")
+    fields: str | None = Field(None, description="Field configuration file; None: the model's fields.json.")
+    review_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Results below this confidence go to review.")
+    thumbnails: bool = Field(True, description="Render page thumbnails (224 x 224 npz).")
+    max_attempts: int = Field(3, ge=1, description="Attempts per stage for transient errors and lost workers.")
+    retry_base_seconds: float = Field(1.0, ge=0.0, description="First retry delay; doubles per attempt.")
+    ocr_concurrency: int = Field(90, ge=1, description="Textract calls in flight, across processes.")
+    ocr_starts_per_second: float = Field(2.0, gt=0.0, description="Textract call starts per second.")
+    lease_seconds: float = Field(60.0, gt=0.0, description="A running stage whose worker stops renewing "
+                                 "its lease for this long is taken over by another worker.")  # fmt: skip
+    poll_seconds: float = Field(0.5, gt=0.0, description="How often an idle worker looks for work.")
+
+
+class StageStatus(BaseModel):
+    """One stage of one document: its state, attempts, time and error, and whether its output was reused."""
+
+    name: str
+    state: str = Field(description="pending | running | done | failed | skipped")
+    attempts: int
+    seconds: float | None
+    error: str | None
+    reused: bool = Field(False, description="The output existed already (same inputs, engine and model).")
+    started: float | None = None
+    finished: float | None = None
+
+
+class DocumentStatus(BaseModel):
+    """Where a document is: queued | running | in_review | done | failed, with its stages."""
+
+    id: str
+    name: str
+    status: str
+    created: float
+    updated: float
+    pages: int | None
+    confidence: float | None
+    review_reason: str | None
+    error: str | None
+    stages: list[StageStatus]
+
+    @property
+    def final(self) -> bool:
+        """True when no worker will touch the document again (review may still complete it)."""
+        return self.status in FINAL_STATES
+
+
+@dataclass(frozen=True)
+class HomeLayout:
+    """The folders under ``home``: one SQLite file, originals, artifacts by stage, final results."""
+
+    home: Path
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings) -> HomeLayout:
+        """The layout of ``settings.home``, created if missing (SQLite needs a local folder)."""
+        layout = cls(Path(settings.home).expanduser().resolve())
+        for folder in (layout.documents, layout.artifacts, layout.results):
+            folder.mkdir(parents=True, exist_ok=True)
+        return layout
+
+    @property
+    def database(self) -> Path:
+        """The SQLite store."""
+        return self.home / "docfields.db"
+
+    @property
+    def documents(self) -> Path:
+        """Originals, stored by content hash."""
+        return self.home / "documents"
+
+    @property
+    def artifacts(self) -> Path:
+        """Stage outputs, stored by artifact key."""
+        return self.home / "artifacts"
+
+    @property
+    def results(self) -> Path:
+        """Final results, ``<id>.json``."""
+        return self.home / "results"
+
+    @property
+    def ratelimit(self) -> Path:
+        """The cross-process Textract rate limiter's state (``docfields.ocr.ratelimit``)."""
+        return self.home / "ratelimit.db"
+
+    def result(self, doc_id: str) -> Path:
+        """Where a document's final result goes."""
+        return self.results / f"{doc_id}.json"
