@@ -1,0 +1,58 @@
+"""The ``serve`` command: the HTTP service (FastAPI and uvicorn are imported only when it runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from docfields.cli.main import app
+from docfields.cli.output import fail_on_error
+
+
+def parse_model_option(value: str) -> tuple[str, str]:
+    """``NAME=DIR`` -> (NAME, DIR); a bare ``DIR`` is named after its folder."""
+    name, sep, directory = value.partition("=")
+    if not sep:
+        directory = value
+        name = Path(value.rstrip("/\\")).name
+    if not name or not directory:
+        raise typer.BadParameter(f"{value!r}: use NAME=DIR (or a model directory)", param_hint="--model")
+    return name, directory
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on."),
+    home: str = typer.Option(".docfields", envvar="DOCFIELDS_HOME", help="Pipeline home: store, documents, results."),
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", help="Tagger as NAME=DIR, repeatable; the first one also runs in the pipeline."),
+    ] = None,
+    fields: str | None = typer.Option(None, help="Field configuration to install (default: the stored one)."),
+    engine: str = typer.Option("auto", help="OCR engine of the pipeline and of /ocr."),
+    workers: int = typer.Option(1, min=0, help="Pipeline worker processes (0: only queue documents)."),
+    token: str | None = typer.Option(
+        None, envvar="DOCFIELDS_API_TOKEN", help="API token required on every request but /healthz."
+    ),
+    max_request_mb: float = typer.Option(100.0, min=0.001, help="Largest request body in MiB (413 above)."),
+    idle_unload: float = typer.Option(300.0, min=0, help="Unload models unused for this many seconds (0: never)."),
+    normalizer: str | None = typer.Option(None, help="Default normalizer of /normalize, e.g. date:YYYY-MM-DD."),
+    review_threshold: float = typer.Option(0.5, min=0, max=1, help="Results under this confidence go to review."),
+) -> None:
+    """Serve the pipeline and each stage over HTTP; API docs at http://HOST:PORT/docs."""
+    from docfields.pipeline import PipelineSettings
+    from docfields.serve import ServeSettings, run_server
+
+    models = dict(parse_model_option(value) for value in model or [])
+    with fail_on_error():
+        pipeline = PipelineSettings(
+            home=home, engine=engine, model=next(iter(models.values()), None), review_threshold=review_threshold
+        )
+        settings = ServeSettings(
+            pipeline=pipeline, workers=workers, api_token=token or None, max_request_bytes=int(max_request_mb * 2**20),
+            models=models, normalizer=normalizer, fields=fields, idle_unload_seconds=idle_unload,
+        )  # fmt: skip
+        run_server(settings, host=host, port=port)

@@ -1,0 +1,104 @@
+"""Prometheus metrics of the service: requests by route, documents by status, models in memory.
+
+Each app gets its own registry, so two apps in one process (tests, a review desk beside the
+service) never clash. Request counts and latencies are labelled with the route template
+(``/documents/{doc_id}``), never the raw path, so an id does not make a new time series.
+Document and model figures are read when Prometheus scrapes, from the pipeline and the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from docfields.serve.models import ModelCache
+
+logger = logging.getLogger(__name__)
+
+UNMATCHED_ROUTE = "<unmatched>"
+DOCUMENT_STATUSES = ("queued", "running", "in_review", "done", "failed")
+
+
+class ServeMetrics:
+    """The registry and metrics of one app; ``render()`` gives the ``/metrics`` body."""
+
+    def __init__(self, document_counts: Callable[[], dict[str, int]], cache: ModelCache) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "docfields_http_requests", "HTTP requests by method, route and status code.",
+            ["method", "route", "status"], registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "docfields_http_request_seconds", "Time to answer an HTTP request, by method and route.",
+            ["method", "route"], registry=self.registry,
+        )  # fmt: skip
+        self.registry.register(_StateCollector(document_counts, cache))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _StateCollector(Collector):
+    """Figures read at scrape time: documents per status, models loaded, loads and unloads."""
+
+    def __init__(self, document_counts: Callable[[], dict[str, int]], cache: ModelCache) -> None:
+        self.document_counts = document_counts
+        self.cache = cache
+
+    def collect(self) -> Iterator[Metric]:
+        documents = GaugeMetricFamily("docfields_documents", "Documents in the pipeline by status.", labels=["status"])
+        counts = self.document_counts()
+        for status in sorted(set(DOCUMENT_STATUSES) | set(counts)):
+            documents.add_metric([status], counts.get(status, 0))
+        yield documents
+        loaded = GaugeMetricFamily("docfields_models_loaded", "Models in memory (1 each).", labels=["kind", "name"])
+        for model in self.cache.loaded():
+            loaded.add_metric([model.kind, model.name], 1)
+        yield loaded
+        yield _counter("docfields_model_loads", "Models loaded since start.", self.cache.loads)
+        yield _counter("docfields_model_unloads", "Models unloaded after their idle time.", self.cache.unloads)
+
+
+def _counter(name: str, documentation: str, counts: Any) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=["kind", "name"])
+    for (kind, model), value in sorted(counts.items()):
+        family.add_metric([kind, model], value)
+    return family
+
+
+class MetricsMiddleware:
+    """ASGI middleware timing every HTTP request and counting it under its route template."""
+
+    def __init__(self, app: Any, metrics: ServeMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def send_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+            self.metrics.observe(scope["method"], route, status, time.perf_counter() - start)

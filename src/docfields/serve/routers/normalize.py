@@ -1,0 +1,102 @@
+"""``/normalize``: the normalizer service contract, ``{"inputs": str | [str]}`` -> ``{"generated_text": ...}``.
+
+The answer mirrors the request's shape (a string for a string, a list for a list), as the
+original's seq2seq endpoint did. Any normalizer name works: a rule (``date:YYYY-MM-DD``), a
+model directory, or the hybrid (``date:YYYY-MM-DD;model=DIR``); models load on first use and are
+unloaded when idle. ``needs_review`` (same shape) says which outputs are not certain.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from docfields.serve.dependencies import get_model_cache, get_settings, require_json
+from docfields.serve.models import ModelCache
+from docfields.serve.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from docfields.normalize import Normalizer
+
+router = APIRouter(prefix="/normalize", tags=["normalize"])
+
+
+class NormalizeRequest(BaseModel):
+    """Texts to normalize: one string or a list."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"inputs": ["03/04/21", "4 March 2021"]}]}
+    )
+
+    inputs: str | list[str] = Field(description="One text, or a list of texts.")
+
+
+class NormalizeResponse(BaseModel):
+    """Normalized texts in the request's shape; a text that could not be normalized comes back as is."""
+
+    generated_text: str | list[str] = Field(description="The normalized text(s), trimmed.")
+    needs_review: bool | list[bool] = Field(description="True where the output is not certain.")
+
+
+def _load_normalizer(spec: str, prompt: str) -> Normalizer:
+    from docfields.normalize import resolve_normalizer
+
+    return resolve_normalizer(spec, prompt)
+
+
+def _release_normalizer(_: Normalizer) -> None:
+    # The registry keeps every model it loaded; drop its references so that this one can go.
+    # Normalizers still in the cache keep their own reference to their model.
+    from docfields.normalize.registry import load_generator
+
+    load_generator.cache_clear()
+
+
+def _spec(asked: str | None, settings: ServeSettings) -> str:
+    spec = (asked or settings.normalizer or "").strip()
+    if not spec:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="no normalizer: pass ?normalizer=date:YYYY-MM-DD (or a model directory); "
+            "the service has no default (--normalizer)",
+        )
+    if asked and spec != (settings.normalizer or "").strip() and "://" in spec:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"{spec!r}: this service does not call other services on a client's behalf; call that URL directly",
+        )
+    return spec
+
+
+@router.post(
+    "",
+    summary="Normalize texts (dates by default rules, or a seq2seq model)",
+    response_model=NormalizeResponse,
+    dependencies=[Depends(require_json)],
+    responses={
+        415: {"description": "Not application/json"},
+        422: {"description": "No inputs, or an unknown normalizer"},
+    },
+)
+def normalize(
+    request: NormalizeRequest,
+    settings: Annotated[ServeSettings, Depends(get_settings)],
+    cache: Annotated[ModelCache, Depends(get_model_cache)],
+    normalizer: Annotated[
+        str | None, Query(description="date:<FORMAT>[;order=MDY|DMY][;model=DIR], or a model directory.")
+    ] = None,
+    prompt: Annotated[str, Query(description="Prefix put before each text for a plain model.")] = "",
+) -> NormalizeResponse:
+    """Normalize each input; the output list has the input list's length and order."""
+    spec = _spec(normalizer, settings)
+    texts = [request.inputs] if isinstance(request.inputs, str) else request.inputs
+    key = f"{spec} prompt={prompt!r}" if prompt else spec
+    with cache.use("normalizer", key, lambda: _load_normalizer(spec, prompt), _release_normalizer) as loaded:
+        values = loaded.normalize(texts)
+    outputs = [value.text.strip() for value in values]
+    review = [value.needs_review for value in values]
+    if isinstance(request.inputs, str):
+        return NormalizeResponse(generated_text=outputs[0], needs_review=review[0])
+    return NormalizeResponse(generated_text=outputs, needs_review=review)

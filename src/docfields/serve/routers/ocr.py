@@ -1,0 +1,49 @@
+"""``/ocr``: Amazon-Textract-compatible JSON of a posted document, from any registered engine.
+
+Engines load lazily through the model cache (RapidOCR's models, Tesseract's API object) and are
+closed after the idle time, like the taggers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from docfields.documents import open_document
+from docfields.ocr import load_engine
+from docfields.serve.dependencies import (
+    DOCUMENT_REQUEST_BODY,
+    DocumentBody,
+    document_body,
+    get_model_cache,
+    get_settings,
+)
+from docfields.serve.models import ModelCache
+from docfields.serve.settings import ServeSettings
+from docfields.textract import textract_to_dict
+
+router = APIRouter(prefix="/ocr", tags=["ocr"])
+
+
+@router.post(
+    "",
+    summary="OCR a document into Textract JSON",
+    openapi_extra=DOCUMENT_REQUEST_BODY,
+    responses={
+        200: {"description": "Textract JSON: DocumentMetadata, Blocks (PAGE, LINE, WORD)"},
+        422: {"description": "Unreadable document, or an unknown engine (the known ones are listed)"},
+    },
+)
+def ocr(
+    body: Annotated[DocumentBody, Depends(document_body)],
+    settings: Annotated[ServeSettings, Depends(get_settings)],
+    cache: Annotated[ModelCache, Depends(get_model_cache)],
+    engine: Annotated[str | None, Query(description="OCR engine (default: the service's, usually auto).")] = None,
+) -> dict[str, Any]:
+    """Run OCR on every page; the engine is loaded on first use and kept until idle."""
+    name = engine or settings.pipeline.engine
+    with open_document(body.data, name=body.name, limits=settings.document_limits) as document:
+        with cache.use("ocr", name, lambda: load_engine(name), lambda loaded: loaded.close()) as ocr_engine:
+            result = ocr_engine.process(document)
+    return textract_to_dict(result)

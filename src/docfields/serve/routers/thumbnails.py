@@ -1,0 +1,95 @@
+"""``/thumbnails``: page thumbnails of a posted document, in the original thumbnailer's formats.
+
+``Accept: application/x-npz`` (the default, and what ``*/*`` gets): ``images`` = PNG bytes per
+page, or ``image`` = H x W x 3 pixels for a one-page document. ``image/png`` or ``image/jpeg``:
+one image, for one-page documents only.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
+
+from docfields.documents import Document, open_document
+from docfields.serve.dependencies import DOCUMENT_REQUEST_BODY, DocumentBody, document_body, get_settings
+from docfields.serve.settings import ServeSettings
+from docfields.thumbnails import ThumbnailOptions, image_to_png, make_thumbnail, make_thumbnails, thumbnails_to_npz
+
+router = APIRouter(prefix="/thumbnails", tags=["thumbnails"])
+
+NPZ = "application/x-npz"
+SINGLE_IMAGE_TYPES = ("image/png", "image/jpeg")
+THUMBNAIL_TYPES = (NPZ, *SINGLE_IMAGE_TYPES)
+_ALIASES = {"image/jpg": "image/jpeg", "*/*": NPZ, "application/*": NPZ, "image/*": "image/png"}
+JPEG_QUALITY = 90
+
+
+def choose_media_type(accept: str | None) -> str:
+    """The first type of the Accept header we can produce (no header: npz); 406 if none.
+
+    Quality values are not weighed: the original's clients send one type.
+    """
+    if not accept or not accept.strip():
+        return NPZ
+    for item in accept.split(","):
+        kind = item.split(";", 1)[0].strip().lower()
+        kind = _ALIASES.get(kind, kind)
+        if kind in THUMBNAIL_TYPES:
+            return kind
+    raise HTTPException(
+        status.HTTP_406_NOT_ACCEPTABLE,
+        detail=f"cannot answer Accept: {accept}; thumbnails come as {', '.join(THUMBNAIL_TYPES)}",
+    )
+
+
+@router.post(
+    "",
+    summary="Thumbnails of every page",
+    openapi_extra=DOCUMENT_REQUEST_BODY,
+    response_class=Response,
+    responses={
+        200: {"content": {kind: {} for kind in THUMBNAIL_TYPES}, "description": "npz, or one page's image"},
+        406: {"description": "Accept names no thumbnail type"},
+        422: {"description": "Unreadable document, or an image asked for a multi-page document"},
+    },
+)
+def thumbnails(
+    body: Annotated[DocumentBody, Depends(document_body)],
+    settings: Annotated[ServeSettings, Depends(get_settings)],
+    accept: Annotated[str | None, Header(description=f"One of {', '.join(THUMBNAIL_TYPES)}")] = None,
+    width: Annotated[int, Query(gt=0, description="Thumbnail width in pixels.")] = 224,
+    height: Annotated[int, Query(gt=0, description="Thumbnail height in pixels.")] = 224,
+    fit: Annotated[Literal["stretch", "letterbox"], Query(description="stretch (the original's) or letterbox")] = (
+        "stretch"
+    ),
+) -> Response:
+    """Render the posted document's pages at thumbnail size (default 224 x 224, stretched)."""
+    kind = choose_media_type(accept)
+    if max(width, height) > settings.max_thumbnail_side:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"thumbnail {width} x {height} too large: at most {settings.max_thumbnail_side} pixels a side",
+        )
+    options = ThumbnailOptions(width=width, height=height, fit=fit)
+    with open_document(body.data, name=body.name, limits=settings.document_limits) as document:
+        content = _render(document, options, kind)
+    return Response(content, media_type=kind)
+
+
+def _render(document: Document, options: ThumbnailOptions, kind: str) -> bytes:
+    if kind == NPZ:
+        return thumbnails_to_npz(make_thumbnails(document, options))
+    if document.page_count != 1:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"{document.source}: {kind} holds one page and the document has {document.page_count}; "
+            f"ask for {NPZ}",
+        )
+    image = make_thumbnail(document, 1, options)
+    if kind == "image/png":
+        return image_to_png(image)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
