@@ -103,3 +103,43 @@ def test_the_train_command_prints_a_table_per_field(corpus, tmp_path):
     assert "menu.nm" in result.output and "micro" in result.output
     bad = CliRunner().invoke(app, [*args[:5], str(tmp_path / "nofields.json"), *args[6:]])
     assert bad.exit_code == 9
+
+
+def test_a_time_budget_stops_training_before_the_epochs_run_out(corpus, tmp_path):
+    result = train_ner(options(corpus, tmp_path / "m", epochs=200, max_minutes=0.2, patience=1000))
+    full = 200 * -(-TRAIN_PAGES // 8)  # at least one window per page, 8 per batch
+    assert 0 < result.steps < full
+    assert result.field_scores and (tmp_path / "m" / "config.json").is_file()
+
+
+def test_the_schedule_is_re_aimed_to_decay_to_zero_at_the_last_step():
+    import torch
+
+    from docfields.ner.train import _aim_schedule
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    _aim_schedule(scheduler, warmup=2, total=10)
+    rates = []
+    for _ in range(10):
+        optimizer.step()
+        scheduler.step()
+        rates.append(scheduler.get_last_lr()[0])
+    assert rates[0] == pytest.approx(0.5) and rates[1] == pytest.approx(1.0) and rates[-1] == pytest.approx(0.0)
+    assert all(a >= b for a, b in zip(rates[1:], rates[2:], strict=False))
+
+
+def test_model_selection_prefers_entity_f1_and_ranks_before_any_entity():
+    from docfields.ner.data import IGNORE_INDEX
+    from docfields.ner.train import SELECTION_METRIC, _window_metrics
+
+    names = ["total", "date"]  # class 2 is "other"
+    labels = [[0, 0, IGNORE_INDEX, 2, 1, IGNORE_INDEX]]
+    perfect = _window_metrics([[0, 0, 5, 2, 1, 5]], labels, names)
+    assert perfect["entity_f1"] == pytest.approx(1.0) and perfect[SELECTION_METRIC] == pytest.approx(1.0)
+    half = _window_metrics([[0, 2, 5, 2, 1, 5]], labels, names)
+    assert 0 < half["entity_f1"] < 1
+    nothing = _window_metrics([[2, 2, 5, 2, 2, 5]], labels, names)
+    closer = _window_metrics([[2, 2, 5, 2, 1, 5]], [[0, 0, IGNORE_INDEX, 2, 0, IGNORE_INDEX]], names)
+    assert nothing["entity_f1"] == 0 and nothing[SELECTION_METRIC] < 0 < half[SELECTION_METRIC]
+    assert closer[SELECTION_METRIC] < 0

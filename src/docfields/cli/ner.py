@@ -25,6 +25,7 @@ def train_ner_command(
     batch_size: int = typer.Option(8, min=1),
     learning_rate: float | None = typer.Option(None, help="Default 5e-4 from scratch, 5e-5 from a checkpoint."),
     patience: int = typer.Option(3, min=1, help="Epochs without progress before stopping."),
+    max_minutes: float | None = typer.Option(None, help="Time budget; the learning rate decays to fit it."),
     seed: int = typer.Option(1337),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUT/checkpoints."),
     bf16: bool = typer.Option(False, help="bfloat16 autocast (faster on CPUs with bf16)."),
@@ -37,7 +38,8 @@ def train_ner_command(
         options = NerTrainOptions(
             manifest=manifest, fields=fields, output=out, validation_manifest=validation, base=base,
             epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
-            patience=patience, seed=seed, resume=resume, bf16=bf16, label_attribute=label_attribute,
+            patience=patience, max_minutes=max_minutes, seed=seed, resume=resume, bf16=bf16,
+            label_attribute=label_attribute,
         )  # fmt: skip
         with console.status("training"):
             result = train_ner(options)

@@ -2,9 +2,12 @@
 
 Pages come from a SageMaker Ground Truth manifest and the field configuration (word labels by
 the box rule of ``docfields.annotations``). Long pages become several overlapping windows, never
-truncated. The Trainer evaluates and checkpoints every epoch, keeps the best model by the
-original's target (``focus_else_acc_minus_one``), stops early after ``patience`` epochs without
-progress, and resumes from the last checkpoint on request. At the end the best model is scored
+truncated. The Trainer evaluates and checkpoints every epoch and keeps the best model by entity
+F1 on the validation windows (the score users read; before any entity is right, by the
+original's target ``focus_else_acc_minus_one``, so early epochs still rank). It stops early
+after ``patience`` epochs without progress, or when a time budget runs out (the learning rate
+then decays over the steps that fit the budget, not over steps that will never run), and
+resumes from the last checkpoint on request. At the end the best model is scored
 word by word on the validation pages, through the same prediction code enrichment uses, with
 entity precision, recall and F1 per field, and saved with its scores in its card.
 
@@ -26,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from docfields.errors import AnnotationError, ModelError
 from docfields.hflogging import quiet_transformers
-from docfields.ner.data import EncodedWindow, PageExample, pad_windows, page_example, split_by_document
+from docfields.ner.data import IGNORE_INDEX, EncodedWindow, PageExample, pad_windows, page_example, split_by_document
 from docfields.ner.metrics import FieldScore, TokenMetrics, chance_entity_f1, entity_scores, token_metrics
 from docfields.ner.model import (
     NAMED_CONFIGS,
@@ -42,7 +45,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TARGET_METRIC = "focus_else_acc_minus_one"
+SELECTION_METRIC = "selection"
+CALIBRATION_STEPS = 5
 
 
 class NerTrainOptions(BaseModel):
@@ -67,6 +71,10 @@ class NerTrainOptions(BaseModel):
     warmup_share: float = Field(default=0.1, ge=0.0, lt=1.0, description="Share of steps warming up")
     weight_decay: float = Field(default=0.01, ge=0.0)
     patience: int = Field(default=3, ge=1, description="Epochs without progress before stopping")
+    max_minutes: float | None = Field(default=None, gt=0, description="Time budget for the training steps")
+    other_weight: float = Field(
+        default=0.3, gt=0.0, le=1.0, description="Loss weight of the 'other' class: below 1, fields learn sooner"
+    )
     save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept (the best one always)")
     seed: int = 1337
     resume: bool = Field(default=False, description="Continue from the last checkpoint in OUTPUT/checkpoints")
@@ -156,7 +164,7 @@ def _checkpoint_tokenizer(path: str) -> Any:
 def _arguments(options: NerTrainOptions, windows: int, has_validation: bool) -> Any:
     from transformers import TrainingArguments
 
-    steps = options.max_steps or math.ceil(math.ceil(windows / options.batch_size) * options.epochs)
+    steps = _total_steps(options, windows)
     scratch = options.base in NAMED_CONFIGS
     every_epoch = "epoch" if has_validation else "no"
     return TrainingArguments(
@@ -166,11 +174,15 @@ def _arguments(options: NerTrainOptions, windows: int, has_validation: bool) -> 
         learning_rate=options.learning_rate or (5e-4 if scratch else 5e-5),
         warmup_steps=int(steps * options.warmup_share), weight_decay=options.weight_decay,
         eval_strategy=every_epoch, save_strategy="epoch", logging_strategy="epoch",
-        load_best_model_at_end=has_validation, metric_for_best_model=TARGET_METRIC if has_validation else None,
+        load_best_model_at_end=has_validation, metric_for_best_model=SELECTION_METRIC if has_validation else None,
         greater_is_better=True, save_total_limit=options.save_total_limit, seed=options.seed,
         data_seed=options.seed, report_to="none", disable_tqdm=True, remove_unused_columns=False,
         dataloader_num_workers=0, use_cpu=True, bf16=options.bf16,
     )  # fmt: skip
+
+
+def _total_steps(options: NerTrainOptions, windows: int) -> int:
+    return options.max_steps or math.ceil(math.ceil(windows / options.batch_size) * options.epochs)
 
 
 def _argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -188,21 +200,98 @@ def _log_callback() -> Any:
     return LogToLogger()
 
 
+def _time_budget_callback(options: NerTrainOptions, steps: int) -> Any:
+    """Stops at the budget, and re-aims linear decay at the steps that fit in it.
+
+    Every few steps the measured speed says which step will be the last; the learning-rate
+    schedule (a ``LambdaLR``) then gets a factor function that warms up and decays to zero at
+    that step, and the final step is evaluated and saved so the best-model choice sees it.
+    """
+    from transformers import TrainerCallback
+
+    budget = (options.max_minutes or 0.0) * 60
+
+    class TimeBudget(TrainerCallback):
+        def __init__(self) -> None:
+            self.started = time.perf_counter()
+            self.first_step_done = self.started
+            self.last_step = steps
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            now = time.perf_counter()
+            step = state.global_step
+            if step == 1:
+                self.first_step_done = now  # the first step pays for warm-up: leave it out of the rate
+            elif step % CALIBRATION_STEPS == 0:
+                per_step = (now - self.first_step_done) / (step - 1)
+                fit = step + int((budget - (now - self.started)) / per_step)
+                self.last_step = max(step + 1, min(steps, fit))
+                _aim_schedule(kwargs["lr_scheduler"], int(self.last_step * options.warmup_share), self.last_step)
+                logger.debug("time budget: %d of %d steps fit in %.1f min", self.last_step, steps, budget / 60)
+            if step >= self.last_step or now - self.started >= budget:
+                control.should_training_stop = True
+                control.should_evaluate = control.should_save = True
+
+    return TimeBudget()
+
+
+def _aim_schedule(scheduler: Any, warmup: int, total: int) -> None:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    scheduler.lr_lambdas = [factor for _ in scheduler.lr_lambdas]
+
+
+def _window_metrics(predictions: Any, labels: Any, names: Sequence[str]) -> dict[str, float]:
+    """Token metrics and micro entity F1 over the labelled (first) sub-tokens of each window."""
+    metrics = token_metrics(predictions, labels, len(names)).model_dump()
+    keep = [np.asarray(row) != IGNORE_INDEX for row in labels]
+    predicted = [np.asarray(row)[: len(mask)][mask] for row, mask in zip(predictions, keep, strict=True)]
+    truth = [np.asarray(row)[mask] for row, mask in zip(labels, keep, strict=True)]
+    entity_f1 = entity_scores(predicted, truth, names)[-1].f1
+    selection = entity_f1 if entity_f1 > 0 else metrics["focus_else_acc_minus_one"] - 2.0
+    return {**metrics, "entity_f1": entity_f1, SELECTION_METRIC: selection}
+
+
+def _weighted_loss(num_labels: int, other_weight: float) -> Any:
+    """Cross-entropy with the "other" class down-weighted, as a Trainer ``compute_loss_func``.
+
+    Nine words in ten are "other": with equal weights a model from scratch first learns to say
+    "other" everywhere and spends epochs climbing out of it.
+    """
+    import torch
+
+    weights = torch.ones(num_labels)
+    weights[-1] = other_weight
+
+    def loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+        logits = outputs.logits.float()
+        return torch.nn.functional.cross_entropy(
+            logits.view(-1, num_labels), labels.view(-1), weight=weights.to(logits.device), ignore_index=IGNORE_INDEX
+        )
+
+    return loss
+
+
 def _trainer(tagger: Tagger, options: NerTrainOptions, train: list[EncodedWindow], valid: list[EncodedWindow]) -> Any:
     from transformers import EarlyStoppingCallback, PrinterCallback, Trainer
 
     def compute_metrics(prediction: Any) -> dict[str, float]:
-        metrics = token_metrics(prediction.predictions, prediction.label_ids, tagger.other_class)
-        return metrics.model_dump()
+        return _window_metrics(prediction.predictions, prediction.label_ids, tagger.card.field_names)
 
     callbacks = [_log_callback()]
     if valid:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
+    if options.max_minutes:
+        callbacks.append(_time_budget_callback(options, _total_steps(options, len(train))))
     trainer = Trainer(
         model=tagger.model, args=_arguments(options, len(train), bool(valid)),
         data_collator=WindowCollator(tagger.specials.pad_id), train_dataset=train, eval_dataset=valid or None,
         processing_class=tagger.tokenizer, compute_metrics=compute_metrics,
         preprocess_logits_for_metrics=_argmax_logits, callbacks=callbacks,
+        compute_loss_func=_weighted_loss(tagger.num_labels, options.other_weight),
     )  # fmt: skip
     trainer.remove_callback(PrinterCallback)
     return trainer
