@@ -157,8 +157,10 @@ def test_fields_json_is_the_original_configuration(corpus):
     fields = json.loads((corpus / "fields.json").read_text())
     assert fields == credit_card_fields()
     assert [f["ClassId"] for f in fields] == list(range(19))
-    assert all(set(f) == {"ClassId", "Name", "Ignore", "Optional", "Select", "AnnotationGuidance"} for f in fields)
     by_name = {f["Name"]: f for f in fields}
+    keys = {"ClassId", "Name", "Ignore", "Optional", "Select", "AnnotationGuidance"}
+    assert all(set(f) == keys for n, f in by_name.items() if n != "Agreement Effective Date")
+    assert by_name["Agreement Effective Date"]["Normalizer"] == "date:YYYY-MM-DD;order=MDY"  # docfields' addition
     assert [n for n, f in by_name.items() if f["Ignore"]] == ["Fee - Other", "Min Payment Calculation", "Local Terms"]
     assert (by_name["Card Name"]["Optional"], by_name["Card Name"]["Select"]) == (False, None)
     assert (by_name["Provider Name"]["Optional"], by_name["Provider Name"]["Select"]) == (False, "longest")
