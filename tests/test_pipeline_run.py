@@ -198,7 +198,9 @@ def test_process_command_prints_fields_writes_results_and_exits_2_on_failures(co
                                  "--review-threshold", "1", "--home", str(home)])  # fmt: skip
     assert review.exit_code == 0, review.output
     assert "cc-0001.pdf: in review" in review.output and "0 done, 1 in review, 0 failed" in review.output
-    assert not (out / "cc-0001.result.json").exists()
+    assert not (out / "cc-0001.result.json").exists()  # not a final result until reviewed
+    pending = json.loads((out / "cc-0001.in-review.json").read_text())
+    assert set(pending) >= {"Confidence", "Fields"} and "Review" not in pending
 
 
 def test_textract_ocr_takes_a_slot_of_the_shared_rate_limiter(tmp_path):

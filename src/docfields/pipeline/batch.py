@@ -1,8 +1,10 @@
 """Process a list of files end to end and write one result file per document (``docfields process``).
 
 A file that cannot be read, or fails in a stage, is reported with its error and the others go
-on. Results of finished documents go to ``<out>/<stem>.result.json``; documents sent to review
-are reported as such, their result is written once the review is done (``Pipeline.result``).
+on. Results of finished documents go to ``<out>/<stem>.result.json``. A document sent to review
+gets ``<out>/<stem>.in-review.json`` instead: the model's result, which a reader of final
+results must not mistake for one (the reviewed result comes from ``Pipeline.result`` or the
+service once a reviewer has submitted).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class ProcessedFile(BaseModel):
     source: str
     status: DocumentStatus | None = None
     result: dict[str, Any] | None = None
-    output: str | None = Field(None, description="The written <stem>.result.json, if any.")
+    output: str | None = Field(None, description="The written <stem>.result.json (or .in-review.json), if any.")
     error: str | None = None
 
     @property
@@ -47,18 +49,22 @@ class ProcessSummary(BaseModel):
         return sum(1 for item in self.files if item.state == state)
 
 
-def _output_names(sources: list[str]) -> list[str]:
-    """``<stem>.result.json`` per file; a repeated stem gets ``-2``, ``-3`` ... so no result overwrites another."""
-    names, used = [], set()
+RESULT_SUFFIX = ".result.json"
+IN_REVIEW_SUFFIX = ".in-review.json"
+
+
+def _output_stems(sources: list[str]) -> list[str]:
+    """The file stem per file; a repeated stem gets ``-2``, ``-3`` ... so no result overwrites another."""
+    stems, used = [], set()
     for source in sources:
-        stem = PurePath(source).stem
-        name, n = f"{stem}.result.json", 1
-        while name in used:
+        stem = base = PurePath(source).stem
+        n = 1
+        while stem in used:
             n += 1
-            name = f"{stem}-{n}.result.json"
-        used.add(name)
-        names.append(name)
-    return names
+            stem = f"{base}-{n}"
+        used.add(stem)
+        stems.append(stem)
+    return stems
 
 
 def process_files(
@@ -78,13 +84,14 @@ def process_files(
         except DocfieldsError as exc:
             items.append((ProcessedFile(source=source, error=str(exc)), None))
     pipeline.run_until_idle(workers, on_change)
-    for (item, doc_id), name in zip(items, _output_names(files), strict=True):
+    for (item, doc_id), stem in zip(items, _output_stems(files), strict=True):
         if doc_id is None:
             continue
         item.status = pipeline.status(doc_id)
         item.error = item.status.error
         item.result = pipeline.result(doc_id)
-        if out is not None and item.state == "done" and item.result is not None:
-            item.output = storage.join(out, name)
+        suffix = {"done": RESULT_SUFFIX, "in_review": IN_REVIEW_SUFFIX}.get(item.state)
+        if out is not None and suffix and item.result is not None:
+            item.output = storage.join(out, stem + suffix)
             storage.write_text_atomic(item.output, json.dumps(item.result, indent=2, ensure_ascii=False) + "\n")
     return ProcessSummary(files=[item for item, _ in items], seconds=time.perf_counter() - start)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from docfields import storage
 from docfields.errors import AnnotationError
 
-RESULT_SUFFIX = ".result.json"
+RESULT_SUFFIXES = (".result.json", ".in-review.json")  # what `docfields process -o` writes
 
 
 class FieldAccuracy(BaseModel):
@@ -115,10 +115,15 @@ def read_truth(url: str) -> dict[str, dict[str, Any]]:
 
 
 def score_results_folder(results_dir: str, truth_url: str) -> list[FieldAccuracy]:
-    """Score every ``<id>.result.json`` in a folder (what ``docfields process -o`` writes)."""
+    """Score every ``<id>.result.json`` and ``<id>.in-review.json`` in a folder.
+
+    Documents waiting for review count with the model's result: the score is the model's, and
+    leaving them out would flatter it.
+    """
     results = {}
-    for path in sorted(Path(results_dir).glob(f"*{RESULT_SUFFIX}")):
-        results[path.name.removesuffix(RESULT_SUFFIX)] = json.loads(path.read_text())
+    for suffix in RESULT_SUFFIXES:
+        for path in sorted(Path(results_dir).glob(f"*{suffix}")):
+            results[path.name.removesuffix(suffix)] = json.loads(path.read_text())
     if not results:
-        raise AnnotationError(results_dir, f"no *{RESULT_SUFFIX} files to score", kind="empty")
+        raise AnnotationError(results_dir, f"no *{' or *'.join(RESULT_SUFFIXES)} files to score", kind="empty")
     return score_results(results, read_truth(truth_url))
