@@ -58,13 +58,19 @@ def tagger_dir(corpus, tmp_path_factory) -> Path:
     return tagger.save(tmp_path_factory.mktemp("model") / "cards")
 
 
+REVIEWER, REVIEWER_PASSWORD = "rita", "correct horse battery"
+
+
 @pytest.fixture(scope="module")
 def server(tagger_dir, tmp_path_factory):
+    from docfields.review import hash_password
+
     tmp = tmp_path_factory.mktemp("serve")
+    (tmp / "review.json").write_text(json.dumps({"users": {REVIEWER: hash_password(REVIEWER_PASSWORD)}}))
     args = [
         "--home", str(tmp / "home"), "--model", f"cards={tagger_dir}", "--engine", "pdftext", "--workers", "1",
         "--max-request-mb", str(LIMIT / 2**20), "--idle-unload", "2", "--normalizer", "date:YYYY-MM-DD",
-        "--review-threshold", "0",
+        "--review-threshold", "0", "--review-config", str(tmp / "review.json"),
     ]  # fmt: skip
     with serve_cli(args, log=tmp / "serve.log", env={"DOCFIELDS_API_TOKEN": TOKEN}) as url:
         yield url
@@ -318,3 +324,20 @@ def test_metrics_and_models_unloaded_after_idle(client, pdf):
         and metric(text, "docfields_documents", status="queued") == 0
     )
     assert text.count("docfields_http_request_seconds_count") >= 3
+
+
+def test_the_review_desk_is_served_with_its_own_login(server):
+    """``--review-config`` mounts the desk; reviewers log in there, without the API token."""
+    browser = httpx.Client(base_url=server, follow_redirects=False, timeout=60)
+    assert browser.get("/review/").status_code == 303  # to the login page
+    form = browser.get("/review/login")
+    assert form.status_code == 200 and "password" in form.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    wrong = browser.post("/review/login", data={"csrf": csrf, "username": REVIEWER, "password": "guess"})
+    assert wrong.status_code != 303
+    csrf = re.search(r'name="csrf" value="([^"]+)"', wrong.text).group(1)
+    right = browser.post("/review/login", data={"csrf": csrf, "username": REVIEWER, "password": REVIEWER_PASSWORD})
+    assert right.status_code == 303
+    queue = browser.get("/review/")
+    assert queue.status_code == 200 and REVIEWER in queue.text
+    assert browser.get("/review/static/review.js").status_code == 200

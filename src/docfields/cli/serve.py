@@ -41,9 +41,14 @@ def serve(
     idle_unload: float = typer.Option(300.0, min=0, help="Unload models unused for this many seconds (0: never)."),
     normalizer: str | None = typer.Option(None, help="Default normalizer of /normalize, e.g. date:YYYY-MM-DD."),
     review_threshold: float = typer.Option(0.5, min=0, max=1, help="Results under this confidence go to review."),
+    review_config: str | None = typer.Option(
+        None, envvar="DOCFIELDS_REVIEW_CONFIG",
+        help="Review desk settings (JSON: users, tokens, assignments); serves the desk at /review.",
+    ),
 ) -> None:
     """Serve the pipeline and each stage over HTTP; API docs at http://HOST:PORT/docs."""
     from docfields.pipeline import PipelineSettings
+    from docfields.review import load_review_settings
     from docfields.serve import ServeSettings, run_server
 
     models = dict(parse_model_option(value) for value in model or [])
@@ -54,5 +59,6 @@ def serve(
         settings = ServeSettings(
             pipeline=pipeline, workers=workers, api_token=token or None, max_request_bytes=int(max_request_mb * 2**20),
             models=models, normalizer=normalizer, fields=fields, idle_unload_seconds=idle_unload,
+            review=load_review_settings(review_config) if review_config else None,
         )  # fmt: skip
         run_server(settings, host=host, port=port)

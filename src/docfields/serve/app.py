@@ -133,6 +133,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.include_router(health.metrics_router)
     for module in (documents, thumbnails, ocr, models, normalize, config):
         app.include_router(module.router, dependencies=[Depends(require_token)])
+    if settings.review is not None:
+        from docfields.review.web import mount_review
+
+        mount_review(app, pipeline, settings.review)  # reviewers log in on the desk, not with the API token
     return app
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from docfields import storage
 from docfields.documents import DocumentLimits
 from docfields.pipeline import PipelineSettings
+from docfields.review.settings import ReviewSettings
 
 FIELDS_FILE = "fields.json"
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -53,6 +54,9 @@ class ServeSettings(BaseModel):
         300.0, ge=0, description="Unload a model unused for this long (0: keep models loaded)."
     )
     max_thumbnail_side: int = Field(4096, gt=0, description="Largest width or height a client may ask for.")
+    review: ReviewSettings | None = Field(
+        None, description="The review desk under /review, with its own logins; None: no desk."
+    )
 
     @field_validator("models")
     @classmethod
