@@ -97,14 +97,24 @@ def test_engines_command_shows_each_engine(tmp_path):
 
 @pytest.mark.slow
 def test_make_demo_script_runs_end_to_end(tmp_path):
-    """The job `make demo` runs: every step succeeds and leaves its outputs."""
+    """The job `make demo` runs, made small: every step succeeds and leaves its outputs; a rerun reuses them."""
     script = REPO / "examples" / "demo.sh"
+    small = {"DEMO_TRAIN_DOCS": "6", "DEMO_HELDOUT_DOCS": "2", "DEMO_TRAIN_MINUTES": "0.3"}
+    env = {**os.environ, "COLUMNS": "200", **small}
     result = subprocess.run(["bash", str(script), str(tmp_path / "demo")], capture_output=True, text=True,
-                            timeout=600, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert len(list((tmp_path / "demo" / "ocr").rglob("consolidated.json"))) == 4
-    with np.load(tmp_path / "demo" / "thumbnails" / "sample-invoice.npz", allow_pickle=False) as data:
+                            timeout=900, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    demo = tmp_path / "demo"
+    assert len(list((demo / "samples-ocr").rglob("consolidated.json"))) == 4
+    with np.load(demo / "thumbnails" / "sample-invoice.npz", allow_pickle=False) as data:
         assert data["image"].shape == (224, 224, 3)
-    manifest = (tmp_path / "demo" / "corpus-ocr" / "manifest.jsonl").read_text().splitlines()
-    assert manifest and all("textract-ref" in json.loads(line) for line in manifest)
     assert "2000-12-31" in result.stdout
+    manifest = (demo / "train-ocr" / "manifest.jsonl").read_text().splitlines()
+    assert manifest and all("textract-ref" in json.loads(line) for line in manifest)
+    assert (demo / "model" / "config.json").is_file()
+    results = sorted((demo / "results").glob("*.json"))  # <id>.result.json, or .in-review.json for review
+    assert [p.name.split(".")[0] for p in results] == ["cc-0000", "cc-0001"]
+    assert all("Fields" in json.loads(p.read_text()) for p in results)
+    assert "Field accuracy against the ground truth (2 documents)" in result.stdout
+    again = subprocess.run(["bash", str(script), str(demo)], capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0 and f"reusing {demo / 'model'}" in again.stdout
