@@ -79,6 +79,7 @@ def test_bad_files_fail_with_their_name_while_the_others_complete(corpus, model,
         assert pipeline.result(doc_id) is None
         assert {s.name: s.state for s in status.stages}["enrich"] == "skipped"
     assert "empty file" in pipeline.status(empty).error
+    assert pipeline.status_counts() == {"done": 2, "failed": 2}
 
 
 def test_resubmission_reuses_every_artifact_and_a_new_field_configuration_only_redoes_fields(corpus, model, home):

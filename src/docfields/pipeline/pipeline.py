@@ -90,6 +90,10 @@ class Pipeline:
         """Every document (or those of one status), oldest first."""
         return self.store.documents(status)
 
+    def status_counts(self) -> dict[str, int]:
+        """How many documents are in each status (queued, running, in_review, done, failed)."""
+        return self.store.status_counts()
+
     def result(self, doc_id: str) -> dict[str, Any] | None:
         """The Result JSON: final when done (with ``Review`` after a review), the model's while in review.
 

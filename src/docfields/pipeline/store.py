@@ -471,6 +471,10 @@ class Store:
         """The attempt log of one document, oldest first."""
         return [dict(row) for row in self._query("SELECT * FROM attempts WHERE document_id = ? ORDER BY id", (doc_id,))]
 
+    def status_counts(self) -> dict[str, int]:
+        """Documents per status, counted by SQLite (a metrics scrape must not load every document)."""
+        return {row[0]: int(row[1]) for row in self._query("SELECT status, COUNT(*) FROM documents GROUP BY status")}
+
     def active_count(self) -> int:
         """Documents still queued or running."""
         return int(self._query("SELECT COUNT(*) FROM documents WHERE status IN (?, ?)", ACTIVE)[0][0])

@@ -12,7 +12,6 @@ the error's message, which names the file, page, field or key at fault.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -122,7 +121,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     settings = prepare_settings(settings)
     pipeline = Pipeline(settings.pipeline)
     cache = ModelCache(settings.idle_unload_seconds)
-    metrics = ServeMetrics(lambda: Counter(document.status for document in pipeline.list()), cache)
+    metrics = ServeMetrics(pipeline.status_counts, cache)
     app = FastAPI(title="docfields", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.settings, app.state.pipeline = settings, pipeline
     app.state.model_cache, app.state.metrics = cache, metrics
