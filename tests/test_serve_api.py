@@ -303,6 +303,7 @@ def metric(text: str, family: str, **labels: str) -> float | None:
 
 
 def test_metrics_and_models_unloaded_after_idle(client, pdf):
+    assert wait_final(client, upload(client, pdf).json()["id"])["status"] == "done"  # threshold 0: never review
     textract = client.post("/ocr", content=pdf, headers={"Content-Type": "application/pdf"}).json()
     assert client.post("/models/cards/invocations", json={"Content": textract, "TargetPageNum": 1}).status_code == 200
     loaded = client.get("/metrics").text
