@@ -15,6 +15,7 @@ from docfields.ner.data import (
     PageExample,
     SpecialTokens,
     Window,
+    drop_tokens,
     encode_page,
     encode_window,
     merge_window_probabilities,
@@ -191,3 +192,14 @@ def test_page_example_refuses_labels_of_another_length(shared_data):
     labelled = next(label_pages(pages, num_classes=30))
     with pytest.raises(ValueError, match="labels"):
         page_example(labelled.words, "cord", 1, [0])
+
+
+def test_token_dropout_hides_word_tokens_only_and_keeps_boxes_and_labels():
+    page = example(400)
+    window = encode_page(0, [[10 + i] for i in range(400)], page, SPECIALS, max_length=512, overlap=0)[0]
+    dropped = drop_tokens(window, 0.25, SPECIALS.unk_id, random.Random(3))
+    hidden = [i for i, (a, b) in enumerate(zip(window.input_ids, dropped.input_ids, strict=True)) if a != b]
+    assert 60 < len(hidden) < 140 and all(dropped.input_ids[i] == SPECIALS.unk_id for i in hidden)
+    assert dropped.input_ids[0] == SPECIALS.cls_id and dropped.input_ids[-1] == SPECIALS.sep_id
+    assert (dropped.bbox, dropped.labels, dropped.word_ids) == (window.bbox, window.labels, window.word_ids)
+    assert drop_tokens(window, 0.0, SPECIALS.unk_id, random.Random(3)) is window

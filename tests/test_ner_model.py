@@ -105,3 +105,16 @@ def test_read_fields_names_the_file(tmp_path):
         read_fields(str(tmp_path / "f.json"))
     with pytest.raises(ModelError, match="missing.json"):
         read_fields(str(tmp_path / "missing.json"))
+
+
+def test_named_configs_start_with_smooth_box_embeddings_and_windows_can_be_shorter():
+    """Near coordinates get near vectors (random tables would make every coordinate a stranger)."""
+    import torch
+
+    tagger = build_tagger("layoutlm-tiny", FIELDS, TEXTS, seed=1, max_length=64)
+    assert tagger.card.max_length == 64 and tagger.card.overlap == 16
+    table = tagger.model.layoutlm.embeddings.x_position_embeddings.weight.detach()
+    near = torch.nn.functional.cosine_similarity(table[500:600], table[501:601]).mean()
+    far = torch.nn.functional.cosine_similarity(table[100:200], table[700:800]).mean()
+    assert near > 0.8 and far < 0.5
+    assert build_tagger("layoutlm-mini", FIELDS, TEXTS).card.max_length == 128

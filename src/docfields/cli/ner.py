@@ -19,13 +19,15 @@ def train_ner_command(
     fields: str = typer.Option(..., help="Field configuration (JSON list, ClassId 0..n-1)."),
     out: str = typer.Option(..., "--out", "-o", help="Model directory to write."),
     validation: str | None = typer.Option(None, help="Held-out manifest (default: 10% of documents)."),
-    base: str = typer.Option("layoutlm-small", help="Named config, checkpoint directory or hub name."),
-    epochs: float = typer.Option(20.0, min=0.01),
+    base: str = typer.Option("layoutlm-mini", help="Named config, checkpoint directory or hub name."),
+    epochs: float = typer.Option(80.0, min=0.01),
     max_steps: int | None = typer.Option(None, min=1, help="Stop after this many steps."),
-    batch_size: int = typer.Option(8, min=1),
-    learning_rate: float | None = typer.Option(None, help="Default 5e-4 from scratch, 5e-5 from a checkpoint."),
-    patience: int = typer.Option(3, min=1, help="Epochs without progress before stopping."),
+    batch_size: int | None = typer.Option(None, min=1, help="Windows per step (default: 4096 tokens' worth)."),
+    learning_rate: float | None = typer.Option(None, help="Default 2e-3 from scratch, 5e-5 from a checkpoint."),
+    patience: int = typer.Option(20, min=1, help="Evaluations without progress before stopping."),
     max_minutes: float | None = typer.Option(None, help="Time budget; the learning rate decays to fit it."),
+    max_length: int | None = typer.Option(None, min=8, help="Tokens per window (default: what the model takes)."),
+    other_weight: float = typer.Option(0.3, min=0.01, max=1.0, help="Loss weight of words in no field."),
     seed: int = typer.Option(1337),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUT/checkpoints."),
     bf16: bool = typer.Option(False, help="bfloat16 autocast (faster on CPUs with bf16)."),
@@ -38,8 +40,8 @@ def train_ner_command(
         options = NerTrainOptions(
             manifest=manifest, fields=fields, output=out, validation_manifest=validation, base=base,
             epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
-            patience=patience, max_minutes=max_minutes, seed=seed, resume=resume, bf16=bf16,
-            label_attribute=label_attribute,
+            patience=patience, max_minutes=max_minutes, max_length=max_length, other_weight=other_weight,
+            seed=seed, resume=resume, bf16=bf16, label_attribute=label_attribute,
         )  # fmt: skip
         with console.status("training"):
             result = train_ner(options)

@@ -27,7 +27,7 @@ def process(
     model: str = typer.Option(..., help="Tagger directory (`docfields train ner`)."),
     fields: str | None = typer.Option(None, help="Field configuration (default: the model's fields.json)."),
     engine: str = typer.Option("auto", help="OCR engine (`docfields engines` lists them)."),
-    out: str | None = typer.Option(None, "--out", "-o", help="Folder for <stem>.result.json (and <stem>.in-review.json) files."),
+    out: str | None = typer.Option(None, "--out", "-o", help="Folder for <stem>.result.json, <stem>.in-review.json."),
     workers: int = typer.Option(1, min=1, help="Worker processes (1: in this process)."),
     review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Results below go to review."),
     home: str = typer.Option(".docfields", envvar="DOCFIELDS_HOME", help=HOME_HELP),

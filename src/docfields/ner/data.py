@@ -202,6 +202,20 @@ def encode_page(
     return [encode_window(page_index, word_tokens, example, window, specials, budget) for window in windows]
 
 
+def drop_tokens(window: EncodedWindow, share: float, unk_id: int, rng: random.Random) -> EncodedWindow:
+    """A copy of a training window with about ``share`` of its word sub-tokens replaced by ``unk_id``.
+
+    Token dropout: a model from scratch memorizes the exact words of a few hundred pages within
+    minutes; hiding some of them makes it tag a word from its neighbours and its box as well,
+    which is what carries over to unseen documents. Special tokens, boxes and labels are kept.
+    """
+    if share <= 0:
+        return window
+    ids = tuple(unk_id if word >= 0 and rng.random() < share else token
+                for token, word in zip(window.input_ids, window.word_ids, strict=True))  # fmt: skip
+    return EncodedWindow(window.page, ids, window.bbox, window.labels, window.word_ids)
+
+
 def pad_windows(windows: Sequence[EncodedWindow], pad_id: int, multiple: int | None = 8) -> dict[str, np.ndarray]:
     """Right-pad a batch to its longest window, rounded up to ``multiple`` (tensor-core friendly).
 
