@@ -39,6 +39,20 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def test_relative_paths_give_a_manifest_readable_from_any_folder(corpus, tmp_path, monkeypatch):
+    """Relative output folders still give absolute references: readers resolve against the manifest."""
+    from docfields.annotations import resolve_ref
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(corpus / "transcript.pdf", tmp_path / "t.pdf")
+    options = BatchOcrOptions(workers=1)
+    run_batch_ocr(plan_batch_ocr("t.pdf", "rel/out", options), options)
+    record = read_jsonl(tmp_path / "rel" / "out" / "manifest.jsonl")[0]
+    assert Path(record["raw-ref"]).is_absolute() and Path(record["textract-ref"]).is_absolute()
+    monkeypatch.chdir("/")
+    assert read_textract(resolve_ref(record["textract-ref"], str(tmp_path / "rel" / "out"), None)).blocks
+
+
 def test_folder_batch_writes_outputs_manifest_and_failures(corpus, tmp_path):
     out = tmp_path / "out"
     options = BatchOcrOptions(workers=1)

@@ -22,6 +22,11 @@ def local_path(url: str) -> Path:
     return Path(url.removeprefix("file://"))
 
 
+def absolute(url: str) -> str:
+    """A local path made absolute (manifests written here are read from other folders); URLs as given."""
+    return str(local_path(url).resolve()) if is_local(url) else url
+
+
 def join(base: str, *parts: str) -> str:
     """Join path parts with ``/`` for URLs and the OS separator for local paths."""
     if is_local(base) and not base.startswith("file://"):

@@ -169,7 +169,9 @@ def plan_batch_ocr(input_spec: str, out: str, options: BatchOcrOptions | None = 
     limits = options.limits.model_dump()
     for item in items:
         output = output_for(out, item)
-        records.append({**item.record, "raw-ref": item.source, "textract-ref": output})
+        # Absolute references: readers resolve relative ones against the manifest's folder.
+        references = {"raw-ref": storage.absolute(item.source), "textract-ref": storage.absolute(output)}
+        records.append({**item.record, **references})
         if output in planned:
             continue
         planned.add(output)
@@ -247,7 +249,7 @@ def _init_worker() -> None:
 
 
 def _finish(plan: BatchPlan, outcomes: list[OcrOutcome], seconds: float, interrupted: bool) -> BatchSummary:
-    succeeded = {o.output for o in [*plan.done, *outcomes] if o.ok}
+    succeeded = {storage.absolute(o.output) for o in [*plan.done, *outcomes] if o.ok}
     manifest_lines = [json.dumps(record) for record in plan.records if record["textract-ref"] in succeeded]
     manifest = storage.join(plan.out, "manifest.jsonl")
     storage.write_text_atomic(manifest, "".join(line + "\n" for line in manifest_lines))

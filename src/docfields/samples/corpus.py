@@ -310,8 +310,7 @@ def _manifest_lines(document: GeneratedDocument, root: str) -> list[str]:
 
 
 def _root(out: str | Path) -> str:
-    out = str(out)
-    return str(storage.local_path(out).resolve()) if storage.is_local(out) else out.rstrip("/")
+    return storage.absolute(str(out)).rstrip("/")
 
 
 def _scan_indexes(options: CorpusOptions) -> set[int]:
