@@ -48,7 +48,7 @@ from docfields.ner import (
     read_fields,
     split_by_document,
 )
-from docfields.ner.train import _trainer  # the exact Trainer set-up of train_ner
+from docfields.ner.train import _trainer, batch_size, freeze_layout_tables  # train_ner's Trainer set-up
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PROBE_STEPS = 12
@@ -63,9 +63,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--demo-seed", type=int, default=7)
     parser.add_argument("--demo-held-out", type=float, default=0.25, help="Share of demo documents held out")
     parser.add_argument("--base", default=DEFAULT_BASE, help="Named config (or checkpoint) of the tagger")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None, help="Windows per step (train_ner's default)")
     parser.add_argument("--seed", type=int, default=1337)
-    parser.add_argument("--patience", type=int, default=3, help="Early-stopping epochs (train_ner's default 3)")
+    parser.add_argument("--patience", type=int, default=NerTrainOptions.model_fields["patience"].default,
+                        help="Evaluations without progress before stopping (train_ner's default)")
     parser.add_argument("--threads", type=int, default=2, help="Torch threads (cores)")
     parser.add_argument("--cord", type=Path, default=DEFAULT_DATA / "cord", help="CORD folder")
     parser.add_argument("--workdir", type=Path, default=None, help="Keep corpora and models here")
@@ -143,7 +144,9 @@ def new_tagger(args: argparse.Namespace, fields_path: str, train: list[PageExamp
     torch.manual_seed(args.seed)
     options = NerTrainOptions(manifest="-", fields=fields_path, output="-", base=args.base)
     texts = (word for example in train for word in example.words)
-    return build_tagger(args.base, read_fields(fields_path), texts, args.seed, options.vocab_size, options.overlap)
+    tagger = build_tagger(args.base, read_fields(fields_path), texts, args.seed, options.vocab_size, options.overlap)
+    freeze_layout_tables(tagger, options)
+    return tagger
 
 
 def train_options(args: argparse.Namespace, fields_path: str, output: Path, max_steps: int) -> NerTrainOptions:
@@ -224,7 +227,7 @@ def train_tagger(
     wall = time.perf_counter() - began
     tagger.model = trainer.model
     train_seconds = wall - clock.get("paused", 0.0)
-    steps_per_epoch = math.ceil(len(train_windows) / args.batch_size)
+    steps_per_epoch = math.ceil(len(train_windows) / batch_size(options, tagger.card.max_length))
     epochs = out.global_step / steps_per_epoch
     scores = score(tagger, val)
     return dict(tagger=tagger, scores=scores, curve=curve.points, steps=out.global_step, epochs=epochs,
@@ -353,8 +356,9 @@ def run_dataset(args: argparse.Namespace, name: str, minutes: float, workdir: Pa
     if taggers:
         per_step = measure_speed(args, fields_path, train, workdir / name)
         max_steps = max(1, int(minutes * 60 / per_step))
-        print(f"  measured {per_step:.3f} s per step (batch {args.batch_size}, {args.base}); budget {minutes:g} min "
-              f"-> max_steps {max_steps} for (a) and (b) (train_ner has no time budget)", flush=True)  # fmt: skip
+        batch = args.batch_size or "default"
+        print(f"  measured {per_step:.3f} s per step (batch {batch}, {args.base}); budget {minutes:g} min "
+              f"-> max_steps {max_steps} for (a) and (b), the same steps for both", flush=True)  # fmt: skip
     for method in taggers:
         pages = (train, val) if method == "layout" else (zero_boxes(train), zero_boxes(val))
         print(f"  training ({'a' if method == 'layout' else 'b'}) {method} ...", flush=True)

@@ -180,10 +180,15 @@ def _initial_tagger(options: NerTrainOptions, fields: list[dict[str, Any]], trai
     if last:
         logger.info("resuming from %s", last)
         tagger = Tagger(load_checkpoint(last), _checkpoint_tokenizer(last), tagger.card, fields)
+    freeze_layout_tables(tagger, options)
+    return tagger
+
+
+def freeze_layout_tables(tagger: Tagger, options: NerTrainOptions) -> None:
+    """Keep a from-scratch model's smooth position and box tables fixed: learned ones memorize pages."""
     if options.base in NAMED_CONFIGS and options.freeze_layout:
         for table in position_tables(tagger.model):
-            table.weight.requires_grad_(False)  # smooth features generalize, learned tables memorize
-    return tagger
+            table.weight.requires_grad_(False)
 
 
 class DroppedTokens:
