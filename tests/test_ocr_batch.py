@@ -155,7 +155,10 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(shared_data, tmp_path):
         shutil.copy(shared_data / "pdfs" / "scotus-transcript-p1.pdf", corpus / f"doc{i}.pdf")
     out = tmp_path / "out"
     command = [*DOCFIELDS, "ocr", str(corpus), "-o", str(out), "--engine", "tesseract", "--workers", "2"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A terminal's Ctrl-C: the child must not inherit an ignored SIGINT (background jobs of a
+    # non-interactive shell, such as a CI script started with `&`, run with SIGINT ignored).
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 120
     while not list(out.rglob("consolidated.json")) and time.monotonic() < deadline:
         time.sleep(0.1)
