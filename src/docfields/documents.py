@@ -23,6 +23,8 @@ import math
 import os
 import struct
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -392,9 +394,18 @@ def _read_source(
         return label, bytes(source)
     url = os.fspath(source)
     label = name or url
-    try:
+    with file_errors(label):
         _check_bytes(label, _size_or_zero(url), limits)
         data = storage.read_bytes(url)
+    _check_bytes(label, len(data), limits)
+    return label, data
+
+
+@contextmanager
+def file_errors(label: str) -> Iterator[None]:
+    """Turn the OS's errors on reading a document file into one ``DocumentError`` naming it."""
+    try:
+        yield
     except FileNotFoundError as exc:
         raise DocumentError(label, "file not found") from exc
     except IsADirectoryError as exc:
@@ -403,8 +414,6 @@ def _read_source(
         raise DocumentError(label, "permission denied") from exc
     except OSError as exc:
         raise DocumentError(label, f"cannot read the file: {exc}") from exc
-    _check_bytes(label, len(data), limits)
-    return label, data
 
 
 def _size_or_zero(url: str) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from docfields import storage
-from docfields.errors import DocumentError, ModelError, PipelineError
+from docfields.errors import ModelError, PipelineError
 from docfields.pipeline.artifacts import EXTENSIONS, ArtifactStore, bytes_sha256
 from docfields.pipeline.settings import DocumentStatus, HomeLayout, PipelineSettings
 from docfields.pipeline.stages import plan_stages
@@ -53,14 +53,10 @@ class Pipeline:
             name: What statuses and error messages call it (default: the file name).
             key: An idempotency key: submitting the same key again returns the first id.
         """
-        try:
+        from docfields.documents import file_errors
+
+        with file_errors(path):
             data = storage.read_bytes(path)
-        except FileNotFoundError as exc:
-            raise DocumentError(path, "file not found") from exc
-        except IsADirectoryError as exc:
-            raise DocumentError(path, "is a folder, not a file") from exc
-        except OSError as exc:
-            raise DocumentError(path, f"cannot read the file: {exc}") from exc
         return self.submit_bytes(data, name or PurePath(path).name, key=key)
 
     def submit_bytes(self, data: bytes, name: str, *, key: str | None = None) -> str:
