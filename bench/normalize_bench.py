@@ -41,19 +41,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--test-n", type=int, default=5000, help="Held-out examples")
     parser.add_argument("--train-n", type=int, default=300000, help="Training examples")
     parser.add_argument("--workdir", type=Path, default=None, help="Keep data and model here")
+    parser.add_argument("--answers", choices=("most-likely", "drawn"), default="most-likely",
+                        help="Training answers of ambiguous inputs (datagen --answers); held-out sets stay drawn")
     args = parser.parse_args()
     if args.quick:
         args.train_minutes, args.test_n, args.train_n = 0.5, 500, 20000
     return args
 
 
-def write_split(workdir: Path, name: str, n: int, seed: int) -> Path:
-    examples = generate_date_examples(DateDataOptions(n=n, seed=seed))
+def write_split(workdir: Path, name: str, n: int, seed: int, answers: str = "drawn") -> Path:
+    examples = generate_date_examples(DateDataOptions(n=n, seed=seed, answers=answers))
     return write_pairs([e.src for e in examples], [e.tgt for e in examples], workdir / name)
 
 
 def train_default(args: argparse.Namespace, workdir: Path) -> tuple[Seq2SeqModel, float, int]:
-    train = write_split(workdir, "train", args.train_n, seed=1)
+    """The recipe the README gives: most likely answers to learn from, drawn ones to select on."""
+    train = write_split(workdir, "train", args.train_n, seed=1, answers=args.answers)
     held = write_split(workdir, "eval.jsonl", 2000, seed=2)
     options = TrainOptions(
         train=str(train), eval=str(held), output=str(workdir / "model"), max_steps=None,
@@ -148,7 +151,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="normalize-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"threads {args.threads}, workdir {workdir}, train {args.train_n} pairs, test {args.test_n}")
+    print(f"threads {args.threads}, workdir {workdir}, train {args.train_n} pairs ({args.answers} answers), "
+          f"test {args.test_n}")  # fmt: skip
     options = DateDataOptions(n=args.test_n, seed=3)
     test = generate_date_examples(options)
     ceiling = best_achievable_accuracy(test, options)

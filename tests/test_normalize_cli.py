@@ -29,11 +29,28 @@ def test_datagen_is_reproducible_and_configurable(tmp_path):
     assert all(s.startswith("To ") for s in read_pairs(tmp_path / "a.jsonl").src)
 
 
+def test_datagen_most_likely_answers_are_recorded_in_the_recipe(tmp_path):
+    out = tmp_path / "d.jsonl"
+    result = runner.invoke(app, ["datagen", "dates", "-n", "3000", "--answers", "most-likely", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    pairs = read_pairs(out)
+    answers: dict[str, set[str]] = {}
+    for src, tgt in zip(pairs.src, pairs.tgt, strict=True):
+        answers.setdefault(src, set()).add(tgt)
+    assert all(len(a) == 1 for a in answers.values())
+    assert json.loads((tmp_path / "d.jsonl.datagen.json").read_text())["answers"] == "most-likely"
+    drawn = tmp_path / "drawn.jsonl"
+    assert runner.invoke(app, ["datagen", "dates", "-n", "3000", "-o", str(drawn)]).exit_code == 0
+    assert read_pairs(drawn).src == pairs.src and read_pairs(drawn).tgt != pairs.tgt
+
+
 def test_datagen_bad_options_exit_nonzero(tmp_path):
     result = runner.invoke(app, ["datagen", "dates", "-o", str(tmp_path / "x"), "--formats", "nope.json"])
     assert result.exit_code == 7 and "nope.json" in result.output
     result = runner.invoke(app, ["datagen", "dates", "-o", str(tmp_path / "x"), "--start", "soon"])
     assert result.exit_code == 2
+    result = runner.invoke(app, ["datagen", "dates", "-o", str(tmp_path / "x"), "--answers", "best"])
+    assert result.exit_code == 2 and "answers" in result.output
 
 
 def test_normalize_with_a_rule():

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import date, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from docfields.errors import NormalizerError
 from docfields.normalize import (
@@ -171,6 +172,30 @@ def test_ceiling_matches_counting_in_a_narrow_range():
     exact = best_achievable_accuracy(examples, options)
     assert 0.93 < exact < 0.97  # a third of the inputs can be read both ways
     assert exact == pytest.approx(counted, abs=0.01)
+
+
+def test_most_likely_answers_resolve_ambiguous_inputs_only():
+    """Same draws as ``drawn``; an input read both ways always gets its most likely answer."""
+    table = DateFormatTable(formats=(
+        DateFormat(pattern="%m/%d/%y", name="MM/DD/YY", observed_weight=0.35, target_weight=0),
+        DateFormat(pattern="%d/%m/%y", name="DD/MM/YY", observed_weight=0.05, target_weight=0),
+        DateFormat(pattern="%Y-%m-%d", name="YYYY-MM-DD", observed_weight=0, target_weight=1),
+    ))  # fmt: skip
+    common = dict(n=20000, seed=3, start=date(2021, 1, 1), end=date(2022, 1, 1), table=table)
+    drawn = generate_date_examples(DateDataOptions(**common))
+    likely = generate_date_examples(DateDataOptions(**common, answers="most-likely"))
+    assert [e.src for e in drawn] == [e.src for e in likely]
+    changed = [(d, m) for d, m in zip(drawn, likely, strict=True) if d.tgt != m.tgt]
+    assert 0.01 < len(changed) / len(drawn) < 0.1
+    for d, m in changed:  # a day-first reading of a date that is also a month-first one
+        month, day, year = d.text.split("/")
+        assert d.observed == "DD/MM/YY" and m.tgt == f"20{year}-{month}-{day}"
+    answers: dict[str, set[str]] = {}
+    for e in likely:
+        answers.setdefault(e.src, set()).add(e.tgt)
+    assert all(len(a) == 1 for a in answers.values())
+    with pytest.raises(ValidationError):
+        DateDataOptions(n=1, answers="random")
 
 
 def test_full_range_ceiling_is_below_one(examples):

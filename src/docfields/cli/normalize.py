@@ -33,6 +33,10 @@ def datagen_dates(
     end: str = typer.Option("2050-01-01", help="End of the date range (excluded)."),
     prompt: str = typer.Option("Convert dates to {target}: {text}", help="Prompt template."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Write JSON lines even without .jsonl."),
+    answers: str = typer.Option(
+        "drawn", help="drawn (the original's) or most-likely: ambiguous inputs get their most likely answer, "
+        "the better training data; keep drawn for held-out sets."
+    ),
 ) -> None:
     """Generate synthetic date-normalization pairs (src_texts, tgt_texts)."""
     from docfields.normalize import DateDataOptions, load_format_table, write_date_dataset
@@ -40,7 +44,7 @@ def datagen_dates(
     with fail_on_error():
         options = DateDataOptions(
             n=n, seed=seed, start=_day(start), end=_day(end), prompt_template=prompt,
-            table=load_format_table(formats),
+            table=load_format_table(formats), answers=answers,
         )  # fmt: skip
         written = write_date_dataset(options, out, "jsonl" if jsonl else None)
     console.print(f"wrote {n} pairs to {written}")

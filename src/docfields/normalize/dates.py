@@ -22,10 +22,11 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -131,6 +132,11 @@ class DateDataOptions(BaseModel):
         default=DEFAULT_PROMPT_TEMPLATE, description="Prompt with {target} and {text} slots"
     )
     table: DateFormatTable = Field(default_factory=lambda: load_format_table())
+    answers: Literal["drawn", "most-likely"] = Field(
+        default="drawn",
+        description="drawn: the drawn date in the target format (the original's); most-likely: for an "
+        "input several dates render to, the most likely one's (better training data, see generate_date_examples)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DateDataOptions:
@@ -161,6 +167,13 @@ def _weights(values: Sequence[float]) -> list[float]:
 def generate_date_examples(options: DateDataOptions) -> list[DateExample]:
     """Draw ``options.n`` examples; the same options always give the same examples.
 
+    With ``answers="most-likely"`` an ambiguous input gets its most likely answer rather than
+    the drawn one (``value`` stays the drawn date). Exact match on drawn answers rewards
+    exactly that answer, but a model trained on drawn ones sees ``01/05/16`` answered as
+    January in seven examples and May in one, and spends its time learning a coin it can
+    never call; the most likely answers teach the rule (month first unless a time says
+    otherwise) directly. Held-out sets for scoring stay ``drawn``.
+
     >>> [e.tgt for e in generate_date_examples(DateDataOptions(n=3, seed=1))] == \
     [e.tgt for e in generate_date_examples(DateDataOptions(n=3, seed=1))]
     True
@@ -181,7 +194,22 @@ def generate_date_examples(options: DateDataOptions) -> list[DateExample]:
         text = render_date(value, obs.pattern)
         src = options.prompt_template.format(target=tgt.name, text=text)
         examples.append(DateExample(src, render_date(value, tgt.pattern), obs.name, tgt.name, text, value))
+    if options.answers == "most-likely":
+        examples = _most_likely_answers(examples, options)
     return examples
+
+
+def _most_likely_answers(examples: list[DateExample], options: DateDataOptions) -> list[DateExample]:
+    best: dict[tuple[str, str], str] = {}
+    out = []
+    for ex in examples:
+        key = (ex.text, ex.target)
+        if key not in best:
+            posterior = target_posterior(ex.text, options.table.by_name(ex.target), options.table, options.start,
+                                         options.end)  # fmt: skip
+            best[key] = max(posterior, key=posterior.__getitem__, default=ex.tgt)
+        out.append(replace(ex, tgt=best[key]))
+    return out
 
 
 def target_posterior(
