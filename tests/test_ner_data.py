@@ -22,6 +22,7 @@ from docfields.ner.data import (
     pad_windows,
     page_example,
     plan_windows,
+    shift_boxes,
     split_by_document,
 )
 
@@ -203,3 +204,20 @@ def test_token_dropout_hides_word_tokens_only_and_keeps_boxes_and_labels():
     assert dropped.input_ids[0] == SPECIALS.cls_id and dropped.input_ids[-1] == SPECIALS.sep_id
     assert (dropped.bbox, dropped.labels, dropped.word_ids) == (window.bbox, window.labels, window.word_ids)
     assert drop_tokens(window, 0.0, SPECIALS.unk_id, random.Random(3)) is window
+
+
+def test_box_shift_moves_word_boxes_only_and_stays_on_the_page():
+    page = example(6)
+    page = PageExample(page.document, page.page, page.words, ((0, 0, 0, 0), (5, 990, 20, 998), *page.boxes[2:]),
+                       page.labels)  # fmt: skip
+    window = encode_page(0, [[10 + i] for i in range(6)], page, SPECIALS, max_length=64, overlap=0)[0]
+    moved = shift_boxes(window, -10, 7)
+    assert moved.bbox[0] == CLS_BOX and moved.bbox[-1] == SEP_BOX
+    assert moved.bbox[1] == (0, 0, 0, 0)  # an empty box (no geometry, or zeroed: text only) stays empty
+    assert moved.bbox[2] == (0, 997, 10, 1000)  # clipped to the page
+    assert moved.bbox[3] == (0, 7, 0, 17) and moved.bbox[4] == (0, 7, 0, 17)  # words 2 and 3: x 2..3 - 10
+    assert moved.bbox[6] == (0, 7, 0, 17)
+    assert (moved.input_ids, moved.labels, moved.word_ids) == (window.input_ids, window.labels, window.word_ids)
+    assert shift_boxes(window, 0, 0) is window
+    far = shift_boxes(window, 500, 0)
+    assert far.bbox[6] == (505, 0, 506, 10)

@@ -118,3 +118,18 @@ def test_named_configs_start_with_smooth_box_embeddings_and_windows_can_be_short
     far = torch.nn.functional.cosine_similarity(table[100:200], table[700:800]).mean()
     assert near > 0.8 and far < 0.5
     assert build_tagger("layoutlm-mini", FIELDS, TEXTS).card.max_length == 128
+
+
+def test_box_tables_are_coarse_and_smaller_than_the_position_table():
+    """No box wavelength under 5% of the page (exact coordinates would tell pages apart), and
+    the six box vectors together about one word vector's size."""
+    import torch
+
+    embeddings = build_tagger("layoutlm-mini", FIELDS, TEXTS, seed=1).model.layoutlm.embeddings
+    boxes = embeddings.y_position_embeddings.weight.detach()
+    positions = embeddings.position_embeddings.weight.detach()
+    similarity = torch.nn.functional.cosine_similarity
+    assert similarity(boxes[100:900], boxes[110:910]).mean() > 0.6  # 1% of the page apart: nearly alike
+    assert similarity(positions[20:100], positions[30:110]).mean() < 0.5  # tokens 10 apart: distinct
+    ratio = boxes.norm(dim=1).mean() / positions.norm(dim=1).mean()
+    assert 0.25 < ratio < 0.35

@@ -143,3 +143,22 @@ def test_model_selection_prefers_entity_f1_and_ranks_before_any_entity():
     closer = _window_metrics([[2, 2, 5, 2, 1, 5]], [[0, 0, IGNORE_INDEX, 2, 0, IGNORE_INDEX]], names)
     assert nothing["entity_f1"] == 0 and nothing[SELECTION_METRIC] < 0 < half[SELECTION_METRIC]
     assert closer[SELECTION_METRIC] < 0
+
+
+def test_training_windows_get_a_fresh_box_shift_at_every_read():
+    from docfields.ner.data import EncodedWindow
+    from docfields.ner.train import AugmentedWindows
+
+    boxes = ((0, 0, 0, 0), (400, 500, 420, 510), (430, 500, 470, 510), (1000, 1000, 1000, 1000))
+    window = EncodedWindow(0, (2, 7, 8, 3), boxes, (-100, 1, 2, -100), (-1, 0, 1, -1))
+    served = AugmentedWindows([window], token_dropout=0.0, box_shift=0.1, unk_id=1, seed=5)
+    reads = [served[0] for _ in range(20)]
+    offsets = set()
+    for read in reads:
+        dx, dy = read.bbox[1][0] - 400, read.bbox[1][1] - 500
+        assert abs(dx) <= 100 and abs(dy) <= 100
+        assert read.bbox[2] == (430 + dx, 500 + dy, 470 + dx, 510 + dy)  # one move for the whole window
+        assert (read.bbox[0], read.bbox[3], read.input_ids) == (boxes[0], boxes[3], window.input_ids)
+        offsets.add((dx, dy))
+    assert len(offsets) > 10
+    assert AugmentedWindows([window], 0.0, 0.0, 1, 5)[0] is window

@@ -216,6 +216,30 @@ def drop_tokens(window: EncodedWindow, share: float, unk_id: int, rng: random.Ra
     return EncodedWindow(window.page, ids, window.bbox, window.labels, window.word_ids)
 
 
+def shift_boxes(window: EncodedWindow, dx: int, dy: int) -> EncodedWindow:
+    """A copy of a window with every word box moved by ``(dx, dy)``, clipped to the page.
+
+    Box augmentation: a field's label and value keep their places relative to each other when
+    a template puts them elsewhere on the page, and a model trained on pages moved at random
+    learns the relation rather than the place. Special tokens and empty (zeroed) boxes stay.
+    """
+    if dx == 0 and dy == 0:
+        return window
+
+    def moved(box: Box, word: int) -> Box:
+        if word < 0 or box == PAD_BOX:
+            return box
+        x0, y0, x1, y1 = box
+        return (_clip(x0 + dx), _clip(y0 + dy), _clip(x1 + dx), _clip(y1 + dy))
+
+    boxes = tuple(moved(box, word) for box, word in zip(window.bbox, window.word_ids, strict=True))
+    return EncodedWindow(window.page, window.input_ids, boxes, window.labels, window.word_ids)
+
+
+def _clip(value: int) -> int:
+    return min(max(value, 0), LAYOUTLM_SCALE)
+
+
 def pad_windows(windows: Sequence[EncodedWindow], pad_id: int, multiple: int | None = 8) -> dict[str, np.ndarray]:
     """Right-pad a batch to its longest window, rounded up to ``multiple`` (tensor-core friendly).
 

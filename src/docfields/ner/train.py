@@ -12,7 +12,8 @@ last checkpoint on request.
 
 From a named config the recipe fights memorization, the failure of a model from scratch on a few
 hundred pages (training loss near zero within a minute, fields of unseen documents missed):
-token dropout, and position and box embeddings kept fixed at their smooth initialization.
+token dropout, boxes moved at random per window (a field keeps its neighbours, not its place),
+and position and box embeddings kept fixed at their smooth, coarse initialization.
 
 At the end the best model is scored word by word on the validation pages, through the same
 prediction code enrichment uses, with entity precision, recall and F1 per field, and saved with its scores in its card.
@@ -43,6 +44,7 @@ from docfields.ner.data import (
     drop_tokens,
     pad_windows,
     page_example,
+    shift_boxes,
     split_by_document,
 )
 from docfields.ner.metrics import FieldScore, TokenMetrics, chance_entity_f1, entity_scores, token_metrics
@@ -56,6 +58,7 @@ from docfields.ner.model import (
     position_tables,
     read_fields,
 )
+from docfields.textract import LAYOUTLM_SCALE
 
 if TYPE_CHECKING:
     import torch
@@ -97,6 +100,10 @@ class NerTrainOptions(BaseModel):
     )
     token_dropout: float = Field(
         default=0.2, ge=0.0, lt=1.0, description="Share of training sub-tokens hidden as [UNK]: less memorizing"
+    )
+    box_shift: float = Field(
+        default=0.1, ge=0.0, lt=1.0,
+        description="Training boxes move by up to this share of the page, at random per window: less memorizing",
     )
     freeze_layout: bool = Field(
         default=True, description="Named configs: keep the smooth position and box embeddings fixed as initialized"
@@ -187,22 +194,29 @@ def _initial_tagger(options: NerTrainOptions, fields: list[dict[str, Any]], trai
 def freeze_layout_tables(tagger: Tagger, options: NerTrainOptions) -> None:
     """Keep a from-scratch model's smooth position and box tables fixed: learned ones memorize pages."""
     if options.base in NAMED_CONFIGS and options.freeze_layout:
-        for table in position_tables(tagger.model):
+        for _, table in position_tables(tagger.model):
             table.weight.requires_grad_(False)
 
 
-class DroppedTokens:
-    """Training windows served with fresh token dropout at every read (a new draw each epoch)."""
+class AugmentedWindows:
+    """Training windows served with fresh token dropout and box shift at every read (a new draw each epoch)."""
 
-    def __init__(self, windows: Sequence[EncodedWindow], share: float, unk_id: int, seed: int) -> None:
-        self.windows, self.share, self.unk_id = windows, share, unk_id
+    def __init__(
+        self, windows: Sequence[EncodedWindow], token_dropout: float, box_shift: float, unk_id: int, seed: int
+    ) -> None:
+        self.windows, self.token_dropout, self.unk_id = windows, token_dropout, unk_id
+        self.shift = round(box_shift * LAYOUTLM_SCALE)
         self.rng = random.Random(seed)
 
     def __len__(self) -> int:
         return len(self.windows)
 
     def __getitem__(self, index: int) -> EncodedWindow:
-        return drop_tokens(self.windows[index], self.share, self.unk_id, self.rng)
+        window = drop_tokens(self.windows[index], self.token_dropout, self.unk_id, self.rng)
+        if self.shift:
+            dx, dy = (self.rng.randint(-self.shift, self.shift) for _ in range(2))
+            window = shift_boxes(window, dx, dy)
+        return window
 
 
 def _checkpoint_tokenizer(path: str) -> Any:
@@ -357,7 +371,7 @@ def _trainer(tagger: Tagger, options: NerTrainOptions, train: list[EncodedWindow
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
     if options.max_minutes:
         callbacks.append(_time_budget_callback(options, _total_steps(options, len(train), batch)))
-    dropped = DroppedTokens(train, options.token_dropout, tagger.specials.unk_id, options.seed)
+    dropped = AugmentedWindows(train, options.token_dropout, options.box_shift, tagger.specials.unk_id, options.seed)
     trainer = Trainer(
         model=tagger.model, args=_arguments(options, len(train), bool(valid), batch),
         data_collator=WindowCollator(tagger.specials.pad_id), train_dataset=dropped, eval_dataset=valid or None,
