@@ -124,7 +124,7 @@ def exact_match(predictions: list[str], targets: list[str]) -> float:
 
 
 def _lr_factor(options: TrainOptions, step: int, elapsed: float) -> float:
-    """Linear warm-up, then cosine decay to 10% over whichever budget (steps, time) ends first."""
+    """Linear warm-up, then cosine decay to zero over whichever budget (steps, time) ends first."""
     if step < options.warmup_steps:
         return (step + 1) / options.warmup_steps
     progress = 0.0
@@ -132,7 +132,7 @@ def _lr_factor(options: TrainOptions, step: int, elapsed: float) -> float:
         progress = max(progress, step / options.max_steps)
     if options.max_minutes:
         progress = max(progress, elapsed / (options.max_minutes * 60))
-    return 0.1 + 0.45 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def _batch_tensors(model: Seq2SeqModel, pairs: TextPairs, rows: np.ndarray) -> dict[str, torch.Tensor]:
@@ -266,7 +266,9 @@ def train_seq2seq(options: TrainOptions, on_event: Callable[[TrainEvent], None] 
     model, state, saved = _start(options, train)
     torch.manual_seed(options.seed + state.step)
     net = model.model.train()
-    optimizer = torch.optim.AdamW(_param_groups(net, options), lr=options.learning_rate, betas=(0.9, 0.98))
+    optimizer = torch.optim.AdamW(
+        _param_groups(net, options), lr=options.learning_rate, betas=(0.9, 0.98), fused=True
+    )  # fused: one kernel for all parameters, 5 ms of a 250 ms step
     if saved is not None:
         optimizer.load_state_dict(saved["optimizer"])
     batches = _batches(len(train), options.batch_size, options.seed, state.step)
