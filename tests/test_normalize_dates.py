@@ -155,15 +155,18 @@ def test_posterior_of_an_ambiguous_input():
     }
 
 
+# Two observed formats that read many inputs both ways, one target.
+TWO_READINGS = DateFormatTable(formats=(
+    DateFormat(pattern="%m/%d/%y", name="MM/DD/YY", observed_weight=0.35, target_weight=0),
+    DateFormat(pattern="%d/%m/%y", name="DD/MM/YY", observed_weight=0.05, target_weight=0),
+    DateFormat(pattern="%Y-%m-%d", name="YYYY-MM-DD", observed_weight=0, target_weight=1),
+))  # fmt: skip
+
+
 def test_ceiling_matches_counting_in_a_narrow_range():
     """Within one year and two formats, inputs repeat often enough to count the most frequent
     target, and that count must agree with the exact computation."""
-    table = DateFormatTable(formats=(
-        DateFormat(pattern="%m/%d/%y", name="MM/DD/YY", observed_weight=0.35, target_weight=0),
-        DateFormat(pattern="%d/%m/%y", name="DD/MM/YY", observed_weight=0.05, target_weight=0),
-        DateFormat(pattern="%Y-%m-%d", name="YYYY-MM-DD", observed_weight=0, target_weight=1),
-    ))  # fmt: skip
-    options = DateDataOptions(n=40000, seed=3, start=date(2021, 1, 1), end=date(2022, 1, 1), table=table)
+    options = DateDataOptions(n=40000, seed=3, start=date(2021, 1, 1), end=date(2022, 1, 1), table=TWO_READINGS)
     examples = generate_date_examples(options)
     by_input: dict[str, Counter] = {}
     for e in examples:
@@ -176,12 +179,7 @@ def test_ceiling_matches_counting_in_a_narrow_range():
 
 def test_most_likely_answers_resolve_ambiguous_inputs_only():
     """Same draws as ``drawn``; an input read both ways always gets its most likely answer."""
-    table = DateFormatTable(formats=(
-        DateFormat(pattern="%m/%d/%y", name="MM/DD/YY", observed_weight=0.35, target_weight=0),
-        DateFormat(pattern="%d/%m/%y", name="DD/MM/YY", observed_weight=0.05, target_weight=0),
-        DateFormat(pattern="%Y-%m-%d", name="YYYY-MM-DD", observed_weight=0, target_weight=1),
-    ))  # fmt: skip
-    common = dict(n=20000, seed=3, start=date(2021, 1, 1), end=date(2022, 1, 1), table=table)
+    common = dict(n=20000, seed=3, start=date(2021, 1, 1), end=date(2022, 1, 1), table=TWO_READINGS)
     drawn = generate_date_examples(DateDataOptions(**common))
     likely = generate_date_examples(DateDataOptions(**common, answers="most-likely"))
     assert [e.src for e in drawn] == [e.src for e in likely]
