@@ -200,16 +200,20 @@ def generate_date_examples(options: DateDataOptions) -> list[DateExample]:
 
 
 def _most_likely_answers(examples: list[DateExample], options: DateDataOptions) -> list[DateExample]:
-    best: dict[tuple[str, str], str] = {}
-    out = []
+    return [replace(ex, tgt=answer or ex.tgt) for ex, (answer, _) in zip(examples, _best_answers(examples, options),
+                                                                         strict=True)]  # fmt: skip
+
+
+def _best_answers(examples: Sequence[DateExample], options: DateDataOptions) -> list[tuple[str | None, float]]:
+    """Each example's most likely answer and its probability (None, 0.0 when nothing renders to it)."""
+    cache: dict[tuple[str, str], tuple[str | None, float]] = {}
     for ex in examples:
         key = (ex.text, ex.target)
-        if key not in best:
-            posterior = target_posterior(ex.text, options.table.by_name(ex.target), options.table, options.start,
-                                         options.end)  # fmt: skip
-            best[key] = max(posterior, key=posterior.__getitem__, default=ex.tgt)
-        out.append(replace(ex, tgt=best[key]))
-    return out
+        if key not in cache:
+            target = options.table.by_name(ex.target)
+            posterior = target_posterior(ex.text, target, options.table, options.start, options.end)
+            cache[key] = max(posterior.items(), key=lambda item: item[1], default=(None, 0.0))
+    return [cache[(ex.text, ex.target)] for ex in examples]
 
 
 def target_posterior(
@@ -244,16 +248,7 @@ def best_achievable_accuracy(examples: Sequence[DateExample], options: DateDataO
     """
     if not examples:
         return 0.0
-    cache: dict[tuple[str, str], float] = {}
-    total = 0.0
-    for ex in examples:
-        key = (ex.text, ex.target)
-        if key not in cache:
-            target = options.table.by_name(ex.target)
-            post = target_posterior(ex.text, target, options.table, options.start, options.end)
-            cache[key] = max(post.values(), default=0.0)
-        total += cache[key]
-    return total / len(examples)
+    return sum(probability for _, probability in _best_answers(examples, options)) / len(examples)
 
 
 def format_table_json(table: DateFormatTable) -> str:
