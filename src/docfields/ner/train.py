@@ -371,10 +371,10 @@ def _trainer(tagger: Tagger, options: NerTrainOptions, train: list[EncodedWindow
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
     if options.max_minutes:
         callbacks.append(_time_budget_callback(options, _total_steps(options, len(train), batch)))
-    dropped = AugmentedWindows(train, options.token_dropout, options.box_shift, tagger.specials.unk_id, options.seed)
+    augmented = AugmentedWindows(train, options.token_dropout, options.box_shift, tagger.specials.unk_id, options.seed)
     trainer = Trainer(
         model=tagger.model, args=_arguments(options, len(train), bool(valid), batch),
-        data_collator=WindowCollator(tagger.specials.pad_id), train_dataset=dropped, eval_dataset=valid or None,
+        data_collator=WindowCollator(tagger.specials.pad_id), train_dataset=augmented, eval_dataset=valid or None,
         processing_class=tagger.tokenizer, compute_metrics=compute_metrics,
         preprocess_logits_for_metrics=_argmax_logits, callbacks=callbacks,
         compute_loss_func=_weighted_loss(tagger.num_labels, options.other_weight),
