@@ -59,10 +59,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dataset", choices=("cord", "demo", "both"), default="both")
     parser.add_argument("--train-minutes", type=float, default=20.0, help="Training budget per model (CORD)")
     parser.add_argument("--demo-train-minutes", type=float, default=None, help="Per model on demo (default: same)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="Training steps per model instead of a time budget (no speed probe)")
     parser.add_argument("--demo-docs", type=int, default=60, help="Generated demo documents (seed --demo-seed)")
     parser.add_argument("--demo-seed", type=int, default=7)
     parser.add_argument("--demo-held-out", type=float, default=0.25, help="Share of demo documents held out")
     parser.add_argument("--base", default=DEFAULT_BASE, help="Named config (or checkpoint) of the tagger")
+    parser.add_argument("--box-level", choices=("word", "segment"), default="word")
     parser.add_argument("--batch-size", type=int, default=None, help="Windows per step (train_ner's default)")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--patience", type=int, default=NerTrainOptions.model_fields["patience"].default,
@@ -144,7 +147,8 @@ def new_tagger(args: argparse.Namespace, fields_path: str, train: list[PageExamp
     torch.manual_seed(args.seed)
     options = NerTrainOptions(manifest="-", fields=fields_path, output="-", base=args.base)
     texts = (word for example in train for word in example.words)
-    tagger = build_tagger(args.base, read_fields(fields_path), texts, args.seed, options.vocab_size, options.overlap)
+    tagger = build_tagger(args.base, read_fields(fields_path), texts, args.seed, options.vocab_size, options.overlap,
+                          box_level=args.box_level)
     freeze_layout_tables(tagger, options)
     return tagger
 
@@ -206,6 +210,16 @@ def measure_speed(args: argparse.Namespace, fields_path: str, train: list[PageEx
         trainer.train()
     skip = 2
     return (stamps[-1] - stamps[skip - 1]) / (len(stamps) - skip)
+
+
+def steps_for_budget(args: argparse.Namespace, fields_path: str, train: list[PageExample], workdir: Path,
+                     minutes: float) -> int:  # fmt: skip
+    per_step = measure_speed(args, fields_path, train, workdir)
+    max_steps = max(1, int(minutes * 60 / per_step))
+    batch = args.batch_size or "default"
+    print(f"  measured {per_step:.3f} s per step (batch {batch}, {args.base}); budget {minutes:g} min "
+          f"-> max_steps {max_steps} for (a) and (b), the same steps for both", flush=True)  # fmt: skip
+    return max_steps
 
 
 def train_tagger(
@@ -354,11 +368,7 @@ def run_dataset(args: argparse.Namespace, name: str, minutes: float, workdir: Pa
     runs: dict[str, dict[str, Any]] = {}
     taggers = [m for m in ("layout", "text-only") if m in args.methods]
     if taggers:
-        per_step = measure_speed(args, fields_path, train, workdir / name)
-        max_steps = max(1, int(minutes * 60 / per_step))
-        batch = args.batch_size or "default"
-        print(f"  measured {per_step:.3f} s per step (batch {batch}, {args.base}); budget {minutes:g} min "
-              f"-> max_steps {max_steps} for (a) and (b), the same steps for both", flush=True)  # fmt: skip
+        max_steps = args.steps or steps_for_budget(args, fields_path, train, workdir / name, minutes)
     for method in taggers:
         pages = (train, val) if method == "layout" else (zero_boxes(train), zero_boxes(val))
         print(f"  training ({'a' if method == 'layout' else 'b'}) {method} ...", flush=True)

@@ -22,6 +22,7 @@ from docfields.ner.data import (
     pad_windows,
     page_example,
     plan_windows,
+    segment_boxes,
     shift_boxes,
     split_by_document,
 )
@@ -221,3 +222,20 @@ def test_box_shift_moves_word_boxes_only_and_stays_on_the_page():
     assert shift_boxes(window, 0, 0) is window
     far = shift_boxes(window, 500, 0)
     assert far.bbox[6] == (505, 0, 506, 10)
+
+
+def test_segment_boxes_join_a_line_of_words_and_split_at_wide_gaps_and_line_breaks():
+    line = [(100, 200, 140, 212), (146, 200, 190, 212), (195, 201, 230, 213)]  # one phrase, spaces of ~5
+    value = (700, 200, 740, 212)  # same row, far right: a table cell of its own
+    below = [(100, 220, 150, 232), (155, 220, 200, 232)]  # the next line
+    segments = segment_boxes([*line, value, *below])
+    assert segments[:3] == ((100, 200, 230, 213),) * 3
+    assert segments[3] == value
+    assert segments[4:] == ((100, 220, 200, 232),) * 2
+
+
+def test_segment_boxes_keep_empty_boxes_and_single_words():
+    empty = (0, 0, 0, 0)
+    boxes = [empty, empty, (10, 10, 20, 20), empty, (30, 10, 40, 20)]
+    assert segment_boxes(boxes) == tuple(boxes)  # text-only pages stay text-only; a gap breaks a segment
+    assert segment_boxes([]) == ()

@@ -133,3 +133,16 @@ def test_box_tables_are_coarse_and_smaller_than_the_position_table():
     assert similarity(positions[20:100], positions[30:110]).mean() < 0.5  # tokens 10 apart: distinct
     ratio = boxes.norm(dim=1).mean() / positions.norm(dim=1).mean()
     assert 0.25 < ratio < 0.35
+
+
+def test_a_segment_level_tagger_gives_each_word_its_line_box_and_keeps_it_when_loaded(tmp_path):
+    tagger = build_tagger("layoutlm-tiny", FIELDS, TEXTS, box_level="segment")
+    line = PageExample(document="d", page=1, words=("Total", "amount", "due", "12,000"),
+                       boxes=((10, 10, 60, 30), (66, 10, 130, 30), (136, 10, 170, 30), (800, 10, 880, 30)))  # fmt: skip
+    window = tagger.encode(0, line)[0]
+    boxes = {word: box for word, box in zip(window.word_ids, window.bbox, strict=True) if word >= 0}
+    assert boxes == {0: (10, 10, 170, 30), 1: (10, 10, 170, 30), 2: (10, 10, 170, 30), 3: (800, 10, 880, 30)}
+    loaded = Tagger.load(tagger.save(tmp_path / "segments"))
+    assert loaded.card.box_level == "segment"
+    assert np.allclose(loaded.predict([line])[0], tagger.predict([line])[0], atol=1e-5)
+    assert build_tagger("layoutlm-tiny", FIELDS, TEXTS).encode(0, line)[0].bbox[1] == (10, 10, 60, 30)

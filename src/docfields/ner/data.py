@@ -104,6 +104,40 @@ def page_example(words: Sequence[Block], document: str, page: int, labels: Seque
     return PageExample(document=document, page=page, words=texts, boxes=boxes, labels=kept, block_ids=ids)
 
 
+def segment_boxes(boxes: Sequence[Box], gap: float = 1.5) -> tuple[Box, ...]:
+    """Each word's box replaced by the box of its segment: the run of words it shares a line with.
+
+    Consecutive words (reading order) belong to one segment while the next one sits on the same
+    line (their vertical extents overlap by half the smaller height) and starts at most ``gap``
+    line heights after the previous one ends. A table row's label and its value far to the right
+    are two segments; a line of prose is one. Segment-level boxes are what LayoutLMv3 and
+    StructuralLM are fine-tuned with: every word of a phrase gets the same layout, so the layout
+    says where a phrase sits and cannot pull single words out of it. Empty boxes stay empty.
+    """
+    segments: list[list[int]] = []
+    for index, box in enumerate(boxes):
+        if segments and box != PAD_BOX and _continues(boxes[segments[-1][-1]], box, gap):
+            segments[-1].append(index)
+        else:
+            segments.append([index])
+    result: list[Box] = list(boxes)
+    for members in segments:
+        if len(members) > 1:
+            union = (min(boxes[i][0] for i in members), min(boxes[i][1] for i in members),
+                     max(boxes[i][2] for i in members), max(boxes[i][3] for i in members))  # fmt: skip
+            for i in members:
+                result[i] = union
+    return tuple(result)
+
+
+def _continues(previous: Box, box: Box, gap: float) -> bool:
+    if previous == PAD_BOX:
+        return False
+    height = min(previous[3] - previous[1], box[3] - box[1])
+    overlap = min(previous[3], box[3]) - max(previous[1], box[1])
+    return height > 0 and overlap >= 0.5 * height and -height <= box[0] - previous[2] <= gap * height
+
+
 def plan_windows(token_counts: Sequence[int], budget: int, overlap: int) -> list[Window]:
     """Cut a page into windows of whole words holding at most ``budget`` sub-tokens each.
 

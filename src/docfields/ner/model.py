@@ -18,19 +18,28 @@ for) and ``docfields_ner.json`` (the ``TaggerCard``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from docfields.errors import AnnotationError, ModelError
 from docfields.hflogging import quiet_transformers
-from docfields.ner.data import EncodedWindow, PageExample, SpecialTokens, WordProbabilities, encode_page, pad_windows
+from docfields.ner.data import (
+    EncodedWindow,
+    PageExample,
+    SpecialTokens,
+    WordProbabilities,
+    encode_page,
+    pad_windows,
+    segment_boxes,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -82,6 +91,9 @@ class TaggerCard(BaseModel):
     max_length: int = Field(default=MAX_LENGTH, ge=8, description="Tokens per window, CLS and SEP included")
     overlap: int = Field(default=DEFAULT_OVERLAP, ge=0, description="Sub-tokens shared by neighbouring windows")
     tokenizer: str = Field(default="pretrained", description="'wordpiece' when trained on the corpus")
+    box_level: Literal["word", "segment"] = Field(
+        default="word", description="Boxes the model sees: each word's own, or its segment's (see segment_boxes)"
+    )
     metrics: dict[str, Any] = Field(default_factory=dict, description="Validation scores of the last training")
 
     @property
@@ -347,6 +359,8 @@ class Tagger:
     def encode(self, page_index: int, example: PageExample) -> list[EncodedWindow]:
         """The windows of one page, labels included when the example has them."""
         tokens = self.tokenize_words(example.words)
+        if self.card.box_level == "segment":
+            example = dataclasses.replace(example, boxes=segment_boxes(example.boxes))
         return encode_page(page_index, tokens, example, self.specials, self.card.max_length, self.card.overlap)
 
     def predict(
@@ -435,6 +449,7 @@ def build_tagger(
     vocab_size: int = 8000,
     overlap: int | None = None,
     max_length: int | None = None,
+    box_level: Literal["word", "segment"] = "word",
 ) -> Tagger:
     """A tagger for ``fields`` from a named config, a local directory or a hub name.
 
@@ -449,6 +464,8 @@ def build_tagger(
         max_length: tokens per window (CLS and SEP included); None: as many as the model takes.
             Shorter windows are cheaper per token (attention is quadratic) and give more, smaller
             training sequences.
+        box_level: ``segment`` gives every word the box of its line segment (``segment_boxes``),
+            in training and at inference alike; ``word`` its own box.
 
     >>> tagger = build_tagger("layoutlm-tiny", fields, texts=["Total", "Due"])  # doctest: +SKIP
     """
@@ -463,7 +480,7 @@ def build_tagger(
     max_length = min(window_length(model.config.max_position_embeddings), max_length or MAX_LENGTH)
     card = TaggerCard(base=base, model_type=model.config.model_type, field_names=names, max_length=max_length,
                       overlap=min(max_length // 4 if overlap is None else overlap, (max_length - 2) // 2),
-                      tokenizer=kind)  # fmt: skip
+                      tokenizer=kind, box_level=box_level)  # fmt: skip
     logger.info("built a %s tagger from %s: %d labels, windows of %d tokens", card.model_type, base,
                 card.num_labels, max_length)  # fmt: skip
     return Tagger(model, tokenizer, card, fields)

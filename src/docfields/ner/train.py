@@ -30,7 +30,7 @@ import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -104,6 +104,9 @@ class NerTrainOptions(BaseModel):
     box_shift: float = Field(
         default=0.1, ge=0.0, lt=1.0,
         description="Training boxes move by up to this share of the page, at random per window: less memorizing",
+    )
+    box_level: Literal["word", "segment"] = Field(
+        default="word", description="Boxes the model sees: each word's own or its segment's (ner.data.segment_boxes)"
     )
     freeze_layout: bool = Field(
         default=True, description="Named configs: keep the smooth position and box embeddings fixed as initialized"
@@ -182,7 +185,8 @@ def _initial_tagger(options: NerTrainOptions, fields: list[dict[str, Any]], trai
     last = get_last_checkpoint(str(checkpoints)) if options.resume and checkpoints.is_dir() else None
     texts = (word for example in train for word in example.words)
     tagger = build_tagger(
-        options.base, fields, texts, options.seed, options.vocab_size, options.overlap, options.max_length
+        options.base, fields, texts, options.seed, options.vocab_size, options.overlap, options.max_length,
+        options.box_level,
     )
     if last:
         logger.info("resuming from %s", last)
