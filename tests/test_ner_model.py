@@ -135,8 +135,8 @@ def test_box_tables_are_coarse_and_smaller_than_the_position_table():
     assert 0.25 < ratio < 0.35
 
 
-def test_a_segment_level_tagger_gives_each_word_its_line_box_and_keeps_it_when_loaded(tmp_path):
-    tagger = build_tagger("layoutlm-tiny", FIELDS, TEXTS, box_level="segment")
+def test_a_new_tagger_gives_each_word_its_segment_box_and_keeps_it_when_loaded(tmp_path):
+    tagger = build_tagger("layoutlm-tiny", FIELDS, TEXTS)
     line = PageExample(document="d", page=1, words=("Total", "amount", "due", "12,000"),
                        boxes=((10, 10, 60, 30), (66, 10, 130, 30), (136, 10, 170, 30), (800, 10, 880, 30)))  # fmt: skip
     window = tagger.encode(0, line)[0]
@@ -145,4 +145,8 @@ def test_a_segment_level_tagger_gives_each_word_its_line_box_and_keeps_it_when_l
     loaded = Tagger.load(tagger.save(tmp_path / "segments"))
     assert loaded.card.box_level == "segment"
     assert np.allclose(loaded.predict([line])[0], tagger.predict([line])[0], atol=1e-5)
-    assert build_tagger("layoutlm-tiny", FIELDS, TEXTS).encode(0, line)[0].bbox[1] == (10, 10, 60, 30)
+    assert build_tagger("layoutlm-tiny", FIELDS, TEXTS, box_level="word").encode(0, line)[0].bbox[1] == (10, 10, 60, 30)
+    card = json.loads((tmp_path / "segments" / "docfields_ner.json").read_text())
+    del card["box_level"]  # a tagger saved before box levels existed saw word boxes
+    (tmp_path / "segments" / "docfields_ner.json").write_text(json.dumps(card))
+    assert Tagger.load(tmp_path / "segments").encode(0, line)[0].bbox[1] == (10, 10, 60, 30)

@@ -97,10 +97,14 @@ def test_the_train_command_prints_a_table_per_field(corpus, tmp_path):
     from docfields.cli.main import app
 
     args = ["train", "ner", "--manifest", corpus["train"], "--fields", corpus["fields"], "-o", str(tmp_path / "m"),
-            "--validation", corpus["validation"], "--base", "layoutlm-tiny", "--epochs", "1"]  # fmt: skip
+            "--validation", corpus["validation"], "--base", "layoutlm-tiny", "--epochs", "1",
+            "--box-level", "word"]  # fmt: skip
     result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "menu.nm" in result.output and "micro" in result.output
+    assert json.loads((tmp_path / "m" / "docfields_ner.json").read_text())["box_level"] == "word"
+    unknown = CliRunner().invoke(app, [*args[:-1], "cell"])
+    assert unknown.exit_code != 0 and "box_level" in unknown.output
     bad = CliRunner().invoke(app, [*args[:5], str(tmp_path / "nofields.json"), *args[6:]])
     assert bad.exit_code == 9
 

@@ -28,7 +28,7 @@ def train_ner_command(
     max_minutes: float | None = typer.Option(None, help="Time budget; the learning rate decays to fit it."),
     max_length: int | None = typer.Option(None, min=8, help="Tokens per window (default: what the model takes)."),
     other_weight: float = typer.Option(0.3, min=0.01, max=1.0, help="Loss weight of words in no field."),
-    box_level: str = typer.Option("word", help="Boxes the model sees: 'word' (its own) or 'segment' (its line's)."),
+    box_level: str = typer.Option("segment", help="Boxes the model sees: 'segment' (its line's) or 'word' (its own)."),
     seed: int = typer.Option(1337),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUT/checkpoints."),
     bf16: bool = typer.Option(False, help="bfloat16 autocast (faster on CPUs with bf16)."),

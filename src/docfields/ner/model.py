@@ -78,6 +78,9 @@ DEFAULT_BASE = "layoutlm-mini"
 # about one word vector instead of six (see smooth_position_embeddings).
 BOX_SHORTEST_WAVELENGTH = 50.0
 BOX_TABLE_SCALE = 0.3
+BoxLevel = Literal["word", "segment"]
+# New taggers see segment boxes (see segment_boxes); cards written before box_level existed are word-level.
+DEFAULT_BOX_LEVEL: BoxLevel = "segment"
 
 
 class TaggerCard(BaseModel):
@@ -91,7 +94,7 @@ class TaggerCard(BaseModel):
     max_length: int = Field(default=MAX_LENGTH, ge=8, description="Tokens per window, CLS and SEP included")
     overlap: int = Field(default=DEFAULT_OVERLAP, ge=0, description="Sub-tokens shared by neighbouring windows")
     tokenizer: str = Field(default="pretrained", description="'wordpiece' when trained on the corpus")
-    box_level: Literal["word", "segment"] = Field(
+    box_level: BoxLevel = Field(
         default="word", description="Boxes the model sees: each word's own, or its segment's (see segment_boxes)"
     )
     metrics: dict[str, Any] = Field(default_factory=dict, description="Validation scores of the last training")
@@ -449,7 +452,7 @@ def build_tagger(
     vocab_size: int = 8000,
     overlap: int | None = None,
     max_length: int | None = None,
-    box_level: Literal["word", "segment"] = "word",
+    box_level: BoxLevel = DEFAULT_BOX_LEVEL,
 ) -> Tagger:
     """A tagger for ``fields`` from a named config, a local directory or a hub name.
 

@@ -30,7 +30,7 @@ import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,7 +50,9 @@ from docfields.ner.data import (
 from docfields.ner.metrics import FieldScore, TokenMetrics, chance_entity_f1, entity_scores, token_metrics
 from docfields.ner.model import (
     DEFAULT_BASE,
+    DEFAULT_BOX_LEVEL,
     NAMED_CONFIGS,
+    BoxLevel,
     Tagger,
     build_tagger,
     field_names,
@@ -105,8 +107,9 @@ class NerTrainOptions(BaseModel):
         default=0.1, ge=0.0, lt=1.0,
         description="Training boxes move by up to this share of the page, at random per window: less memorizing",
     )
-    box_level: Literal["word", "segment"] = Field(
-        default="word", description="Boxes the model sees: each word's own or its segment's (ner.data.segment_boxes)"
+    box_level: BoxLevel = Field(
+        default=DEFAULT_BOX_LEVEL,
+        description="Boxes the model sees: its line segment's (ner.data.segment_boxes) or each word's own",
     )
     freeze_layout: bool = Field(
         default=True, description="Named configs: keep the smooth position and box embeddings fixed as initialized"
@@ -184,10 +187,8 @@ def _initial_tagger(options: NerTrainOptions, fields: list[dict[str, Any]], trai
     checkpoints = Path(options.output) / "checkpoints"
     last = get_last_checkpoint(str(checkpoints)) if options.resume and checkpoints.is_dir() else None
     texts = (word for example in train for word in example.words)
-    tagger = build_tagger(
-        options.base, fields, texts, options.seed, options.vocab_size, options.overlap, options.max_length,
-        options.box_level,
-    )
+    tagger = build_tagger(options.base, fields, texts, options.seed, options.vocab_size, options.overlap,
+                          options.max_length, options.box_level)  # fmt: skip
     if last:
         logger.info("resuming from %s", last)
         tagger = Tagger(load_checkpoint(last), _checkpoint_tokenizer(last), tagger.card, fields)
