@@ -12,12 +12,14 @@ Prints entity F1 per field and micro (``docfields.ner.metrics.entity_scores``), 
 text-only difference, training pages/s, the validation curve (entity F1 per epoch) with the time
 to the best F1, and inference pages/s (``Tagger.predict``, what enrichment runs) in fp32 and bf16.
 
-``train_ner`` has no time budget, so each model gets ``max_steps`` computed from a measured
-training speed (a short probe run per dataset); (a) and (b) get the same steps. Asserts nothing.
+(a) and (b) get the same steps: ``max_steps`` computed from a measured training speed (a short
+probe run per dataset), or ``--steps`` (for comparisons across seeds and settings, independent
+of the machine's speed). Asserts nothing.
 
     .venv/bin/python bench/ner_bench.py                                  # full run (20 min per model)
     .venv/bin/python bench/ner_bench.py --dataset cord --train-minutes 3  # reduced
     .venv/bin/python bench/ner_bench.py --quick                          # smoke run (~2 min)
+    .venv/bin/python bench/ner_bench.py --dataset demo --steps 2200 --seed 2024 --methods layout,text-only
 """
 
 from __future__ import annotations
