@@ -32,7 +32,7 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
@@ -50,6 +50,7 @@ from docfields.ner import (
     read_fields,
     split_by_document,
 )
+from docfields.ner.model import BoxLevel
 from docfields.ner.train import _trainer, batch_size, freeze_layout_tables  # train_ner's Trainer set-up
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -68,7 +69,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--demo-seed", type=int, default=7)
     parser.add_argument("--demo-held-out", type=float, default=0.25, help="Share of demo documents held out")
     parser.add_argument("--base", default=DEFAULT_BASE, help="Named config (or checkpoint) of the tagger")
-    parser.add_argument("--box-level", choices=("word", "segment"),
+    parser.add_argument("--box-level", choices=get_args(BoxLevel),
                         default=NerTrainOptions.model_fields["box_level"].default)
     parser.add_argument("--batch-size", type=int, default=None, help="Windows per step (train_ner's default)")
     parser.add_argument("--seed", type=int, default=1337)

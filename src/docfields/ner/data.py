@@ -121,7 +121,7 @@ def segment_boxes(boxes: Sequence[Box], gap: float = 1.5) -> tuple[Box, ...]:
     """
     segments: list[list[int]] = []
     for index, box in enumerate(boxes):
-        if segments and box != PAD_BOX and _continues(boxes[segments[-1][-1]], box, gap):
+        if segments and _continues(boxes[segments[-1][-1]], box, gap):
             segments[-1].append(index)
         else:
             segments.append([index])
@@ -136,7 +136,7 @@ def segment_boxes(boxes: Sequence[Box], gap: float = 1.5) -> tuple[Box, ...]:
 
 
 def _continues(previous: Box, box: Box, gap: float) -> bool:
-    if previous == PAD_BOX:
+    if PAD_BOX in (previous, box):
         return False
     height = min(previous[3] - previous[1], box[3] - box[1])
     overlap = min(previous[3], box[3]) - max(previous[1], box[1])
