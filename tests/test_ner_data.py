@@ -18,6 +18,7 @@ from docfields.ner.data import (
     drop_tokens,
     encode_page,
     encode_window,
+    hide_boxes,
     merge_window_probabilities,
     pad_windows,
     page_example,
@@ -222,6 +223,14 @@ def test_box_shift_moves_word_boxes_only_and_stays_on_the_page():
     assert shift_boxes(window, 0, 0) is window
     far = shift_boxes(window, 500, 0)
     assert far.bbox[6] == (505, 0, 506, 10)
+
+
+def test_hide_boxes_empties_word_boxes_only():
+    window = encode_page(0, [[10 + i] for i in range(6)], example(6), SPECIALS, max_length=64, overlap=0)[0]
+    hidden = hide_boxes(window)
+    assert hidden.bbox[0] == CLS_BOX and hidden.bbox[-1] == SEP_BOX
+    assert set(hidden.bbox[1:-1]) == {(0, 0, 0, 0)} and set(window.bbox[1:-1]) != {(0, 0, 0, 0)}
+    assert (hidden.input_ids, hidden.labels, hidden.word_ids) == (window.input_ids, window.labels, window.word_ids)
 
 
 def test_segment_boxes_join_a_line_of_words_and_split_at_wide_gaps_and_line_breaks():

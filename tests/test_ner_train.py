@@ -105,6 +105,8 @@ def test_the_train_command_prints_a_table_per_field(corpus, tmp_path):
     assert json.loads((tmp_path / "m" / "docfields_ner.json").read_text())["box_level"] == "word"
     unknown = CliRunner().invoke(app, [*args[:-1], "cell"])
     assert unknown.exit_code != 0 and "box_level" in unknown.output
+    too_much = CliRunner().invoke(app, [*args, "--box-dropout", "1.5"])
+    assert too_much.exit_code != 0 and "box_dropout" in too_much.output
     bad = CliRunner().invoke(app, [*args[:5], str(tmp_path / "nofields.json"), *args[6:]])
     assert bad.exit_code == 9
 
@@ -155,7 +157,7 @@ def test_training_windows_get_a_fresh_box_shift_at_every_read():
 
     boxes = ((0, 0, 0, 0), (400, 500, 420, 510), (430, 500, 470, 510), (1000, 1000, 1000, 1000))
     window = EncodedWindow(0, (2, 7, 8, 3), boxes, (-100, 1, 2, -100), (-1, 0, 1, -1))
-    served = AugmentedWindows([window], token_dropout=0.0, box_shift=0.1, unk_id=1, seed=5)
+    served = AugmentedWindows([window], token_dropout=0.0, box_shift=0.1, box_dropout=0.0, unk_id=1, seed=5)
     reads = [served[0] for _ in range(20)]
     offsets = set()
     for read in reads:
@@ -165,4 +167,21 @@ def test_training_windows_get_a_fresh_box_shift_at_every_read():
         assert (read.bbox[0], read.bbox[3], read.input_ids) == (boxes[0], boxes[3], window.input_ids)
         offsets.add((dx, dy))
     assert len(offsets) > 10
-    assert AugmentedWindows([window], 0.0, 0.0, 1, 5)[0] is window
+    assert AugmentedWindows([window], 0.0, 0.0, 0.0, 1, 5)[0] is window
+
+
+def test_box_dropout_serves_a_share_of_windows_without_word_boxes():
+    from docfields.ner.data import PAD_BOX, EncodedWindow
+    from docfields.ner.train import AugmentedWindows
+
+    boxes = ((0, 0, 0, 0), (400, 500, 420, 510), (430, 500, 470, 510), (1000, 1000, 1000, 1000))
+    window = EncodedWindow(0, (2, 7, 8, 3), boxes, (-100, 1, 2, -100), (-1, 0, 1, -1))
+    served = AugmentedWindows([window], token_dropout=0.0, box_shift=0.0, box_dropout=0.5, unk_id=1, seed=5)
+    reads = [served[0] for _ in range(200)]
+    hidden = [r for r in reads if r.bbox[1:3] == (PAD_BOX, PAD_BOX)]
+    assert 60 < len(hidden) < 140
+    assert all(r.bbox == boxes for r in reads if r not in hidden)
+    assert all((r.bbox[0], r.bbox[3], r.input_ids, r.labels) == (boxes[0], boxes[3], window.input_ids, window.labels)
+               for r in hidden)  # fmt: skip
+    always = AugmentedWindows([window], 0.0, 0.0, 1.0, 1, 5)
+    assert all(always[0].bbox[1:3] == (PAD_BOX, PAD_BOX) for _ in range(20))

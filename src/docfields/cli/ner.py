@@ -29,6 +29,9 @@ def train_ner_command(
     max_length: int | None = typer.Option(None, min=8, help="Tokens per window (default: what the model takes)."),
     other_weight: float = typer.Option(0.3, min=0.01, max=1.0, help="Loss weight of words in no field."),
     box_level: str = typer.Option("segment", help="Boxes the model sees: 'segment' (its line's) or 'word' (its own)."),
+    token_dropout: float = typer.Option(0.2, help="Share of training sub-tokens hidden (less memorizing)."),
+    box_shift: float = typer.Option(0.1, help="Training boxes move by up to this share of the page, per window."),
+    box_dropout: float = typer.Option(0.5, help="Share of training windows served without boxes."),
     seed: int = typer.Option(1337),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUT/checkpoints."),
     bf16: bool = typer.Option(False, help="bfloat16 autocast (faster on CPUs with bf16)."),
@@ -42,7 +45,8 @@ def train_ner_command(
             manifest=manifest, fields=fields, output=out, validation_manifest=validation, base=base,
             epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
             patience=patience, max_minutes=max_minutes, max_length=max_length, other_weight=other_weight,
-            box_level=box_level, seed=seed, resume=resume, bf16=bf16, label_attribute=label_attribute,
+            box_level=box_level, token_dropout=token_dropout, box_shift=box_shift, box_dropout=box_dropout,
+            seed=seed, resume=resume, bf16=bf16, label_attribute=label_attribute,
         )  # fmt: skip
         with console.status("training"):
             result = train_ner(options)

@@ -275,6 +275,18 @@ def shift_boxes(window: EncodedWindow, dx: int, dy: int) -> EncodedWindow:
     return EncodedWindow(window.page, window.input_ids, boxes, window.labels, window.word_ids)
 
 
+def hide_boxes(window: EncodedWindow) -> EncodedWindow:
+    """A copy of a window with every word box emptied, as a text-only page has them.
+
+    Box dropout: a layout model from scratch that always sees boxes learns the places where
+    fields sat on its training pages faster than it learns the words around them, and stops
+    improving on unseen documents long before a text-only model does. Trained on some windows
+    without boxes, the same model must also learn what the text alone says. Special tokens stay.
+    """
+    boxes = tuple(box if word < 0 else PAD_BOX for box, word in zip(window.bbox, window.word_ids, strict=True))
+    return EncodedWindow(window.page, window.input_ids, boxes, window.labels, window.word_ids)
+
+
 def _clip(value: int) -> int:
     return min(max(value, 0), LAYOUTLM_SCALE)
 

@@ -42,6 +42,7 @@ from docfields.ner.data import (
     EncodedWindow,
     PageExample,
     drop_tokens,
+    hide_boxes,
     pad_windows,
     page_example,
     shift_boxes,
@@ -106,6 +107,10 @@ class NerTrainOptions(BaseModel):
     box_shift: float = Field(
         default=0.1, ge=0.0, lt=1.0,
         description="Training boxes move by up to this share of the page, at random per window: less memorizing",
+    )
+    box_dropout: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Share of training windows served without boxes: the model also learns what the text says",
     )
     box_level: BoxLevel = Field(
         default=DEFAULT_BOX_LEVEL,
@@ -207,9 +212,10 @@ class AugmentedWindows:
     """Training windows served with fresh token dropout and box shift at every read (a new draw each epoch)."""
 
     def __init__(
-        self, windows: Sequence[EncodedWindow], token_dropout: float, box_shift: float, unk_id: int, seed: int
-    ) -> None:
-        self.windows, self.token_dropout, self.unk_id = windows, token_dropout, unk_id
+        self, windows: Sequence[EncodedWindow], token_dropout: float, box_shift: float, box_dropout: float,
+        unk_id: int, seed: int,
+    ) -> None:  # fmt: skip
+        self.windows, self.token_dropout, self.box_dropout, self.unk_id = windows, token_dropout, box_dropout, unk_id
         self.shift = round(box_shift * LAYOUTLM_SCALE)
         self.rng = random.Random(seed)
 
@@ -221,6 +227,8 @@ class AugmentedWindows:
         if self.shift:
             dx, dy = (self.rng.randint(-self.shift, self.shift) for _ in range(2))
             window = shift_boxes(window, dx, dy)
+        if self.box_dropout and self.rng.random() < self.box_dropout:
+            window = hide_boxes(window)
         return window
 
 
@@ -376,7 +384,8 @@ def _trainer(tagger: Tagger, options: NerTrainOptions, train: list[EncodedWindow
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
     if options.max_minutes:
         callbacks.append(_time_budget_callback(options, _total_steps(options, len(train), batch)))
-    augmented = AugmentedWindows(train, options.token_dropout, options.box_shift, tagger.specials.unk_id, options.seed)
+    augmented = AugmentedWindows(train, options.token_dropout, options.box_shift, options.box_dropout,
+                                 tagger.specials.unk_id, options.seed)  # fmt: skip
     trainer = Trainer(
         model=tagger.model, args=_arguments(options, len(train), bool(valid), batch),
         data_collator=WindowCollator(tagger.specials.pad_id), train_dataset=augmented, eval_dataset=valid or None,
