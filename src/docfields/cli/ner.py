@@ -31,7 +31,7 @@ def train_ner_command(
     box_level: str = typer.Option("segment", help="Boxes the model sees: 'segment' (its line's) or 'word' (its own)."),
     token_dropout: float = typer.Option(0.2, help="Share of training sub-tokens hidden (less memorizing)."),
     box_shift: float = typer.Option(0.1, help="Training boxes move by up to this share of the page, per window."),
-    box_dropout: float = typer.Option(0.5, help="Share of training windows served without boxes."),
+    box_dropout: float = typer.Option(0.0, help="Share of training windows served without boxes."),
     seed: int = typer.Option(1337),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUT/checkpoints."),
     bf16: bool = typer.Option(False, help="bfloat16 autocast (faster on CPUs with bf16)."),

@@ -278,10 +278,12 @@ def shift_boxes(window: EncodedWindow, dx: int, dy: int) -> EncodedWindow:
 def hide_boxes(window: EncodedWindow) -> EncodedWindow:
     """A copy of a window with every word box emptied, as a text-only page has them.
 
-    Box dropout: a layout model from scratch that always sees boxes learns the places where
-    fields sat on its training pages faster than it learns the words around them, and stops
-    improving on unseen documents long before a text-only model does. Trained on some windows
-    without boxes, the same model must also learn what the text alone says. Special tokens stay.
+    Box dropout (``NerTrainOptions.box_dropout``): on 120 demo documents a layout model from scratch
+    stalled (0.83 held-out F1) while the same model without boxes kept improving (0.92): it learns
+    where fields sat on its training pages faster than the words around them. Trained on some
+    windows without boxes, it must also learn what the text alone says. Off by default: at 0.5,
+    four demo runs were no better than text only on average (the spread between runs was 0.1), and
+    it cost 0.04 F1 on CORD, where layout matters. Special tokens keep their boxes.
     """
     boxes = tuple(box if word < 0 else PAD_BOX for box, word in zip(window.bbox, window.word_ids, strict=True))
     return EncodedWindow(window.page, window.input_ids, boxes, window.labels, window.word_ids)

@@ -109,8 +109,8 @@ class NerTrainOptions(BaseModel):
         description="Training boxes move by up to this share of the page, at random per window: less memorizing",
     )
     box_dropout: float = Field(
-        default=0.5, ge=0.0, le=1.0,
-        description="Share of training windows served without boxes: the model also learns what the text says",
+        default=0.0, ge=0.0, le=1.0,
+        description="Share of training windows served without boxes (ner.data.hide_boxes); off: see there",
     )
     box_level: BoxLevel = Field(
         default=DEFAULT_BOX_LEVEL,
