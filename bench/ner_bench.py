@@ -76,6 +76,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--base", default=DEFAULT_BASE, help="Named config (or checkpoint) of the tagger")
     parser.add_argument("--box-level", choices=get_args(BoxLevel),
                         default=NerTrainOptions.model_fields["box_level"].default)
+    parser.add_argument("--box-dropout", type=float, default=NerTrainOptions.model_fields["box_dropout"].default,
+                        help="Share of the layout model's training windows without boxes")
     parser.add_argument("--batch-size", type=int, default=None, help="Windows per step (train_ner's default)")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--patience", type=int, default=NerTrainOptions.model_fields["patience"].default,
@@ -165,7 +167,8 @@ def new_tagger(args: argparse.Namespace, fields_path: str, train: list[PageExamp
 
 def train_options(args: argparse.Namespace, fields_path: str, output: Path, max_steps: int) -> NerTrainOptions:
     return NerTrainOptions(manifest="-", fields=fields_path, output=str(output), base=args.base, max_steps=max_steps,
-                           batch_size=args.batch_size, seed=args.seed, patience=args.patience)  # fmt: skip
+                           batch_size=args.batch_size, seed=args.seed, patience=args.patience,
+                           box_dropout=args.box_dropout)  # fmt: skip
 
 
 def curve_callback(tagger: Tagger, val: list[PageExample], clock: dict[str, float]) -> Any:
