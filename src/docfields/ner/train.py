@@ -209,7 +209,7 @@ def freeze_layout_tables(tagger: Tagger, options: NerTrainOptions) -> None:
 
 
 class AugmentedWindows:
-    """Training windows served with fresh token dropout and box shift at every read (a new draw each epoch)."""
+    """Training windows with fresh token dropout, box shift and box dropout at every read (a new draw each epoch)."""
 
     def __init__(
         self, windows: Sequence[EncodedWindow], token_dropout: float, box_shift: float, box_dropout: float,
