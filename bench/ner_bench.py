@@ -384,9 +384,9 @@ def run_dataset(args: argparse.Namespace, name: str, minutes: float, workdir: Pa
     runs: dict[str, dict[str, Any]] = {}
     taggers = [m for m in ("layout", "text-only") if m in args.methods]
     fit, select = split_by_document(train, SELECTION_SHARE, args.seed)  # as train_ner splits off its validation
-    print(f"  the taggers train on {len(fit)} of these pages and pick their best epoch on the other {len(select)} "
-          f"({len({p.document for p in select})} documents)")  # fmt: skip
     if taggers:
+        print(f"  the taggers train on {len(fit)} of these pages and pick their best epoch on the other "
+              f"{len(select)} ({len({p.document for p in select})} documents)")  # fmt: skip
         max_steps = args.steps or steps_for_budget(args, fields_path, fit, workdir / name, minutes)
     for method in taggers:
         pages = (fit, select, val) if method == "layout" else tuple(map(zero_boxes, (fit, select, val)))
