@@ -151,12 +151,20 @@ def test_model_selection_prefers_entity_f1_and_ranks_before_any_entity():
     assert closer[SELECTION_METRIC] < 0
 
 
-def test_training_windows_get_a_fresh_box_shift_at_every_read():
+WINDOW_BOXES = ((0, 0, 0, 0), (400, 500, 420, 510), (430, 500, 470, 510), (1000, 1000, 1000, 1000))
+
+
+def two_word_window():
+    """CLS, two words with boxes, SEP: what the augmentations act on."""
     from docfields.ner.data import EncodedWindow
+
+    return EncodedWindow(0, (2, 7, 8, 3), WINDOW_BOXES, (-100, 1, 2, -100), (-1, 0, 1, -1))
+
+
+def test_training_windows_get_a_fresh_box_shift_at_every_read():
     from docfields.ner.train import AugmentedWindows
 
-    boxes = ((0, 0, 0, 0), (400, 500, 420, 510), (430, 500, 470, 510), (1000, 1000, 1000, 1000))
-    window = EncodedWindow(0, (2, 7, 8, 3), boxes, (-100, 1, 2, -100), (-1, 0, 1, -1))
+    boxes, window = WINDOW_BOXES, two_word_window()
     served = AugmentedWindows([window], token_dropout=0.0, box_shift=0.1, box_dropout=0.0, unk_id=1, seed=5)
     reads = [served[0] for _ in range(20)]
     offsets = set()
@@ -171,11 +179,10 @@ def test_training_windows_get_a_fresh_box_shift_at_every_read():
 
 
 def test_box_dropout_serves_a_share_of_windows_without_word_boxes():
-    from docfields.ner.data import PAD_BOX, EncodedWindow
+    from docfields.ner.data import PAD_BOX
     from docfields.ner.train import AugmentedWindows
 
-    boxes = ((0, 0, 0, 0), (400, 500, 420, 510), (430, 500, 470, 510), (1000, 1000, 1000, 1000))
-    window = EncodedWindow(0, (2, 7, 8, 3), boxes, (-100, 1, 2, -100), (-1, 0, 1, -1))
+    boxes, window = WINDOW_BOXES, two_word_window()
     served = AugmentedWindows([window], token_dropout=0.0, box_shift=0.0, box_dropout=0.5, unk_id=1, seed=5)
     reads = [served[0] for _ in range(200)]
     hidden = [r for r in reads if r.bbox[1:3] == (PAD_BOX, PAD_BOX)]
