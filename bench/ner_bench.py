@@ -16,12 +16,15 @@ to the best F1, and inference pages/s (``Tagger.predict``, what enrichment runs)
 best epoch (as ``train_ner`` does); the held-out pages only score them.
 (a) and (b) get the same steps: ``max_steps`` computed from a measured training speed (a short
 probe run per dataset), or ``--steps`` (for comparisons across seeds and settings, independent
-of the machine's speed). Asserts nothing.
+of the machine's speed). ``--seeds`` trains (a) and (b) once per seed and reports each seed, the
+mean and the paired layout - text-only differences: one run on the demo corpus moves by +-0.05.
+Asserts nothing.
 
     .venv/bin/python bench/ner_bench.py                                  # full run (20 min per model)
     .venv/bin/python bench/ner_bench.py --dataset cord --train-minutes 3  # reduced
     .venv/bin/python bench/ner_bench.py --quick                          # smoke run (~2 min)
     .venv/bin/python bench/ner_bench.py --dataset demo --steps 2200 --seed 2024 --methods layout,text-only
+    .venv/bin/python bench/ner_bench.py --dataset demo --steps 8760 --seeds 1337,2024,99 --methods layout,text-only
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ def parse_args() -> argparse.Namespace:
                         help="Share of the layout model's training windows without boxes")
     parser.add_argument("--batch-size", type=int, default=None, help="Windows per step (train_ner's default)")
     parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--seeds", default=None,
+                        help="Comma-separated seeds: (a) and (b) train once per seed and the report averages them "
+                             "(one demo run moves by +-0.05); default: --seed alone")  # fmt: skip
     parser.add_argument("--patience", type=int, default=NerTrainOptions.model_fields["patience"].default,
                         help="Evaluations without progress before stopping (train_ner's default)")
     parser.add_argument("--threads", type=int, default=2, help="Torch threads (cores)")
@@ -89,6 +95,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="Tiny subsets, 0.3 min per model")
     args = parser.parse_args()
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    args.seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
     args.cord_limit = None
     if args.quick:
         args.train_minutes, args.demo_docs, args.cord_limit = 0.3, 8, (80, 25)
@@ -354,6 +361,13 @@ def train_baseline(train: list[PageExample], val: list[PageExample], names: list
 # ------------------------------------------------------------------------------------ report
 
 
+def mean_scores(runs: list[list[FieldScore]]) -> list[FieldScore]:
+    """Per-field scores averaged over runs (seeds) of one method; support is the same in every run."""
+    return [first.model_copy(update={key: float(np.mean([getattr(run[i], key) for run in runs]))
+                                     for key in ("precision", "recall", "f1")})
+            for i, first in enumerate(runs[0])]  # fmt: skip
+
+
 def field_table(results: dict[str, list[FieldScore]]) -> None:
     methods = list(results)
     first = results[methods[0]]
@@ -367,6 +381,31 @@ def field_table(results: dict[str, list[FieldScore]]) -> None:
         print(f"  {row.name:<26} {row.support:>7d} {cells}")
 
 
+def micro_line(method: str, runs: list[list[FieldScore]]) -> str:
+    """Micro P/R/F1 of one method: one run as is; several seeds each, then their mean and spread."""
+    rows = [scores[-1] for scores in runs]
+    if len(rows) == 1:
+        row = rows[0]
+        return (f"  micro {method:<10} P {row.precision:.4f}  R {row.recall:.4f}  F1 {row.f1:.4f}  "
+                f"({row.predicted} predicted / {row.support} true entities)")  # fmt: skip
+    f1 = [row.f1 for row in rows]
+    return (f"  micro {method:<10} F1 by seed {' '.join(f'{v:.4f}' for v in f1)}  mean {np.mean(f1):.4f}  "
+            f"sd {np.std(f1, ddof=1):.4f}")  # fmt: skip
+
+
+def difference_line(name: str, ours: list[list[FieldScore]], theirs: list[list[FieldScore]]) -> str:
+    """Micro F1 of the layout model minus another method's, paired by seed when both ran several."""
+    paired = theirs if len(theirs) == len(ours) else theirs[:1] * len(ours)  # trees run once
+    diffs = [a[-1].f1 - b[-1].f1 for a, b in zip(ours, paired, strict=True)]
+    mean = float(np.mean(diffs))
+    verdict = "layout better" if mean > 0 else "layout NOT better"
+    if len(diffs) == 1:
+        return f"  layout - {name} micro F1: {mean:+.4f} ({verdict})"
+    wins = sum(d > 0 for d in diffs)
+    return (f"  layout - {name} micro F1 by seed {' '.join(f'{d:+.4f}' for d in diffs)}: mean {mean:+.4f}, "
+            f"layout ahead in {wins} of {len(diffs)} ({verdict})")  # fmt: skip
+
+
 def curve_summary(name: str, run: dict[str, Any]) -> str:
     if not run["curve"]:
         return f"{name}: no evaluation"
@@ -375,59 +414,69 @@ def curve_summary(name: str, run: dict[str, Any]) -> str:
             f"{best['seconds'] / 60:.2f} min of training")  # fmt: skip
 
 
+def train_taggers(args: argparse.Namespace, name: str, minutes: float, workdir: Path, fields_path: str,
+                  train: list[PageExample], val: list[PageExample]) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    """(a) and (b) once per seed; a seed sets the weights, the batches and which documents pick the epoch."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    taggers = [m for m in ("layout", "text-only") if m in args.methods]
+    max_steps = None
+    for seed in args.seeds:
+        seeded = argparse.Namespace(**{**vars(args), "seed": seed})
+        fit, select = split_by_document(train, SELECTION_SHARE, seed)  # as train_ner splits off its validation
+        if taggers:
+            print(f"  seed {seed}: the taggers train on {len(fit)} of these pages and pick their best epoch on the "
+                  f"other {len(select)} ({len({p.document for p in select})} documents)")  # fmt: skip
+            max_steps = max_steps or args.steps or steps_for_budget(seeded, fields_path, fit, workdir / name, minutes)
+        for method in taggers:
+            pages = (fit, select, val) if method == "layout" else tuple(map(zero_boxes, (fit, select, val)))
+            print(f"  training ({'a' if method == 'layout' else 'b'}) {method}, seed {seed} ...", flush=True)
+            output = workdir / name / f"{method}-{seed}"
+            runs.setdefault(method, []).append(train_tagger(seeded, fields_path, *pages, max_steps, output))
+    return runs
+
+
 def run_dataset(args: argparse.Namespace, name: str, minutes: float, workdir: Path) -> None:
     print(f"\n=== {name} ===", flush=True)
     fields_path, train, val = cord_pages(args) if name == "cord" else demo_pages(args, workdir)
     names = field_names(read_fields(fields_path), fields_path)
     describe(name, train, val)
 
-    runs: dict[str, dict[str, Any]] = {}
-    taggers = [m for m in ("layout", "text-only") if m in args.methods]
-    fit, select = split_by_document(train, SELECTION_SHARE, args.seed)  # as train_ner splits off its validation
-    if taggers:
-        print(f"  the taggers train on {len(fit)} of these pages and pick their best epoch on the other "
-              f"{len(select)} ({len({p.document for p in select})} documents)")  # fmt: skip
-        max_steps = args.steps or steps_for_budget(args, fields_path, fit, workdir / name, minutes)
-    for method in taggers:
-        pages = (fit, select, val) if method == "layout" else tuple(map(zero_boxes, (fit, select, val)))
-        print(f"  training ({'a' if method == 'layout' else 'b'}) {method} ...", flush=True)
-        runs[method] = train_tagger(args, fields_path, *pages, max_steps, workdir / name / method)
+    runs = train_taggers(args, name, minutes, workdir, fields_path, train, val)
     gbt = None
     if "gbt" in args.methods:
         print("  training (c) gradient-boosted trees ...", flush=True)
-        gbt = train_baseline(train, val, names, args.seed)
+        gbt = train_baseline(train, val, names, args.seeds[0])
 
-    scores = {m: r["scores"] for m, r in runs.items()} | ({"gbt": gbt["scores"]} if gbt else {})
-    print(f"\n  entity F1 on {name} val ({len(val)} pages)")
-    field_table(scores)
-    micro = {m: rows[-1] for m, rows in scores.items()}
-    for method, row in micro.items():
-        print(f"  micro {method:<10} P {row.precision:.4f}  R {row.recall:.4f}  F1 {row.f1:.4f}  "
-              f"({row.predicted} predicted / {row.support} true entities)")  # fmt: skip
-    if "layout" in micro and "text-only" in micro:
-        diff = micro["layout"].f1 - micro["text-only"].f1
-        print(f"  layout - text-only micro F1: {diff:+.4f} ({'layout better' if diff > 0 else 'layout NOT better'})")
-    if "layout" in micro and "gbt" in micro:
-        print(f"  layout - gbt micro F1: {micro['layout'].f1 - micro['gbt'].f1:+.4f}")
+    scores = {m: [r["scores"] for r in rs] for m, rs in runs.items()} | ({"gbt": [gbt["scores"]]} if gbt else {})
+    seeds = f", mean of seeds {', '.join(map(str, args.seeds))}" if len(args.seeds) > 1 and runs else ""
+    print(f"\n  entity F1 on {name} val ({len(val)} pages{seeds})")
+    field_table({m: mean_scores(s) for m, s in scores.items()})
+    for method, method_scores in scores.items():
+        print(micro_line(method, method_scores))
+    for other in ("text-only", "gbt"):
+        if "layout" in scores and other in scores:
+            print(difference_line(other, scores["layout"], scores[other]))
 
     print("\n  training")
-    for method, run in runs.items():
-        print(f"  {method:<10} {run['steps']} steps, {run['epochs']:.2f} epochs ({run['windows']} windows), "
-              f"{run['train_seconds'] / 60:.2f} min training (+{(run['wall'] - run['train_seconds']) / 60:.2f} min "
-              f"evaluation), {run['pages_per_second']:.1f} pages/s")  # fmt: skip
-        print(f"    {curve_summary(method, run)}")
+    for method, method_runs in runs.items():
+        for seed, run in zip(args.seeds, method_runs, strict=True):
+            evaluation = (run["wall"] - run["train_seconds"]) / 60
+            print(f"  {method:<10} seed {seed}: {run['steps']} steps, {run['epochs']:.2f} epochs ({run['windows']} "
+                  f"windows), {run['train_seconds'] / 60:.2f} min training (+{evaluation:.2f} min evaluation), "
+                  f"{run['pages_per_second']:.1f} pages/s")  # fmt: skip
+            print(f"    {curve_summary(method, run)}")
     if gbt:
         print(f"  gbt        {gbt['words']} words, fit in {gbt['train_seconds']:.1f} s "
               f"({gbt['train_pages_per_second']:.1f} pages/s)")  # fmt: skip
 
     print("\n  inference on val pages (Tagger.predict, batch 16, as enrichment)")
     if "layout" in runs:
-        tagger = runs["layout"]["tagger"]
+        tagger = runs["layout"][0]["tagger"]
         fp32 = inference_speed(tagger, val, bf16=False)
         bf16 = inference_speed(tagger, val, bf16=True)
         bf16_f1 = score(tagger, val, bf16=True)[-1].f1
         print(f"  layout fp32 {fp32:.1f} pages/s; bf16 {bf16:.1f} pages/s (micro F1 bf16 {bf16_f1:.4f} vs fp32 "
-              f"{micro['layout'].f1:.4f}); target >= 20 pages/s")  # fmt: skip
+              f"{runs['layout'][0]['scores'][-1].f1:.4f}); target >= 20 pages/s")  # fmt: skip
     if gbt:
         print(f"  gbt (features + predict) {gbt['pages_per_second']:.1f} pages/s")
 
