@@ -71,6 +71,7 @@ def test_the_saved_model_scores_as_reported(trained, corpus):
     assert scores[-1].f1 == pytest.approx(result.field_scores[-1].f1, abs=1e-6)
     assert metrics.acc == pytest.approx(result.word_metrics.acc, abs=1e-6)
     assert (output / "checkpoints").is_dir()
+    assert tagger.model.box_attention_bias.x_buckets.weight.abs().sum() > 0  # the relative box bias trained
 
 
 def test_resume_continues_from_the_last_checkpoint(corpus, tmp_path):

@@ -56,16 +56,19 @@ DEFAULT_OVERLAP = 128  # sub-tokens shared by neighbouring windows (a card's def
 SUPPORTED_TYPES = ("layoutlm", "layoutlmv3", "lilt")
 
 # Named configs: (model_type, config keys). Sizes for CPUs; "-tiny" ones are for tests. "layoutlm-mini"
-# (windows of 128 tokens) is the one that learns fields from scratch in minutes on a 2-core CPU. v3 needs
+# (windows of 128 tokens) is the one that learns fields from scratch in minutes on a 2-core CPU. The
+# LayoutLM ones see boxes through a relative attention bias (``box_attention``: BoxAttention settings,
+# {} for the defaults; see docfields.ner.box_attention). v3 needs
 # 4 * coordinate_size + 2 * shape_size == hidden_size; LiLT needs hidden_size divisible by 6; v3 and
 # LiLT count positions from pad + 1.
 NAMED_CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "layoutlm-small": ("layoutlm", dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-                                        intermediate_size=1024, max_position_embeddings=MAX_LENGTH)),
+                                        intermediate_size=1024, max_position_embeddings=MAX_LENGTH,
+                                        box_attention={})),
     "layoutlm-mini": ("layoutlm", dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                       intermediate_size=128, max_position_embeddings=128)),
+                                       intermediate_size=128, max_position_embeddings=128, box_attention={})),
     "layoutlm-tiny": ("layoutlm", dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                       intermediate_size=128, max_position_embeddings=MAX_LENGTH)),
+                                       intermediate_size=128, max_position_embeddings=MAX_LENGTH, box_attention={})),
     "layoutlmv3-tiny": ("layoutlmv3", dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                                            intermediate_size=128, max_position_embeddings=MAX_LENGTH + 2,
                                            coordinate_size=12, shape_size=8, visual_embed=False)),
@@ -171,13 +174,18 @@ def _named_model(base: str, tokenizer: PreTrainedTokenizerBase, names: Sequence[
     from transformers import AutoConfig, AutoModelForTokenClassification
 
     model_type, keys = NAMED_CONFIGS[base]
+    if "box_attention" in keys:
+        from docfields.ner.box_attention import BoxAttention
+
+        keys = {**keys, "box_attention": BoxAttention(**keys["box_attention"]).model_dump()}  # saved in full
     id2label, label2id = label_maps(names)
     config = AutoConfig.for_model(
         model_type, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
         id2label=id2label, label2id=label2id, **keys,
     )  # fmt: skip
     torch.manual_seed(seed)
-    model = AutoModelForTokenClassification.from_config(config)
+    model_class = _model_class(config)
+    model = model_class.from_config(config) if model_class is AutoModelForTokenClassification else model_class(config)
     smooth_position_embeddings(model, config.initializer_range)
     return model
 
@@ -267,7 +275,7 @@ def load_checkpoint(source: str, names: Sequence[str] | None = None) -> PreTrain
     without, the checkpoint must be a complete tagger. Either way a mismatch raises a
     ModelError listing the missing and unexpected weight names.
     """
-    from transformers import AutoModelForTokenClassification
+    from transformers import AutoConfig
 
     head = {}
     if names is not None:
@@ -275,7 +283,8 @@ def load_checkpoint(source: str, names: Sequence[str] | None = None) -> PreTrain
         head = dict(num_labels=len(id2label), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True)
     try:
         with quiet_transformers():
-            model, info = AutoModelForTokenClassification.from_pretrained(source, output_loading_info=True, **head)
+            model_class = _model_class(AutoConfig.from_pretrained(source))
+            model, info = model_class.from_pretrained(source, output_loading_info=True, **head)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         known = ", ".join(NAMED_CONFIGS)
         raise ModelError(f"{source}: not a named config ({known}) nor a loadable token classifier: {exc}") from exc
@@ -283,6 +292,15 @@ def load_checkpoint(source: str, names: Sequence[str] | None = None) -> PreTrain
         logger.warning("%s: model type %r is not one docfields tests", source, model.config.model_type)
     _check_loading(source, info, head_is_new=names is not None)
     return model
+
+
+def _model_class(config: Any) -> Any:
+    """LayoutLMWithBoxBias for configs that ask for it (``box_attention``), else the Auto class."""
+    from transformers import AutoModelForTokenClassification
+
+    from docfields.ner.box_attention import LayoutLMWithBoxBias, has_box_bias
+
+    return LayoutLMWithBoxBias if has_box_bias(config) else AutoModelForTokenClassification
 
 
 def _load_tokenizer(source: str) -> PreTrainedTokenizerBase:
