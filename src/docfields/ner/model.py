@@ -4,7 +4,10 @@ LayoutLM (v1) is the default: its pretrained weights allow commercial use. Layou
 load through the same code for users who bring checkpoints. A model comes from one of:
 
 - a named config (``layoutlm-small`` ...): random weights and a WordPiece tokenizer trained on
-  the corpus text with ``tokenizers``. The offline path, used by tests and the demo.
+  the corpus text with ``tokenizers``. The offline path, used by tests and the demo. The LayoutLM
+  ones see boxes through a relative 2-D attention bias (``docfields.ner.box_attention``) instead
+  of absolute box embeddings: from scratch, absolute places were memorized and the tagger did no
+  better than without boxes on unseen documents; with the bias it does (``bench/ner_bench.py``).
 - a local directory or a hub name (``microsoft/layoutlm-base-uncased``): only a hub name
   downloads, and only because the user asked for it by name.
 
