@@ -166,3 +166,10 @@ class PipelineError(DocfieldsError):
 
 class UnknownDocumentError(PipelineError):
     """No document with that id in the pipeline's store (the KeyError of the pipeline)."""
+
+
+class OutputError(DocfieldsError):
+    """An output path cannot be used: a file stands where a folder must go, or a path would land
+    outside the output folder the user named. The message names the path."""
+
+    exit_code = 12

@@ -11,6 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from docfields.errors import OutputError
+
 
 def is_local(url: str) -> bool:
     """Tell whether ``url`` is a plain path or a ``file://`` URL."""
@@ -32,6 +34,23 @@ def join(base: str, *parts: str) -> str:
     if is_local(base) and not base.startswith("file://"):
         return str(Path(base, *parts))
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def check_output_folder(url: str) -> None:
+    """Refuse an output folder that exists as something else (a file, a FIFO), before any work.
+
+    Without this a batch fails deep inside its first write with ``NotADirectoryError``.
+    """
+    if is_local(url):
+        path = local_path(url)
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"{url}: exists and is not a folder (name a folder for the output)")
+        return
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    if fs.exists(path) and not fs.isdir(path):
+        raise OutputError(f"{url}: exists and is not a folder (name a folder for the output)")
 
 
 def read_bytes(url: str) -> bytes:
