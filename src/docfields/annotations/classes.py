@@ -4,6 +4,10 @@ Label Studio stores label *names*; training needs class *ids*. The field configu
 of ``{"ClassId": 0, "Name": "Provider Name", ...}``, snake_case accepted) is the one place that
 maps them. Only those two keys are read here: the full model lives with field consolidation,
 which comes after annotations in the flow and must not be imported from here.
+
+The ClassId rules live here too, because both ``train ner`` and ``fields check`` (which come
+after annotations) must apply the same ones: a ClassId is a JSON integer in ``0..MAX_CLASS_ID``
+(``"0"``, ``true`` or ``1e23`` are not coerced), and a tagger's classes are exactly ``0..n-1``.
 """
 
 from __future__ import annotations
@@ -15,8 +19,40 @@ from docfields.annotations.base import parse_json, read_text
 from docfields.annotations.model import ProblemKind
 from docfields.errors import AnnotationError
 
+MAX_CLASS_ID = 9_999
+"""ClassIds index a tagger's output layer; SageMaker Ground Truth caps a label list at 50 classes."""
+
+
+def class_id_problem(value: Any) -> str | None:
+    """Why ``value`` is not a ClassId (an integer, not a boolean, string or float, in 0..MAX_CLASS_ID), or None."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"must be an integer, not {type(value).__name__} {value!r}"
+    if not 0 <= value <= MAX_CLASS_ID:
+        return f"must lie in 0..{MAX_CLASS_ID}, not {value}"
+    return None
+
+
+def tagger_classes_problem(class_ids: Sequence[int]) -> tuple[int | None, str] | None:
+    """(index of the field at fault, reason) when ``class_ids`` are not exactly ``0..n-1``, or None.
+
+    A tagger has one output per field plus "other" at ``n``: an id past ``n-1`` would never be
+    predicted, and the missing ids would be classes without a field.
+    """
+    if not class_ids:
+        return None, "the field configuration has no field"
+    count, seen = len(class_ids), set[int]()
+    for index, class_id in enumerate(class_ids):
+        if class_id >= count or class_id in seen:
+            missing = sorted(set(range(count)) - set(class_ids))
+            shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+            return index, f"ClassIds must be 0..{count - 1} without gaps, one per field: {class_id} leaves out {shown}"
+        seen.add(class_id)
+    return None
+
 
 def _key(entry: Mapping[str, Any], pascal: str, snake: str, where: str) -> Any:
+    if pascal in entry and snake in entry:
+        raise AnnotationError(where, f"both {pascal} and {snake} given; keep one", kind=ProblemKind.SCHEMA)
     for key in (pascal, snake):
         if key in entry:
             return entry[key]
@@ -27,8 +63,9 @@ def _entry(entry: Any, where: str) -> tuple[str, int]:
     if not isinstance(entry, Mapping):
         raise AnnotationError(where, f"a field must be a JSON object, not {type(entry).__name__}", ProblemKind.SCHEMA)
     class_id, name = _key(entry, "ClassId", "class_id", where), _key(entry, "Name", "name", where)
-    if not isinstance(class_id, int) or isinstance(class_id, bool) or class_id < 0:
-        raise AnnotationError(where, f"ClassId must be an integer >= 0, not {class_id!r}", ProblemKind.SCHEMA)
+    problem = class_id_problem(class_id)
+    if problem:
+        raise AnnotationError(where, f"ClassId {problem}", ProblemKind.SCHEMA)
     if not isinstance(name, str) or not name:
         raise AnnotationError(where, f"Name must be a non-empty string, not {name!r}", ProblemKind.SCHEMA)
     return name, class_id

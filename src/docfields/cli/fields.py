@@ -75,12 +75,22 @@ def _print_result(url: str, output: str, result: ExtractionResult) -> None:
 
 
 @fields_app.command("check")
-def check_command(fields: Annotated[str, typer.Argument(help="Field configuration file to validate.")]) -> None:
-    """Validate a field configuration; errors name the field and the key."""
-    from docfields.fields import load_field_configuration
+def check_command(
+    fields: Annotated[str, typer.Argument(help="Field configuration file to validate.")],
+    partial: bool = typer.Option(
+        False, "--partial", help="The file lists only some of a tagger's classes (extraction only, not training)."
+    ),
+) -> None:
+    """Validate a field configuration; errors name the field and the key.
+
+    Without --partial the ClassIds must be 0..n-1, as `train ner` requires.
+    """
+    from docfields.fields.config import check_tagger_classes, load_field_configuration
 
     with fail_on_error():
         config = load_field_configuration(fields)
+        if not partial:
+            check_tagger_classes(config, fields)
     _print_configuration(fields, config)
 
 

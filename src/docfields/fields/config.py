@@ -6,10 +6,16 @@ adds ``Normalizer``: a built-in rule (``date:YYYY-MM-DD``), an http(s) normalize
 local model directory. ``NormalizerEndpoint`` + ``NormalizerPrompt`` keep the original's
 spelling; the endpoint is a URL (or model directory) here, not a SageMaker endpoint name.
 
-Validation is strict because a typo must not pass silently: an unknown key, an unknown
-``Select``, a duplicate ``ClassId`` or ``Name``, an endpoint without its prompt (or the reverse),
-or a normalizer name that is no rule, URL or directory is a ``FieldConfigError`` naming the
-file, the field and the key. Normalizer models are not loaded here, only their names checked.
+Validation is strict because a typo must not pass silently: an unknown key, both spellings of
+one key, a value of the wrong JSON type (``"ClassId": "0"``, ``"Optional": "yes"`` are not
+coerced), a ClassId outside ``0..MAX_CLASS_ID``, an unknown ``Select``, a duplicate ``ClassId``
+or ``Name``, an endpoint without its prompt (or the reverse), or a normalizer name that is no
+rule, URL or directory is a ``FieldConfigError`` naming the file, the field and the key.
+Normalizer models are not loaded here, only their names checked.
+
+A configuration used for extraction may list only some of a tagger's classes; one that trains
+a tagger must number its fields ``0..n-1``: ``check_tagger_classes`` applies the rule
+``train ner`` applies (``fields check`` does, unless told the configuration is partial).
 
 >>> config = parse_field_configuration([{"ClassId": 0, "Name": "Total", "Select": "Longest"}])
 >>> config.fields[0].select
@@ -19,6 +25,7 @@ file, the field and the key. Normalizer models are not loaded here, only their n
 from __future__ import annotations
 
 import json
+import reprlib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_pascal
 
 from docfields import storage
+from docfields.annotations.classes import class_id_problem, tagger_classes_problem
 from docfields.errors import DocfieldsError, FieldConfigError
 
 SelectStrategy = Literal["confidence", "first", "last", "longest", "shortest"]
@@ -36,10 +44,12 @@ _TOP_LEVEL_KEYS = ("Fields", "fields")
 class FieldSpec(BaseModel):
     """One field: a tagger class, its name in results, and how its mentions become a value."""
 
-    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_pascal, populate_by_name=True, extra="forbid", frozen=True, strict=True
+    )
 
-    class_id: int = Field(ge=0, description="Tagger class index (0-based)")
-    name: str = Field(min_length=1, description="Field name; the key in the result's Fields")
+    class_id: int = Field(description="Tagger class index (0-based, at most MAX_CLASS_ID)")
+    name: str = Field(description="Field name (not blank); the key in the result's Fields")
     ignore: bool | None = Field(default=None, description="Leave out of results (words count as 'other')")
     optional: bool | None = Field(default=None, description="May be absent without forcing review")
     select: SelectStrategy | None = Field(
@@ -51,6 +61,31 @@ class FieldSpec(BaseModel):
     normalizer: str | None = Field(
         default=None, description="date:<FORMAT> rule, http(s) service URL or local model directory"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_both_spellings(cls, data: Any) -> Any:
+        """``ClassId`` and ``class_id`` in one field would otherwise report "unknown key"."""
+        if isinstance(data, dict):
+            for name, info in cls.model_fields.items():
+                if info.alias in data and name in data:
+                    raise ValueError(f"{info.alias}: both {info.alias} and {name} given; keep one")
+        return data
+
+    @field_validator("class_id", mode="before")
+    @classmethod
+    def _check_class_id(cls, value: Any) -> Any:
+        problem = class_id_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
 
     @field_validator("select", mode="before")
     @classmethod
@@ -132,7 +167,7 @@ def _normalizer_problem(spec: str) -> str | None:
 
 
 def _location_problem(location: str, model_option: bool = False) -> str | None:
-    if location.startswith(("http://", "https://")) or Path(location).is_dir():
+    if location.startswith(("http://", "https://")) or _is_dir(location):
         return None
     if model_option:
         return f"model={location}: neither an http(s) URL nor an existing model directory"
@@ -140,6 +175,14 @@ def _location_problem(location: str, model_option: bool = False) -> str | None:
         f"{location!r} is not a normalizer: use date:<FORMAT> (e.g. date:YYYY-MM-DD), "
         "an http(s) URL, or an existing model directory"
     )
+
+
+def _is_dir(location: str) -> bool:
+    """``Path.is_dir`` that answers False for names no file system accepts (too long, NUL)."""
+    try:
+        return Path(location).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _duplicate_problems(fields: list[FieldSpec]) -> list[tuple[str, str, str]]:
@@ -159,7 +202,7 @@ def _duplicate_problems(fields: list[FieldSpec]) -> list[tuple[str, str, str]]:
 
 
 def _label(name: Any, index: int) -> str:
-    return f"{name!r} (index {index})" if isinstance(name, str) and name else f"index {index}"
+    return f"{name!r} (index {index})" if isinstance(name, str) and name.strip() else f"index {index}"
 
 
 def _error_key_and_reason(error: Any) -> tuple[str | None, str]:
@@ -168,6 +211,8 @@ def _error_key_and_reason(error: Any) -> tuple[str | None, str]:
     if error["type"] == "extra_forbidden":
         return loc[0], "unknown key (known: " + ", ".join(_known_keys()) + ")"
     reason = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    if error["type"] not in ("value_error", "missing"):
+        reason += f", not {reprlib.repr(error['input'])}"
     if not loc and ": " in reason:
         key, _, reason = reason.partition(": ")
         return key, reason
@@ -220,6 +265,22 @@ def parse_field_configuration(data: Any, source: str = "<fields>") -> FieldConfi
         field, key, reason = problems[0]
         raise FieldConfigError(source, reason, field, key)
     return FieldConfiguration(fields=fields)
+
+
+def check_tagger_classes(config: FieldConfiguration, source: str = "<fields>") -> None:
+    """Refuse a configuration a tagger cannot train on: its ClassIds must be exactly ``0..n-1``.
+
+    The rule ``train ner`` applies, so that ``fields check`` passes what training accepts; an
+    extraction-only configuration may list fewer classes and need not pass it.
+
+    Raises:
+        FieldConfigError: naming ``source``, the field whose ClassId leaves a gap and ``ClassId``.
+    """
+    problem = tagger_classes_problem([spec.class_id for spec in config.fields])
+    if problem:
+        index, reason = problem
+        field = None if index is None else _label(config.fields[index].name, index)
+        raise FieldConfigError(source, reason, field, None if index is None else "ClassId")
 
 
 def load_field_configuration(url: str) -> FieldConfiguration:

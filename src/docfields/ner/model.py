@@ -117,16 +117,16 @@ def field_names(fields: Sequence[Any], source: str = "<fields>") -> list[str]:
     Raises:
         ModelError: naming ``source`` when the configuration is malformed or has gaps in its ids.
     """
-    from docfields.annotations import class_ids_from_fields
+    from docfields.annotations.classes import class_ids_from_fields, tagger_classes_problem
 
     try:
         ids = class_ids_from_fields(fields, source)
     except AnnotationError as exc:
         raise ModelError(str(exc)) from exc
-    if not ids:
-        raise ModelError(f"{source}: the field configuration has no field")
-    if sorted(ids.values()) != list(range(len(ids))):
-        raise ModelError(f"{source}: ClassIds must be 0..{len(ids) - 1} without gaps, got {sorted(ids.values())}")
+    problem = tagger_classes_problem(list(ids.values()))
+    if problem:
+        index, reason = problem
+        raise ModelError(f"{source}{'' if index is None else f' field {index}'}: {reason}")
     return sorted(ids, key=ids.__getitem__)
 
 
