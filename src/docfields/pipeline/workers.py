@@ -11,6 +11,9 @@ logged with its traceback, and fails the document as "internal error".
 
 Worker processes use the ``spawn`` start method (no inherited locks or model state) and limit
 native thread pools to one thread each (Tesseract's OpenMP, torch): the processes use the cores.
+They share no lock or event with their parent: a worker that dies at any moment (SIGTERM to the
+process group, SIGKILL, out of memory) can leave nothing the parent would wait on for ever. The
+parent stops them with SIGTERM, on which a worker gives its stage back at once and exits.
 """
 
 from __future__ import annotations
@@ -211,40 +214,57 @@ class Worker:
             self.store.release(self.id)
             raise
 
-    def run_forever(self, stop: StopSignal, parent: int | None = None) -> None:
-        """Poll for work until ``stop`` is set (or the parent process is gone)."""
-        while not stop.is_set() and (parent is None or os.getppid() == parent):
-            if self._step() is None:
-                self._idle_wait(stop)
-        self.store.release(self.id)
+    def run_forever(self, parent: int | None = None) -> None:
+        """Poll for work until interrupted (SIGTERM in a worker process) or the parent process is gone.
+
+        However it stops, the worker gives its running stage back.
+        """
+        try:
+            while parent is None or os.getppid() == parent:
+                if self._step() is None:
+                    self._idle_wait(None)
+        finally:
+            self.store.release(self.id)
 
 
 # -- processes ----------------------------------------------------------------------------------
 
 
+class _Terminated(BaseException):
+    """SIGTERM in a worker process: stop now, wherever it is (a BaseException, like Ctrl-C)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one must not interrupt the release
+    raise _Terminated
+
+
 def _init_process() -> None:
-    """Worker processes leave Ctrl-C to their parent and use one native thread each."""
+    """Worker processes leave Ctrl-C to their parent, stop on SIGTERM, and use one native thread each."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     os.environ["OMP_THREAD_LIMIT"] = "1"  # Tesseract's OpenMP was 4-6x slower oversubscribed on 2 cores
     os.environ["OMP_NUM_THREADS"] = "1"
     stages.torch_threads = 1
 
 
-def _process_main(settings_json: str, forever: bool, stop: StopSignal, parent: int) -> None:
+def _process_main(settings_json: str, forever: bool, parent: int) -> None:
     _init_process()
     worker = Worker(PipelineSettings.model_validate_json(settings_json))
-    if forever:
-        worker.run_forever(stop, parent)
-    else:
-        worker.run_until_idle(stop=stop)
+    try:
+        if forever:
+            worker.run_forever(parent)
+        else:
+            worker.run_until_idle()
+    except _Terminated:  # the stage was given back on the way out
+        logger.info("worker %s stopped by SIGTERM", worker.id)
 
 
 class WorkerPool:
-    """Background worker processes; ``stop()`` lets each finish its current stage, then ends them."""
+    """Background worker processes; ``stop()`` ends them, their running stages given back."""
 
-    def __init__(self, processes: list[SpawnProcess], stop_event: StopSignal) -> None:
+    def __init__(self, processes: list[SpawnProcess]) -> None:
         self.processes = processes
-        self._stop = stop_event
 
     @property
     def pids(self) -> list[int]:
@@ -255,17 +275,22 @@ class WorkerPool:
         """How many workers still run."""
         return sum(p.is_alive() for p in self.processes)
 
-    def stop(self, timeout: float = 60.0) -> None:
-        """Ask every worker to stop after its current stage; terminate those still busy after ``timeout``.
+    def stop(self, timeout: float = 10.0) -> None:
+        """Send each live worker SIGTERM (it gives its stage back and exits); kill those left after ``timeout``.
 
-        A terminated worker's stage is taken over by the next worker once its lease expires.
+        A stage is interrupted, not finished: the next worker does it again. A worker deep in
+        native code (a Tesseract page, a forward pass) sees SIGTERM only when that returns; one
+        that does not exit in time is killed, and its lease expires for the next worker. Dead
+        workers are simply collected, so stopping never waits for ever.
         """
-        self._stop.set()
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
         self.join(timeout)
         for process in self.processes:
             if process.is_alive():
-                logger.warning("worker process %s did not stop within %.0f s; terminating it", process.pid, timeout)
-                process.terminate()
+                logger.warning("worker process %s did not stop within %.0f s; killing it", process.pid, timeout)
+                process.kill()
                 process.join(5)
 
     def join(self, timeout: float | None = None) -> None:
@@ -288,16 +313,15 @@ def start_pool(settings: PipelineSettings, workers: int, forever: bool = True) -
     if workers < 1:
         raise PipelineError(f"workers must be at least 1, got {workers}")
     context = multiprocessing.get_context("spawn")
-    stop = context.Event()
     processes = [
-        context.Process(target=_process_main, args=(settings.model_dump_json(), forever, stop, os.getpid()),
+        context.Process(target=_process_main, args=(settings.model_dump_json(), forever, os.getpid()),
                         name=f"docfields-worker-{i}", daemon=True)
         for i in range(workers)
     ]  # fmt: skip
     for process in processes:
         process.start()
     logger.info("started %d worker process(es): %s", workers, [p.pid for p in processes])
-    return WorkerPool(processes, stop)
+    return WorkerPool(processes)
 
 
 def run_pool_until_idle(settings: PipelineSettings, workers: int, on_change: OnChange | None = None) -> None:

@@ -35,7 +35,7 @@ from docfields.pipeline import Pipeline
 from docfields.serve.metrics import MetricsMiddleware, ServeMetrics
 from docfields.serve.models import ModelCache
 from docfields.serve.routers import config, documents, health, models, normalize, ocr, thumbnails
-from docfields.serve.routers.config import check_against_model, install_fields
+from docfields.serve.routers.config import check_against_model, check_service_urls, install_fields
 from docfields.serve.security import BodyLimitMiddleware, require_token
 from docfields.serve.settings import FIELDS_FILE, ServeSettings
 
@@ -47,6 +47,8 @@ Upload documents to the pipeline (`/documents`), or call a stage on its own: pag
 OCR into Textract JSON, word tagging (`/models/{name}/invocations`), normalization. Send the
 API token as `Authorization: Bearer <token>` or `X-API-Key: <token>` when the service has one.
 """
+
+SHUTDOWN_SECONDS = 10.0  # open requests, then the workers, each get this long once a stop is asked for
 
 # Most specific first: the first class an error is an instance of gives its status.
 _ERROR_STATUS: tuple[tuple[type[DocfieldsError], int], ...] = (
@@ -91,7 +93,9 @@ def prepare_settings(settings: ServeSettings) -> ServeSettings:
         install_fields(load_field_configuration(storage.join(model, FIELDS_FILE)), settings)
     if not storage.exists(path):
         return settings
-    check_against_model(load_field_configuration(path), model, path)
+    installed = load_field_configuration(path)
+    check_against_model(installed, model, path)
+    check_service_urls(installed, settings.normalizer_urls, path)
     pipeline = settings.pipeline.model_copy(update={"fields": path})
     return settings.model_copy(update={"pipeline": pipeline})
 
@@ -106,8 +110,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if pool is not None:
-            await run_in_threadpool(pool.stop)
+        if pool is not None:  # bounded: dead workers are collected, slow ones killed (their leases expire)
+            await run_in_threadpool(pool.stop, SHUTDOWN_SECONDS)
         cache.close()
 
 
@@ -140,7 +144,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
 
 def run_server(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM stop the workers and unload the models)."""
+    """Serve until interrupted: Ctrl-C or SIGTERM (to the server or its process group) stop it within seconds.
+
+    Requests still open after ``SHUTDOWN_SECONDS`` are cancelled, then the workers give their
+    stages back (or are killed, their leases left to expire), so a restart resumes every document.
+    """
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                timeout_graceful_shutdown=int(SHUTDOWN_SECONDS))  # fmt: skip
