@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -34,7 +37,9 @@ def process(
 ) -> None:
     """OCR, tag and extract the fields of documents; print them and write one result JSON each.
 
-    Exit code 0 when every document is done or in review, 2 when some failed.
+    A file processed before with the same settings is not processed again: its document is
+    reused. Exit code 0 when every document is done or in review, 2 when some failed, 130 when
+    interrupted (Ctrl-C or SIGTERM; rerun the same command to resume).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -53,10 +58,29 @@ def process(
                     finished.add(status.id)
                     progress.update(bar, advance=1, description=f"{status.name}: {status.status}")
 
-            summary = process_files(pipeline, files, out, workers, on_change=advance)
+            try:
+                with _sigterm_interrupts():
+                    summary = process_files(pipeline, files, out, workers, on_change=advance)
+            except KeyboardInterrupt:
+                console.print("interrupted: rerun the same command to resume", highlight=False)
+                raise typer.Exit(130) from None
     _print_summary(summary, out)
     if summary.count("failed"):
         raise typer.Exit(2)
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (systemd's stop, ``timeout``, a kill of the process group) stops as Ctrl-C does.
+
+    The worker gives its stage back and the submitted documents stay, so a rerun resumes; by
+    default SIGTERM would end the process at once and leave its lease to expire.
+    """
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _field_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -74,6 +98,8 @@ def _print_file(item: ProcessedFile) -> None:
     from rich.table import Table
 
     name = item.status.name if item.status is not None else item.source
+    if item.reused and item.status is not None:
+        console.print(f"{item.source}: already processed as {item.status.id}", highlight=False)
     if item.state == "failed":
         console.print(f"[red]failed[/red] {name}: {item.error}", highlight=False)
         return

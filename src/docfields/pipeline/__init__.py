@@ -12,7 +12,7 @@ as worker processes; a ``kill -9`` at any moment loses and duplicates nothing.
 
 from docfields.errors import PipelineError, UnknownDocumentError
 from docfields.pipeline.batch import ProcessedFile, ProcessSummary, process_files
-from docfields.pipeline.pipeline import Pipeline
+from docfields.pipeline.pipeline import Pipeline, Submission
 from docfields.pipeline.settings import DocumentStatus, PipelineSettings, StageStatus
 from docfields.pipeline.watch import WatchEvent, WatchOptions, WatchSummary, watch_folder
 from docfields.pipeline.workers import WorkerPool
@@ -25,6 +25,7 @@ __all__ = [
     "ProcessSummary",
     "ProcessedFile",
     "StageStatus",
+    "Submission",
     "UnknownDocumentError",
     "WatchEvent",
     "WatchOptions",

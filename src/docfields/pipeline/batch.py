@@ -4,13 +4,19 @@ A file that cannot be read, or fails in a stage, is reported with its error and 
 on. Results of finished documents go to ``<out>/<stem>.result.json``. A document sent to review
 gets ``<out>/<stem>.in-review.json`` instead: the model's result, which a reader of final
 results must not mistake for one (the reviewed result comes from ``Pipeline.result`` or the
-service once a reviewer has submitted).
+service once a reviewer has submitted). Each written result names its source file in a
+top-level ``Source`` key (the Result contract's readers keep unknown keys).
+
+A rerun is idempotent: a file already submitted with the same content and settings reuses its
+document (``Pipeline.submit_once``) and only its result file is written again.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections import Counter
 from pathlib import PurePath
 from typing import Any
 
@@ -27,6 +33,7 @@ class ProcessedFile(BaseModel):
     """One input file: its final status (None when it could not even be submitted), result and output file."""
 
     source: str
+    reused: bool = Field(False, description="Processed before with the same settings: that document was reused.")
     status: DocumentStatus | None = None
     result: dict[str, Any] | None = None
     output: str | None = Field(None, description="The written <stem>.result.json (or .in-review.json), if any.")
@@ -54,35 +61,42 @@ IN_REVIEW_SUFFIX = ".in-review.json"
 
 
 def _output_stems(sources: list[str]) -> list[str]:
-    """The file stem per file; a repeated stem gets ``-2``, ``-3`` ... so no result overwrites another."""
-    stems, used = [], set()
-    for source in sources:
-        stem = base = PurePath(source).stem
-        n = 1
-        while stem in used:
-            n += 1
-            stem = f"{base}-{n}"
-        used.add(stem)
-        stems.append(stem)
-    return stems
+    """The result name of each file, whatever the input order, so that no result overwrites another.
+
+    A stem only one file has is the name. Files sharing a stem are named by their path relative
+    to the folder all inputs share, separators as ``__``: ``a/x.pdf`` and ``b/x.pdf`` give
+    ``a__x.pdf`` and ``b__x.pdf``.
+    """
+    paths = [tuple(storage.absolute(source).replace(os.sep, "/").split("/")) for source in sources]
+    common = len(os.path.commonprefix([path[:-1] for path in paths]))
+    stems = [PurePath(source).stem for source in sources]
+    counts = Counter(stems)
+    return [stem if counts[stem] == 1 else "__".join(path[common:]) for stem, path in zip(stems, paths, strict=True)]
 
 
 def process_files(
     pipeline: Pipeline, files: list[str], out: str | None = None, workers: int = 1, on_change: OnChange | None = None
 ) -> ProcessSummary:
-    """Submit ``files``, process them to the end, and write each finished result into ``out``.
+    """Submit ``files`` (reusing what an earlier run did), process them to the end, write each result into ``out``.
+
+    Raises:
+        OutputError: when ``out`` exists and is not a folder (before any work).
 
     >>> summary = process_files(Pipeline(settings), ["a.pdf", "b.png"], out="results")  # doctest: +SKIP
     >>> summary.count("done"), summary.count("in_review"), summary.count("failed")  # doctest: +SKIP
     (1, 1, 0)
     """
     start = time.perf_counter()
+    if out is not None:
+        storage.check_output_folder(out)
     items: list[tuple[ProcessedFile, str | None]] = []
     for source in files:
         try:
-            items.append((ProcessedFile(source=source), pipeline.submit(source)))
+            submission = pipeline.submit_once(source)
         except DocfieldsError as exc:
             items.append((ProcessedFile(source=source, error=str(exc)), None))
+            continue
+        items.append((ProcessedFile(source=source, reused=submission.reused), submission.id))
     pipeline.run_until_idle(workers, on_change)
     for (item, doc_id), stem in zip(items, _output_stems(files), strict=True):
         if doc_id is None:
@@ -93,5 +107,6 @@ def process_files(
         suffix = {"done": RESULT_SUFFIX, "in_review": IN_REVIEW_SUFFIX}.get(item.state)
         if out is not None and suffix and item.result is not None:
             item.output = storage.join(out, stem + suffix)
-            storage.write_text_atomic(item.output, json.dumps(item.result, indent=2, ensure_ascii=False) + "\n")
+            written = {**item.result, "Source": storage.absolute(item.source)}
+            storage.write_text_atomic(item.output, json.dumps(written, indent=2, ensure_ascii=False) + "\n")
     return ProcessSummary(files=[item for item, _ in items], seconds=time.perf_counter() - start)

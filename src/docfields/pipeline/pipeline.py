@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -20,11 +21,19 @@ from docfields import storage
 from docfields.errors import ModelError, PipelineError
 from docfields.pipeline.artifacts import EXTENSIONS, ArtifactStore, bytes_sha256
 from docfields.pipeline.settings import DocumentStatus, HomeLayout, PipelineSettings
-from docfields.pipeline.stages import plan_stages
+from docfields.pipeline.stages import plan_stages, result_key
 from docfields.pipeline.store import NewDocument, Store
 from docfields.pipeline.workers import OnChange, Worker, WorkerPool, run_pool_until_idle, start_pool
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submitted document's id, and whether it is an earlier identical submission's document."""
+
+    id: str
+    reused: bool
 
 
 class Pipeline:
@@ -53,11 +62,7 @@ class Pipeline:
             name: What statuses and error messages call it (default: the file name).
             key: An idempotency key: submitting the same key again returns the first id.
         """
-        from docfields.documents import file_errors
-
-        with file_errors(path):
-            data = storage.read_bytes(path)
-        return self.submit_bytes(data, name or PurePath(path).name, key=key)
+        return self.submit_bytes(_read(path), name or PurePath(path).name, key=key)
 
     def submit_bytes(self, data: bytes, name: str, *, key: str | None = None) -> str:
         """Queue a document given as bytes (an upload); returns the document id.
@@ -65,6 +70,23 @@ class Pipeline:
         The content is not checked here: a corrupt file fails in its first stage, with the error
         stored, so a batch never stops at submission.
         """
+        return self._queue(data, name, key, retry_failed=False).id
+
+    def submit_once(self, path: str, name: str | None = None) -> Submission:
+        """Queue a file unless the same content was already submitted with the same settings.
+
+        What makes ``process`` reruns and repeated uploads idempotent: the key is the content
+        hash plus every setting that changes the result (``stages.result_key``), and the store
+        keeps one document per key even when submissions race. A failed document is retried.
+        """
+        return self.submit_bytes_once(_read(path), name or PurePath(path).name)
+
+    def submit_bytes_once(self, data: bytes, name: str) -> Submission:
+        """``submit_once`` for a document given as bytes (an upload)."""
+        key = result_key(bytes_sha256(data), self.settings)
+        return self._queue(data, name, key, retry_failed=True)
+
+    def _queue(self, data: bytes, name: str, key: str | None, *, retry_failed: bool) -> Submission:
         digest = bytes_sha256(data)
         suffix = PurePath(name).suffix.lower()[:12]
         original = self.layout.documents / digest[:2] / f"{digest}{suffix}"
@@ -72,9 +94,10 @@ class Pipeline:
             storage.write_bytes_atomic(str(original), data)
         new = NewDocument(uuid.uuid4().hex, name, digest, str(original), self._settings_json,
                           plan_stages(self.settings), key)  # fmt: skip
-        doc_id = self.store.add_document(new)
-        logger.info("queued %s as %s", name, doc_id)
-        return doc_id
+        doc_id = self.store.add_document(new, retry_failed=retry_failed)
+        reused = doc_id != new.id
+        logger.info("%s %s as %s", "reused" if reused else "queued", name, doc_id)
+        return Submission(doc_id, reused)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -152,6 +175,14 @@ class Pipeline:
         text = json.dumps(reviewed_result, indent=2, ensure_ascii=False) + "\n"
         path = str(self.layout.result(doc_id))
         self.store.finish_review(doc_id, lambda: storage.write_text_atomic(path, text), checked.confidence)
+
+
+def _read(path: str) -> bytes:
+    """A document's bytes; a missing or unreadable file is a DocumentError that names it."""
+    from docfields.documents import file_errors
+
+    with file_errors(path):
+        return storage.read_bytes(path)
 
 
 def _check_settings(settings: PipelineSettings) -> None:

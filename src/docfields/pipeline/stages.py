@@ -138,10 +138,10 @@ _TAGGER_LOCK = threading.Lock()
 torch_threads: int | None = None  # set by worker processes: they, not torch's threads, use the cores
 
 
-def _model_dir(data: StageInput) -> str:
-    if data.settings.model is None:
+def _model_dir(settings: PipelineSettings) -> str:
+    if settings.model is None:
         raise ValueError("the enrich stage runs only with a model")
-    return str(Path(data.settings.model).expanduser().resolve())
+    return str(Path(settings.model).expanduser().resolve())
 
 
 def _tagger(directory: str, fingerprint: str) -> Tagger:
@@ -171,7 +171,7 @@ def _checked_fingerprint(directory: str) -> str:
 
 def enrich_key(data: StageInput) -> str:
     """The OCR artifact and the model directory's fingerprint."""
-    return artifact_key("enrich", data.upstream["ocr"], _checked_fingerprint(_model_dir(data)))
+    return artifact_key("enrich", data.upstream["ocr"], _checked_fingerprint(_model_dir(data.settings)))
 
 
 def run_enrich(data: StageInput) -> bytes:
@@ -179,7 +179,7 @@ def run_enrich(data: StageInput) -> bytes:
     from docfields.ner import enrich
     from docfields.textract import parse_textract, textract_to_dict
 
-    directory = _model_dir(data)
+    directory = _model_dir(data.settings)
     tagger = _tagger(directory, _checked_fingerprint(directory))
     document = parse_textract(data.upstream_bytes("ocr"), source=f"{data.name} (OCR)")
     with _TAGGER_LOCK:  # one forward pass at a time per process: torch already uses the cores
@@ -238,7 +238,7 @@ def run_fields(data: StageInput) -> bytes:
     from docfields.textract import parse_textract
 
     document = parse_textract(data.upstream_bytes("enrich"), source=f"{data.name} (enriched)")
-    result = extract_fields(document, field_configuration(data.settings))
+    result = extract_fields(document, field_configuration(data.settings), allowed_urls=data.settings.normalizer_urls)
     return json.dumps(result.to_json_dict(), ensure_ascii=False).encode("utf-8")
 
 
@@ -257,6 +257,30 @@ def decide(result: dict[str, Any], threshold: float) -> Decision:
     else:
         reason = f"confidence {confidence:.2f} < {threshold:g}"
     return Decision("in_review", confidence, reason)
+
+
+# -- the document ------------------------------------------------------------------------------
+
+
+_RUN_ONLY_SETTINGS = frozenset(
+    {"home", "max_attempts", "retry_base_seconds", "ocr_concurrency", "ocr_starts_per_second", "lease_seconds",
+     "poll_seconds"}
+)  # fmt: skip
+
+
+def result_key(sha256: str, settings: PipelineSettings) -> str:
+    """A document's identity for idempotent submission: its content and the settings that change its result.
+
+    Every setting counts but those of where and how it runs (home, attempts, leases, polling),
+    so a setting added later counts too; the model and the field configuration count by
+    content (the model's fingerprint, the configuration's hash), not by path. A retrained model
+    or an edited configuration makes a new key, and the document is processed again.
+    """
+    chosen = settings.model_dump(mode="json", exclude=set(_RUN_ONLY_SETTINGS | {"model", "fields"}))
+    parts = [sha256, json.dumps(chosen, sort_keys=True)]
+    if settings.model is not None:
+        parts += [_checked_fingerprint(_model_dir(settings)), bytes_sha256(_config_bytes(settings)[1])]
+    return "content:" + artifact_key("document", *parts)
 
 
 # -- the graph ----------------------------------------------------------------------------------

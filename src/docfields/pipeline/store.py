@@ -3,7 +3,8 @@
 Why this survives ``kill -9`` at any moment without losing or duplicating a document:
 
 - A document and all its stage rows are inserted in one transaction; stage rows are unique per
-  (document, stage), and an optional idempotency key is unique per document.
+  (document, stage), and an optional idempotency key is unique per document: the insert says
+  ``ON CONFLICT (source_key) DO NOTHING``, so submissions racing with one key make one document.
 - A worker claims a stage in a ``BEGIN IMMEDIATE`` transaction (one writer at a time, across
   processes) and gets a lease: its worker id and an expiry time it keeps pushing forward
   (heartbeat). A stage whose lease expired belongs to a dead worker and is claimed again.
@@ -176,6 +177,8 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken at once (``BEGIN IMMEDIATE``) so two writers never deadlock."""
         conn = self._conn()
+        if conn.in_transaction:  # left open by an interrupt (Ctrl-C, SIGTERM) between BEGIN and the try
+            conn.execute("ROLLBACK")
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
@@ -186,19 +189,28 @@ class Store:
 
     # -- submission ---------------------------------------------------------------------------
 
-    def add_document(self, new: NewDocument, now: float | None = None) -> str:
-        """Insert a document and its stages; with a known ``source_key`` return the existing id instead."""
+    def add_document(self, new: NewDocument, now: float | None = None, *, retry_failed: bool = False) -> str:
+        """Insert a document and its stages; with a known ``source_key`` return the existing id instead.
+
+        The caller tells a reuse from a new document by the id: ``new.id`` only when inserted.
+        ``retry_failed`` lets a failed document give up its key (it keeps its record, keyless),
+        so submitting it again retries it as a new document instead of returning the failure.
+        """
         with self._write() as conn:
             now = time.time() if now is None else now
-            if new.source_key is not None:
-                row = conn.execute("SELECT id FROM documents WHERE source_key = ?", (new.source_key,)).fetchone()
-                if row is not None:
-                    return str(row["id"])
-            conn.execute(
+            if retry_failed and new.source_key is not None:
+                conn.execute(
+                    "UPDATE documents SET source_key = NULL WHERE source_key = ? AND status = 'failed'",
+                    (new.source_key,),
+                )
+            inserted = conn.execute(
                 "INSERT INTO documents (id, name, sha256, path, settings, status, created, updated, source_key) "
-                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT (source_key) DO NOTHING",
                 (new.id, new.name, new.sha256, new.path, new.settings, now, now, new.source_key),
-            )
+            ).rowcount
+            if not inserted:
+                row = conn.execute("SELECT id FROM documents WHERE source_key = ?", (new.source_key,)).fetchone()
+                return str(row["id"])
             conn.executemany(
                 "INSERT INTO stages (document_id, name, level, state) VALUES (?, ?, ?, ?)",
                 [(new.id, s.name, s.level, s.state) for s in new.stages],
@@ -403,7 +415,7 @@ class Store:
             now = time.time() if now is None else now
             row = conn.execute("SELECT status FROM documents WHERE id = ?", (doc_id,)).fetchone()
             if row is None:
-                raise UnknownDocumentError(f"no document with id {doc_id!r} in {self.path}")
+                raise UnknownDocumentError(f"no document with id {doc_id!r}")
             if row["status"] != "in_review":
                 raise PipelineError(f"document {doc_id}: cannot complete a review, its status is {row['status']}")
             store_result()
@@ -425,7 +437,7 @@ class Store:
     def _row(self, doc_id: str) -> sqlite3.Row:
         rows = self._query("SELECT * FROM documents WHERE id = ?", (doc_id,))
         if not rows:
-            raise UnknownDocumentError(f"no document with id {doc_id!r} in {self.path}")
+            raise UnknownDocumentError(f"no document with id {doc_id!r}")
         return rows[0]
 
     def document(self, doc_id: str) -> DocumentStatus:

@@ -2,6 +2,9 @@
 
 An upload is checked (type from its content, readable, within limits) before it is queued, so
 a corrupt file is refused with 422 and its reason at once instead of failing later in a worker.
+Uploads are idempotent per content and settings: the same file uploaded again (or N times at
+once) gets the document of the first upload, answered with 200 and ``reused: true`` instead of
+202. Errors never show server paths.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class Submitted(BaseModel):
 
     id: str = Field(description="Document id: poll /documents/{id}, then fetch /documents/{id}/result.")
     status: str = Field(description="Its status now (queued).", examples=["queued"])
+    reused: bool = Field(False, description="The same content was uploaded before with the same settings: "
+                         "this is that document (answered with 200 instead of 202).")  # fmt: skip
 
 
 class NotFinished(BaseModel):
@@ -48,7 +53,11 @@ class NotFinished(BaseModel):
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Submitted,
     openapi_extra=DOCUMENT_REQUEST_BODY,
-    responses={415: {"description": "Not a document media type"}, 422: {"description": "Unreadable document"}},
+    responses={
+        200: {"model": Submitted, "description": "Uploaded before with the same settings: that document (reused)"},
+        415: {"description": "Not a document media type"},
+        422: {"description": "Unreadable document"},
+    },
 )
 def submit_document(
     response: Response,
@@ -56,12 +65,14 @@ def submit_document(
     pipeline: Annotated[Pipeline, Depends(get_pipeline)],
     settings: Annotated[ServeSettings, Depends(get_settings)],
 ) -> Submitted:
-    """Store the document and queue it; background workers OCR, tag and extract its fields."""
+    """Store the document and queue it (once per content and settings); workers OCR, tag and extract its fields."""
     with open_document(body.data, name=body.name, limits=settings.document_limits):
         pass  # opening checks type, pages and corruption; DocumentError becomes 422 with its reason
-    doc_id = pipeline.submit_bytes(body.data, body.name)
-    response.headers["Location"] = f"{router.prefix}/{doc_id}"
-    return Submitted(id=doc_id, status=pipeline.status(doc_id).status)
+    submission = pipeline.submit_bytes_once(body.data, body.name)
+    response.headers["Location"] = f"{router.prefix}/{submission.id}"
+    if submission.reused:
+        response.status_code = status.HTTP_200_OK
+    return Submitted(id=submission.id, status=pipeline.status(submission.id).status, reused=submission.reused)
 
 
 @router.get("", summary="List documents", response_model=list[DocumentStatus])
