@@ -100,7 +100,7 @@ def test_glob_and_manifest_inputs(corpus, tmp_path):
     assert by_glob.tasks[0].output == str(tmp_path / "g" / "sub" / "scan.tif" / "consolidated.json")
 
     manifest = tmp_path / "in.manifest.jsonl"
-    explicit = tmp_path / "elsewhere" / "t.json"
+    explicit = tmp_path / "m" / "elsewhere" / "t.json"  # inside OUT: one outside is not written to
     lines = [
         json.dumps({"raw-ref": str(corpus / "transcript.pdf"), "page-num": 1, "textract-ref": str(explicit)}),
         "{not json",
@@ -111,7 +111,7 @@ def test_glob_and_manifest_inputs(corpus, tmp_path):
     plan = plan_batch_ocr(str(manifest), str(tmp_path / "m"), options)
     summary = run_batch_ocr(plan, options)
     assert summary.processed == 2 and summary.failed == 2
-    assert explicit.exists()  # a manifest's own textract-ref wins
+    assert explicit.exists()  # a manifest's own textract-ref inside OUT wins
     assert (tmp_path / "m" / "sub" / "scan.tif" / "consolidated.json").exists()
     out_manifest = read_jsonl(tmp_path / "m" / "manifest.jsonl")
     assert out_manifest[0]["page-num"] == 1  # input keys are kept

@@ -23,6 +23,7 @@ import math
 import os
 import struct
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -272,11 +273,8 @@ class ImageDocument(Document):
     def _open_image(self, page_number: int = 1, count_frames: bool = False) -> Image.Image:
         label = self.format.upper()
         try:
-            image = Image.open(io.BytesIO(self._data), formats=[label])
-            if page_number > 1:
-                image.seek(page_number - 1)
-            if count_frames:
-                image.n_frames  # noqa: B018 walks the TIFF's frame chain: fail here if corrupt
+            with pillow_warnings(self.source, page_number):
+                image = self._decode_header(page_number, count_frames)
         except Image.DecompressionBombError as exc:
             reason = f"too many pixels for Pillow's decompression-bomb guard: {exc}"
             raise DocumentLimitError(self.source, reason) from exc
@@ -289,10 +287,20 @@ class ImageDocument(Document):
             raise DocumentError(self.source, reason, page=page) from exc
         return image
 
+    def _decode_header(self, page_number: int, count_frames: bool) -> Image.Image:
+        image = Image.open(io.BytesIO(self._data), formats=[self.format.upper()])
+        if page_number > 1:
+            image.seek(page_number - 1)
+        if count_frames:
+            image.n_frames  # noqa: B018 walks the TIFF's frame chain: fail here if corrupt
+        return image
+
     def _page_size(self, page_number: int) -> PageSize:
         image = self._open_image(page_number)
         width, height = image.size
-        if _orientation(image) in _SWAPPED_ORIENTATIONS:
+        with pillow_warnings(self.source, page_number):
+            orientation = _orientation(image)
+        if orientation in _SWAPPED_ORIENTATIONS:
             width, height = height, width
         return PageSize(width, height, "px")
 
@@ -301,23 +309,46 @@ class ImageDocument(Document):
     ) -> Image.Image:
         image = self._open_image(page_number)
         self._check_pixels(*image.size, page_number, f" in a {self.format.upper()} image")
-        if size is not None and self.format == "jpeg":
-            swapped = _orientation(image) in _SWAPPED_ORIENTATIONS
-            stored_box = (size[1], size[0]) if swapped else size
-            image.draft("L" if grayscale else None, fit_size(image.size, stored_box))
         try:
-            image.load()
-            ImageOps.exif_transpose(image, in_place=True)
+            with pillow_warnings(self.source, page_number):
+                image = _decode_pixels(image, size, grayscale, self.format)
         except Image.DecompressionBombError as exc:
             raise DocumentLimitError(self.source, f"too many pixels: {exc}") from exc
         except _PIL_DECODE_ERRORS as exc:
             raise DocumentError(self.source, _decode_reason(exc), page=page_number) from exc
-        image = _flatten(image, "L" if grayscale else "RGB")
         if size is not None:
             target = fit_size(image.size, size)
             if target != image.size:
                 image = image.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
         return image
+
+
+def _decode_pixels(image: Image.Image, size: tuple[int, int] | None, grayscale: bool, format: str) -> Image.Image:
+    """Decode ``image`` upright in RGB or L; a JPEG bound for ``size`` is decoded at a reduced scale."""
+    if size is not None and format == "jpeg":
+        swapped = _orientation(image) in _SWAPPED_ORIENTATIONS
+        stored_box = (size[1], size[0]) if swapped else size
+        image.draft("L" if grayscale else None, fit_size(image.size, stored_box))
+    image.load()
+    ImageOps.exif_transpose(image, in_place=True)
+    return _flatten(image, "L" if grayscale else "RGB")
+
+
+@contextmanager
+def pillow_warnings(source: str, page: int) -> Iterator[None]:
+    """Log Pillow's warnings (corrupt metadata, decompression-bomb size) naming the file, not print them.
+
+    Pillow decodes past such faults, so they are degraded input, not errors; the pixel limit
+    (``max_pixels``) is what refuses big images. ``catch_warnings`` is process-wide state: one
+    ``Document`` per thread, as the module says.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                logger.warning("%s (page %d): %s: %s", source, page, warning.category.__name__, warning.message)
 
 
 def fit_size(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
@@ -458,6 +489,8 @@ def _pdfium_reason(exc: pypdfium2.PdfiumError, data: bytes, password: str | None
         return "wrong password" if password else "encrypted PDF: pass a password"
     if code == pdfium_c.FPDF_ERR_SECURITY:
         return "encrypted PDF with an unsupported security handler"
+    if code == pdfium_c.FPDF_ERR_SUCCESS:  # PDFium refuses a document without pages, with no error code
+        return "PDF has no pages (its page tree is empty or missing)"
     if b"%%EOF" not in data[-SNIFF_BYTES:]:
         return f"truncated or corrupt PDF: no %%EOF marker at its end, cut short? ({exc})"
     return f"corrupt PDF: {exc}"

@@ -148,6 +148,8 @@ def write_thumbnails(
     """
     options = options or ThumbnailOptions()
     suffix = PurePath(out.rsplit("/", 1)[-1]).suffix.lower()
+    if suffix not in (".png", ".npz"):
+        storage.check_output_folder(out)  # a file in the folder's place fails before any rendering
     with open_document(source, password=password) as document:
         if suffix == ".png":
             _check_one_page(document, out)

@@ -49,6 +49,8 @@ def ocr(
             password=password,
         )
         plan = plan_batch_ocr(input_spec, out, options)
+        for problem in plan.problems:
+            console.print(f"[red]failed[/red] {problem.where}: {problem.reason}", highlight=False)
         columns = (
             TextColumn("OCR"),
             BarColumn(),

@@ -8,9 +8,12 @@ exists, so an interrupted batch resumes where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import posixpath
+import re
 import signal
 import time
 from collections import Counter
@@ -22,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from docfields import storage
 from docfields.documents import DocumentLimits, open_document
-from docfields.errors import DocfieldsError
+from docfields.errors import DocfieldsError, OutputError
 from docfields.ocr.base import OcrEngine
 from docfields.ocr.inputs import InputItem, InputProblem, list_inputs
 from docfields.ocr.registry import check_engine_options, load_engine
@@ -31,6 +34,8 @@ from docfields.textract import TextractDocument, iter_pages, write_textract
 logger = logging.getLogger(__name__)
 
 OUTPUT_NAME = "consolidated.json"
+MANIFEST_NAME = "manifest.jsonl"
+FAILURES_NAME = "failures.jsonl"
 
 
 def ocr_document(
@@ -153,29 +158,64 @@ class BatchPlan:
 
 
 def output_for(out: str, item: InputItem) -> str:
-    """Where a document's JSON goes: the manifest's ``textract-ref`` if given, else the original's layout."""
+    """Where a document's JSON goes, always strictly inside ``out``.
+
+    A manifest's ``textract-ref`` names it when that lies inside ``out`` (a relative one is taken
+    relative to ``out``); one elsewhere is not written to (a manifest from someone else must not
+    overwrite files outside the folder the user named), and the document takes the original's
+    layout ``<out>/<relative path>/consolidated.json`` like any other. A relative path that would
+    still leave ``out`` (through a symlink) becomes ``_outside/<hash>-<name>``: unique per source
+    and the same on every run. Raises ``OutputError`` when even that is not inside ``out``.
+    """
     explicit = item.record.get("textract-ref")
     if isinstance(explicit, str) and explicit:
-        return explicit
-    return storage.join(out, item.relative, OUTPUT_NAME)
+        target = explicit if "://" in explicit or os.path.isabs(explicit) else storage.join(out, explicit)
+        if _is_output_place(out, target):
+            return target
+        logger.warning("%s: textract-ref %s is outside %s; writing inside it instead", item.where, explicit, out)
+    target = storage.join(out, item.relative, OUTPUT_NAME)
+    if _is_output_place(out, target):
+        return target
+    digest = hashlib.sha256(item.source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    name = re.sub(r"[^\w.-]", "_", posixpath.basename(item.relative)).lstrip(".") or "document"
+    target = storage.join(out, "_outside", f"{digest}-{name}", OUTPUT_NAME)
+    if not _is_output_place(out, target):
+        raise OutputError(f"{target}: would be written outside the output folder {out}")
+    return target
+
+
+def _is_output_place(out: str, target: str) -> bool:
+    """Inside ``out``, and neither at nor under the batch's own manifest and failures files."""
+    relative = storage.relative_inside(out, target)
+    return relative is not None and relative.split("/")[0] not in (MANIFEST_NAME, FAILURES_NAME)
 
 
 def plan_batch_ocr(input_spec: str, out: str, options: BatchOcrOptions | None = None) -> BatchPlan:
-    """List a batch's documents and decide which still need OCR (outputs present are skipped)."""
+    """List a batch's documents and decide which still need OCR (outputs present are skipped).
+
+    The output folder is checked first, so a file in its place fails before any work. A line
+    whose output cannot be placed inside ``out`` becomes a problem of the batch, not an error.
+    """
     options = options or BatchOcrOptions()
+    storage.check_output_folder(out)
     check_engine_options(options.engine, **options.engine_options)  # fail once, not once per document
     items, problems = list_inputs(input_spec)
     tasks, done, records, planned = [], [], [], set()
     limits = options.limits.model_dump()
     for item in items:
-        output = output_for(out, item)
+        try:
+            output = output_for(out, item)
+            exists = not options.force and output not in planned and storage.exists(output)
+        except (OutputError, OSError) as exc:
+            problems.append(InputProblem(item.where or item.source, f"no output place: {exc}"))
+            continue
         # Absolute references: readers resolve relative ones against the manifest's folder.
         references = {"raw-ref": storage.absolute(item.source), "textract-ref": storage.absolute(output)}
         records.append({**item.record, **references})
         if output in planned:
             continue
         planned.add(output)
-        if not options.force and storage.exists(output):
+        if exists:
             done.append(OcrOutcome(item.source, output, skipped=True))
             continue
         tasks.append(OcrTask(item.source, output, options.engine, options.engine_options, options.password, limits))
@@ -251,14 +291,14 @@ def _init_worker() -> None:
 def _finish(plan: BatchPlan, outcomes: list[OcrOutcome], seconds: float, interrupted: bool) -> BatchSummary:
     succeeded = {storage.absolute(o.output) for o in [*plan.done, *outcomes] if o.ok}
     manifest_lines = [json.dumps(record) for record in plan.records if record["textract-ref"] in succeeded]
-    manifest = storage.join(plan.out, "manifest.jsonl")
+    manifest = storage.join(plan.out, MANIFEST_NAME)
     storage.write_text_atomic(manifest, "".join(line + "\n" for line in manifest_lines))
     failed = [o for o in outcomes if not o.ok]
     failure_lines = [json.dumps({"raw-ref": o.source, "error": o.error, "type": o.error_type}) for o in failed]
     failure_lines += [
         json.dumps({"raw-ref": p.where, "error": p.reason, "type": "InputProblem"}) for p in plan.problems
     ]
-    failures = storage.join(plan.out, "failures.jsonl")
+    failures = storage.join(plan.out, FAILURES_NAME)
     if failure_lines:
         storage.write_text_atomic(failures, "".join(line + "\n" for line in failure_lines))
     elif storage.exists(failures):

@@ -93,15 +93,17 @@ class _Scanner:
     def __init__(self, folder: Path, skip: tuple[Path, ...], settle_seconds: float) -> None:
         self.folder, self.skip, self.settle = folder, skip, settle_seconds
         self._seen: dict[Path, tuple[int, int, float]] = {}
+        self._reported: set[tuple[Path, str]] = set()
 
     def _files(self) -> Iterator[Path]:
-        for path in sorted(self.folder.rglob("*")):
-            relative = path.relative_to(self.folder)
-            if any(part.startswith(".") for part in relative.parts) or path.name.endswith(PARTIAL_SUFFIXES):
-                continue
-            if any(path.is_relative_to(folder) for folder in self.skip) or not path.is_file():
-                continue
-            yield path
+        files, problems = storage.list_files(self.folder, exclude=self.skip)
+        for problem in problems:  # FIFOs, dangling links, unreadable folders: said once, not every scan
+            if (problem.path, problem.reason) not in self._reported:
+                self._reported.add((problem.path, problem.reason))
+                logger.warning("skipped %s: %s", problem.path, problem.reason)
+        for path in files:
+            if not path.name.endswith(PARTIAL_SUFFIXES):
+                yield path
 
     def stable(self) -> tuple[list[_Candidate], int]:
         """Files that look finished, and how many others are still changing."""
