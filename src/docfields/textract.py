@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from statistics import fmean
@@ -33,6 +33,7 @@ from docfields import storage
 from docfields.errors import DocumentError, TextractFormatError
 
 BOX_TOLERANCE = 0.005  # how far a BoundingBox may stray outside 0..1, as real Textract's do
+UNIT_TOLERANCE = 1e-6  # float rounding a 0..1 probability may show
 LAYOUTLM_SCALE = 1000
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version and variant bits of a UUID
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
@@ -496,6 +497,50 @@ def _relationship_problems(block: Block, ids: dict[str, int]) -> Iterator[str]:
                 yield f"Relationships[{r}].Ids[{k}]: CHILD id {child_id!r} names no block"
 
 
+def _unit_problem(value: object) -> str | None:
+    """Why ``value`` is no probability (a finite number in 0..1), or None."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return f"{value!r} is not a number"
+    if not -UNIT_TOLERANCE <= value <= 1.0 + UNIT_TOLERANCE:  # NaN fails this too
+        return f"{value} outside 0..1"
+    return None
+
+
+def _probability_problems(probabilities: object, num_labels: int | None) -> Iterator[str]:
+    key = "ClassificationProbabilities"
+    if not isinstance(probabilities, list):
+        yield f"{key}: {type(probabilities).__name__}, not a list of numbers"
+        return
+    if len(probabilities) != num_labels:
+        yield f"{key}: {len(probabilities)} values, where the document's first enriched block has {num_labels}"
+    problem = next(((k, p) for k, v in enumerate(probabilities) if (p := _unit_problem(v))), None)
+    if problem is not None:
+        yield f"{key}[{problem[0]}]: {problem[1]}"
+
+
+def _enrichment_problems(block: Block, num_labels: int | None) -> Iterator[str]:
+    """The enrichment keys of a block, checked against the contract: consumers trust them for confidences."""
+    extra = block.model_extra or {}
+    if "ClassificationProbabilities" in extra:
+        yield from _probability_problems(extra["ClassificationProbabilities"], num_labels)
+    predicted = extra.get("PredictedClass")
+    if "PredictedClass" in extra and (not isinstance(predicted, int) or isinstance(predicted, bool) or predicted < 0):
+        yield f"PredictedClass: {predicted!r} is not a class index (a whole number >= 0)"
+    elif isinstance(predicted, int) and num_labels is not None and predicted >= num_labels:
+        yield f"PredictedClass: {predicted} outside 0..{num_labels - 1} (ClassificationProbabilities has {num_labels})"
+    if "PredictedClassConfidence" in extra and (problem := _unit_problem(extra["PredictedClassConfidence"])):
+        yield f"PredictedClassConfidence: {problem}"
+
+
+def _num_labels(document: TextractDocument) -> int | None:
+    """How many classes the document's enrichment has: the first ``ClassificationProbabilities``' length."""
+    for block in document.blocks:
+        probabilities = (block.model_extra or {}).get("ClassificationProbabilities")
+        if isinstance(probabilities, list):
+            return len(probabilities)
+    return None
+
+
 def _block_problems(block: Block, ids: dict[str, int], pages: int) -> Iterator[str]:
     yield from _required_problems(block)
     if block.confidence is not None and not 0.0 <= block.confidence <= 100.0:
@@ -507,6 +552,13 @@ def _block_problems(block: Block, ids: dict[str, int], pages: int) -> Iterator[s
     yield from _relationship_problems(block, ids)
 
 
+def _labelled(document: TextractDocument, problems: Callable[[int, Block], Iterator[str]]) -> Iterator[str]:
+    """``problems`` of every block, each prefixed with how every message names a block."""
+    for i, block in enumerate(document.blocks):
+        for problem in problems(i, block):
+            yield f"Blocks[{i}] (Id {block.id}): {problem}"
+
+
 def _document_problems(document: TextractDocument) -> Iterator[str]:
     declared = document.document_metadata.pages
     found = sum(1 for _ in iter_pages(document))
@@ -515,19 +567,36 @@ def _document_problems(document: TextractDocument) -> Iterator[str]:
     ids: dict[str, int] = {}
     for i, block in enumerate(document.blocks):
         ids.setdefault(block.id, i)
-    for i, block in enumerate(document.blocks):
-        label = f"Blocks[{i}] (Id {block.id})"  # how every message names a block
+    num_labels = _num_labels(document)
+
+    def problems(i: int, block: Block) -> Iterator[str]:
         if ids[block.id] != i:
-            yield f"{label}: Id: duplicate of Blocks[{ids[block.id]}]"
-        for problem in _block_problems(block, ids, declared):
-            yield f"{label}: {problem}"
+            yield f"Id: duplicate of Blocks[{ids[block.id]}]"
+        yield from _block_problems(block, ids, declared)
+        yield from _enrichment_problems(block, num_labels)
+
+    yield from _labelled(document, problems)
+
+
+def _raise_problems(problems: Iterable[str], source: str) -> None:
+    found = list(problems)
+    if found:
+        raise TextractFormatError(f"{source}: {_summarize(found)}")
 
 
 def validate_textract(document: TextractDocument, source: str = "<json>") -> None:
-    """Check what the schema cannot: page count, links, ranges, unique ids, required keys.
+    """Check what the schema cannot: page count, links, ranges, unique ids, required keys, enrichment.
 
     Raises TextractFormatError naming ``source``, the block (index and Id) and the key.
     """
-    problems = list(_document_problems(document))
-    if problems:
-        raise TextractFormatError(f"{source}: {_summarize(problems)}")
+    _raise_problems(_document_problems(document), source)
+
+
+def validate_enrichment(document: TextractDocument, source: str = "<json>") -> None:
+    """Check only the enrichment keys (``PredictedClass`` within the classes, confidences and
+    probabilities in 0..1, one ``ClassificationProbabilities`` length): what fields extraction trusts.
+
+    Raises TextractFormatError naming ``source``, the block (index and Id) and the key.
+    """
+    num_labels = _num_labels(document)
+    _raise_problems(_labelled(document, lambda _, block: _enrichment_problems(block, num_labels)), source)

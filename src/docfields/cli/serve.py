@@ -11,14 +11,14 @@ from docfields.cli.main import app
 from docfields.cli.output import fail_on_error
 
 
-def parse_model_option(value: str) -> tuple[str, str]:
+def parse_model_option(value: str, option: str = "--model") -> tuple[str, str]:
     """``NAME=DIR`` -> (NAME, DIR); a bare ``DIR`` is named after its folder."""
     name, sep, directory = value.partition("=")
     if not sep:
         directory = value
         name = Path(value.rstrip("/\\")).name
     if not name or not directory:
-        raise typer.BadParameter(f"{value!r}: use NAME=DIR (or a model directory)", param_hint="--model")
+        raise typer.BadParameter(f"{value!r}: use NAME=DIR (or a model directory)", param_hint=option)
     return name, directory
 
 
@@ -40,6 +40,17 @@ def serve(
     max_request_mb: float = typer.Option(100.0, min=0.001, help="Largest request body in MiB (413 above)."),
     idle_unload: float = typer.Option(300.0, min=0, help="Unload models unused for this many seconds (0: never)."),
     normalizer: str | None = typer.Option(None, help="Default normalizer of /normalize, e.g. date:YYYY-MM-DD."),
+    normalizer_model: Annotated[
+        list[str] | None,
+        typer.Option("--normalizer-model", help="Normalizer model as NAME=DIR, repeatable: /normalize clients "
+                     "may name it (?normalizer=NAME, or date:...;model=NAME)."),
+    ] = None,
+    normalizer_url: Annotated[
+        list[str] | None,
+        typer.Option("--normalizer-url", envvar="DOCFIELDS_NORMALIZER_URLS",
+                     help="URL prefix a configured normalizer service may be called at, repeatable (the "
+                     "variable: space-separated); field configurations naming other URLs are refused."),
+    ] = None,
     review_threshold: float = typer.Option(0.5, min=0, max=1, help="Results under this confidence go to review."),
     review_config: str | None = typer.Option(
         None, envvar="DOCFIELDS_REVIEW_CONFIG",
@@ -52,6 +63,7 @@ def serve(
     from docfields.serve import ServeSettings, run_server
 
     models = dict(parse_model_option(value) for value in model or [])
+    normalizer_models = dict(parse_model_option(value, "--normalizer-model") for value in normalizer_model or [])
     with fail_on_error():
         pipeline = PipelineSettings(
             home=home, engine=engine, model=next(iter(models.values()), None), review_threshold=review_threshold
@@ -59,6 +71,7 @@ def serve(
         settings = ServeSettings(
             pipeline=pipeline, workers=workers, api_token=token or None, max_request_bytes=int(max_request_mb * 2**20),
             models=models, normalizer=normalizer, fields=fields, idle_unload_seconds=idle_unload,
+            normalizer_models=normalizer_models, normalizer_urls=normalizer_url or [],
             review=load_review_settings(review_config) if review_config else None,
         )  # fmt: skip
         run_server(settings, host=host, port=port)

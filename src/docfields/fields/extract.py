@@ -31,7 +31,7 @@ from docfields.fields.consolidate import FieldDetection, consolidate_field, over
 from docfields.fields.mentions import Mention, find_mentions
 from docfields.fields.result import Detection, ExtractionResult, write_result
 from docfields.normalize.base import NormalizedValue, Normalizer
-from docfields.textract import TextractDocument, iter_words, read_textract
+from docfields.textract import TextractDocument, iter_words, read_textract, validate_enrichment
 
 logger = logging.getLogger(__name__)
 
@@ -45,22 +45,25 @@ class _Outcome:
 
 
 @lru_cache(maxsize=32)
-def _resolve(spec: str, prompt: str | None) -> Normalizer:
-    """Normalizers are resolved once per (name, prompt) and process, not per document."""
+def _resolve(spec: str, prompt: str | None, allowed_urls: tuple[str, ...] | None) -> Normalizer:
+    """Normalizers are resolved once per (name, prompt, allowed URLs) and process, not per document."""
     from docfields.normalize.registry import resolve_normalizer
 
-    return resolve_normalizer(spec, prompt)
+    return resolve_normalizer(spec, prompt, allowed_urls)
 
 
-def _configured_normalizers(active: Sequence[FieldSpec], warnings: list[str]) -> dict[int, Normalizer | None]:
+def _configured_normalizers(
+    active: Sequence[FieldSpec], warnings: list[str], allowed_urls: Sequence[str] | None
+) -> dict[int, Normalizer | None]:
     """ClassId -> normalizer for fields that name one; None where it cannot be resolved (warned)."""
+    allowed = tuple(allowed_urls) if allowed_urls is not None else None
     normalizers: dict[int, Normalizer | None] = {}
     for spec in active:
         name = spec.normalizer_spec
         if name is None:
             continue
         try:
-            normalizers[spec.class_id] = _resolve(name, spec.normalizer_prompt)
+            normalizers[spec.class_id] = _resolve(name, spec.normalizer_prompt, allowed)
         except DocfieldsError as exc:
             warnings.append(f"field {spec.name!r}: normalizer {name!r} unusable, raw texts kept: {exc}")
             logger.warning("field %r: normalizer %r unusable: %s", spec.name, name, exc)
@@ -152,7 +155,11 @@ def _document_warnings(document: TextractDocument) -> list[str]:
 
 
 def extract_fields(
-    document: TextractDocument, config: FieldConfiguration, normalizers: Mapping[int, Normalizer] | None = None
+    document: TextractDocument,
+    config: FieldConfiguration,
+    normalizers: Mapping[int, Normalizer] | None = None,
+    source: str = "<json>",
+    allowed_urls: Sequence[str] | None = None,
 ) -> ExtractionResult:
     """The Result of one enriched document under ``config``.
 
@@ -161,7 +168,17 @@ def extract_fields(
         config: Which classes are fields and how each is consolidated.
         normalizers: ClassId -> normalizer, replacing the configuration's ones; None resolves
             the configuration's (once per name and process).
+        source: The document's name in errors.
+        allowed_urls: URL prefixes the configuration's normalizer services may be called at
+            (a service's operator sets them); a field naming another URL keeps its raw texts,
+            with a warning, and nothing is requested. None: any URL (a user's own configuration).
+
+    Raises:
+        TextractFormatError: when an enrichment value is out of range (a ``PredictedClass`` beyond
+            the classes, a confidence or probability outside 0..1), naming the block and the key:
+            such values would silently change the confidences.
     """
+    validate_enrichment(document, source)
     active = config.active()
     specs = {spec.class_id: spec for spec in active}
     warnings = _document_warnings(document)
@@ -169,7 +186,7 @@ def extract_fields(
     detections = [_detection(mention, specs[mention.class_id]) for mention in mentions]
     if normalizers is None:  # resolve (maybe load a model) only for fields found in this document
         found = {mention.class_id for mention in mentions}
-        chosen = _configured_normalizers([spec for spec in active if spec.class_id in found], warnings)
+        chosen = _configured_normalizers([spec for spec in active if spec.class_id in found], warnings, allowed_urls)
     else:
         chosen = dict(normalizers)
     items = _apply(detections, mentions, _normalize(detections, chosen), warnings)
@@ -186,6 +203,6 @@ def extract_fields(
 
 def extract_file(enriched_url: str, config: FieldConfiguration, output_url: str) -> ExtractionResult:
     """Read an enriched Textract JSON, extract its fields, write the Result JSON atomically."""
-    result = extract_fields(read_textract(enriched_url), config)
+    result = extract_fields(read_textract(enriched_url), config, source=enriched_url)
     write_result(result, output_url)
     return result

@@ -35,6 +35,7 @@ from docfields.textract import (
     parse_textract,
     read_textract,
     textract_to_dict,
+    validate_textract,
     write_textract,
 )
 
@@ -178,6 +179,7 @@ def enrich_request(body: dict[str, Any], tagger: Tagger, batch_size: int = 8, bf
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise TextractFormatError(f"<request>: {problems}") from exc
     document, source = _request_document(body)
+    validate_textract(document, source)  # as the CLI does: NaN boxes, dangling CHILD ids, bad ranges
     result = textract_to_dict(enrich(document, tagger, options, source))
     ignored = [key for key in ("S3Output", "S3Thumbnails") if key in body]
     if ignored:

@@ -13,6 +13,11 @@ Three kinds of name:
 Models are loaded once per name and process (``resolve_normalizer`` caches them), because
 post-processing asks for the same normalizer for every document.
 
+A service (``resolve_normalizer(..., allowed_urls=...)``) calls only URLs under prefixes its
+operator allowed (``url_allowed``), and names from its clients are mapped to rules or to the
+models it exposes (``exposed_normalizer_spec``): no request goes to an address a client chose.
+What a normalizer service answers never reaches a message: errors name the URL and the status.
+
 >>> resolve_normalizer("date:YYYY-MM-DD;order=MDY").normalize(["12/31/00"])[0].value
 '2000-12-31'
 """
@@ -23,9 +28,10 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from docfields.errors import NormalizerError, UnknownNormalizerError
 from docfields.normalize.base import NormalizedValue, Normalizer, TextGenerator
@@ -36,6 +42,18 @@ from docfields.normalize.rules import DateRuleNormalizer
 logger = logging.getLogger(__name__)
 
 _OPTIONS = {"order", "pivot", "model"}
+_URL_SCHEMES = ("http://", "https://")
+MAX_REPLY_BYTES = 16 * 2**20  # a normalizer's answer to one batch; more is refused, not read
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are answered as errors: an allowed service must not send the request elsewhere."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 class ServiceGenerator:
@@ -66,19 +84,31 @@ class ServiceGenerator:
         request = urllib.request.Request(
             self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                reply = json.loads(response.read())
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise NormalizerError(f"{self.url}: normalizer service failed: {exc}") from exc
+        reply = self._reply(request)
         generated = reply.get("generated_text") if isinstance(reply, dict) else None
         if isinstance(generated, str) and len(batch) == 1:
             generated = [generated]
         if not isinstance(generated, list) or len(generated) != len(batch):
-            raise NormalizerError(
-                f"{self.url}: expected {{'generated_text': [{len(batch)} strings]}}, got {str(reply)[:200]}"
-            )
+            expected = f"{{'generated_text': [{len(batch)} strings]}}"
+            raise NormalizerError(f"{self.url}: expected {expected}, got another shape")
         return [str(g).strip() for g in generated]
+
+    def _reply(self, request: urllib.request.Request) -> object:
+        """The parsed JSON answer. Errors say what failed (status, error class), never what the
+        service wrote: its text would travel into results' Warnings."""
+        try:
+            with _OPENER.open(request, timeout=self.timeout) as response:
+                data = response.read(MAX_REPLY_BYTES + 1)
+        except urllib.error.HTTPError as exc:
+            raise NormalizerError(f"{self.url}: normalizer service answered HTTP {exc.code}") from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise NormalizerError(f"{self.url}: normalizer service unreachable ({type(exc).__name__})") from exc
+        if len(data) > MAX_REPLY_BYTES:
+            raise NormalizerError(f"{self.url}: normalizer service answer over {MAX_REPLY_BYTES:,} bytes")
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise NormalizerError(f"{self.url}: normalizer service answer is not JSON") from exc
 
 
 class GeneratorNormalizer:
@@ -124,10 +154,98 @@ def parse_rule_spec(spec: str) -> tuple[str, dict[str, str]]:
     return target.strip(), options
 
 
+def url_allowed(url: str, prefixes: Sequence[str]) -> bool:
+    """Whether ``url`` lies under one of ``prefixes``: same scheme, host and port, and a path at or
+    below the prefix's path (at a ``/``), with no ``.``/``..`` segment, backslash or control character.
+
+    Host and port are compared whole, so ``http://normalizer`` never admits ``http://normalizer.evil``
+    nor ``http://normalizer@evil``.
+
+    >>> url_allowed("http://127.0.0.1:9000/normalize", ["http://127.0.0.1:9000/"])
+    True
+    >>> url_allowed("http://127.0.0.1:9001/normalize", ["http://127.0.0.1:9000/"])
+    False
+    """
+    if any(ord(char) <= 0x20 or char == "\\" for char in url):
+        return False
+    try:
+        target = urlsplit(url)
+    except ValueError:
+        return False
+    if any(unquote(segment) in (".", "..") for segment in target.path.split("/")):
+        return False
+    for prefix in prefixes:
+        allowed = urlsplit(prefix)
+        if (target.scheme.lower(), target.netloc.lower()) != (allowed.scheme.lower(), allowed.netloc.lower()):
+            continue
+        base = allowed.path.rstrip("/")
+        if target.path == allowed.path or target.path.startswith(base + "/") or not base:
+            return True
+    return False
+
+
+def normalizer_urls(spec: str) -> list[str]:
+    """The service URLs a normalizer name would call: the name itself, or a date rule's ``model=``.
+
+    Raises:
+        UnknownNormalizerError: when a date rule's options are malformed.
+    """
+    spec = spec.strip()
+    if spec.startswith(_URL_SCHEMES):
+        return [spec]
+    if spec.startswith("date:"):
+        model = parse_rule_spec(spec)[1].get("model", "")
+        return [model] if model.startswith(_URL_SCHEMES) else []
+    return []
+
+
+def check_normalizer_urls(spec: str, allowed_urls: Sequence[str]) -> None:
+    """Refuse a normalizer name that would call a URL outside ``allowed_urls``.
+
+    Raises:
+        NormalizerError: naming the URL and how the operator allows one.
+    """
+    for url in normalizer_urls(spec):
+        if not url_allowed(url, allowed_urls):
+            raise NormalizerError(
+                f"{url}: not an allowed normalizer URL; the operator allows service URLs at start-up "
+                "(docfields serve --normalizer-url PREFIX)"
+            )
+
+
+def exposed_normalizer_spec(name: str, models: Mapping[str, str]) -> str:
+    """The normalizer a client may name, as a spec to resolve: a built-in ``date:`` rule (its
+    ``model=`` option a name from ``models``), or a name from ``models`` (name -> directory).
+
+    Clients never name a path or a URL: the error is the same whether a path exists or not, so
+    it reveals nothing about the server's files.
+
+    Raises:
+        UnknownNormalizerError: for anything else, listing the exposed names.
+    """
+    name = name.strip()
+    if name.startswith("date:"):
+        target, options = parse_rule_spec(name)
+        if "model" in options:
+            options["model"] = _exposed_model(options["model"], models, name)
+        return ";".join([f"date:{target}", *(f"{key}={value}" for key, value in options.items())])
+    return _exposed_model(name, models, name)
+
+
+def _exposed_model(name: str, models: Mapping[str, str], spec: str) -> str:
+    if name in models:  # a key the operator chose, looked up: never a path
+        return models[name]
+    known = ", ".join(sorted(models)) or "none"
+    raise UnknownNormalizerError(
+        f"{spec[:200]!r} is not a normalizer of this service: use date:<FORMAT> (e.g. date:YYYY-MM-DD), "
+        f"optionally with ;model=NAME, or a model NAME; models: {known}"
+    )
+
+
 @lru_cache(maxsize=8)
 def load_generator(location: str) -> TextGenerator:
     """A local model directory (loaded once per process) or a service URL."""
-    if location.startswith(("http://", "https://")):
+    if location.startswith(_URL_SCHEMES):
         return ServiceGenerator(location)
     from docfields.normalize.seq2seq import Seq2SeqModel
 
@@ -151,22 +269,26 @@ def _date_normalizer(spec: str) -> Normalizer:
     return HybridDateNormalizer(target, generator, template, pivot, order)  # type: ignore[arg-type]
 
 
-def resolve_normalizer(spec: str, prompt: str | None = None) -> Normalizer:
+def resolve_normalizer(spec: str, prompt: str | None = None, allowed_urls: Sequence[str] | None = None) -> Normalizer:
     """The normalizer a field configuration names.
 
     Args:
         spec: ``date:<TARGET>[;order=..][;pivot=..][;model=..]``, a URL, or a model directory.
         prompt: Prefix put before each text for a plain model or service (the field's
             ``NormalizerPrompt``); rules and the hybrid build their own.
+        allowed_urls: URL prefixes a service may be called at; None: any (a user's own
+            configuration, on the command line).
 
     Raises:
         UnknownNormalizerError: when ``spec`` is none of the three kinds.
-        NormalizerError: when the model directory cannot be loaded.
+        NormalizerError: when the model directory cannot be loaded, or the URL is not allowed.
     """
     spec = spec.strip()
+    if allowed_urls is not None:
+        check_normalizer_urls(spec, allowed_urls)
     if spec.startswith("date:"):
         return _date_normalizer(spec)
-    if spec.startswith(("http://", "https://")):
+    if spec.startswith(_URL_SCHEMES):
         return GeneratorNormalizer(spec, load_generator(spec), prompt or "", source="service")
     if Path(spec).is_dir():
         return GeneratorNormalizer(spec, load_generator(spec), prompt or "")

@@ -27,6 +27,8 @@ class PipelineSettings(BaseModel):
     model: str | None = Field(None, description="Tagger directory; None stops after OCR and thumbnails.")
     fields: str | None = Field(None, description="Field configuration file; None: the model's fields.json.")
     review_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Results below this confidence go to review.")
+    normalizer_urls: list[str] | None = Field(None, description="URL prefixes the field configuration's normalizer "
+                                              "services may be called at; None: any (the user's own configuration).")
     thumbnails: bool = Field(True, description="Render page thumbnails (224 x 224 npz).")
     max_attempts: int = Field(3, ge=1, description="Attempts per stage for transient errors and lost workers.")
     retry_base_seconds: float = Field(1.0, ge=0.0, description="First retry delay; doubles per attempt.")

@@ -2,18 +2,24 @@
 
 ``DOCFIELDS_*`` variables are read by the ``docfields serve`` command, never here, so a test
 builds a ``ServeSettings`` directly and hands it to ``create_app``.
+
+What the server may reach on a client's behalf is the operator's choice, made here and nowhere
+in the API: ``normalizer_urls`` (the services a field configuration's normalizers may call; the
+pipeline gets the same list) and ``normalizer_models`` (the models ``/normalize`` clients may name).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from docfields import storage
 from docfields.documents import DocumentLimits
 from docfields.pipeline import PipelineSettings
 from docfields.review.settings import ReviewSettings
+from docfields.thumbnails import MAX_THUMBNAIL_SIDE
 
 FIELDS_FILE = "fields.json"
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -45,6 +51,14 @@ class ServeSettings(BaseModel):
     normalizer: str | None = Field(
         None, description="Default normalizer of /normalize: a rule (date:YYYY-MM-DD), a model directory or a URL."
     )
+    normalizer_models: dict[str, str] = Field(
+        default_factory=dict, description="Normalizer model directories by name, for /normalize?normalizer=NAME."
+    )
+    normalizer_urls: list[str] = Field(
+        default_factory=list,
+        description="URL prefixes (http(s)://host:port/path) that configured normalizer services may be "
+        "called at; a field configuration naming any other URL is refused. Empty: no service.",
+    )
     fields: str | None = Field(
         None,
         description="Field configuration installed as <home>/fields.json at start (default: keep "
@@ -53,18 +67,39 @@ class ServeSettings(BaseModel):
     idle_unload_seconds: float = Field(
         300.0, ge=0, description="Unload a model unused for this long (0: keep models loaded)."
     )
-    max_thumbnail_side: int = Field(4096, gt=0, description="Largest width or height a client may ask for.")
+    max_thumbnail_side: int = Field(
+        MAX_THUMBNAIL_SIDE,
+        gt=0,
+        le=MAX_THUMBNAIL_SIDE,
+        description="Largest width or height a client may ask for (at most the library's MAX_THUMBNAIL_SIDE).",
+    )
     review: ReviewSettings | None = Field(
         None, description="The review desk under /review, with its own logins; None: no desk."
     )
 
-    @field_validator("models")
+    @field_validator("models", "normalizer_models")
     @classmethod
     def _check_model_names(cls, models: dict[str, str]) -> dict[str, str]:
         for name in models:
             if not re.fullmatch(MODEL_NAME_PATTERN, name):
                 raise ValueError(f"model name {name!r} must be letters, digits, '.', '_' or '-'")
         return models
+
+    @field_validator("normalizer_urls")
+    @classmethod
+    def _check_url_prefixes(cls, prefixes: list[str]) -> list[str]:
+        for prefix in prefixes:
+            parts = urlsplit(prefix)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+                raise ValueError(f"normalizer URL prefix {prefix!r}: not an http(s) URL with a host (and port, path)")
+        return prefixes
+
+    @model_validator(mode="after")
+    def _pipeline_allows_the_same_urls(self) -> ServeSettings:
+        """The pipeline's workers call only the URLs the service allows (they check it again)."""
+        if self.pipeline.normalizer_urls != self.normalizer_urls:
+            self.pipeline = self.pipeline.model_copy(update={"normalizer_urls": list(self.normalizer_urls)})
+        return self
 
     @property
     def document_limits(self) -> DocumentLimits:

@@ -1,7 +1,9 @@
 """``/config/fields``: read and replace the field configuration without a restart.
 
 A new configuration is checked (every error names the field and the key), checked against the
-pipeline's model (a ``ClassId`` the model does not predict is refused), and written atomically
+pipeline's model (a ``ClassId`` the model does not predict is refused) and against the operator's
+normalizer URL allow-list (a client must not make the server call an address it chose: a
+``Normalizer`` or ``NormalizerEndpoint`` URL outside ``--normalizer-url`` is refused), and written atomically
 to ``<home>/fields.json``, which the pipeline reads when a document reaches its fields stage:
 every document whose fields are extracted from then on uses it, results made before keep theirs.
 """
@@ -14,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, status
 
 from docfields import storage
-from docfields.errors import FieldConfigError
+from docfields.errors import FieldConfigError, NormalizerError
 from docfields.fields import FieldConfiguration, load_field_configuration, parse_field_configuration
 from docfields.serve.dependencies import get_settings, json_body, json_request_body, load_json
 from docfields.serve.settings import FIELDS_FILE, ServeSettings
@@ -48,6 +50,22 @@ def check_against_model(config: FieldConfiguration, model: str | None, source: s
             )
 
 
+def check_service_urls(config: FieldConfiguration, allowed: list[str], source: str) -> None:
+    """Refuse fields whose normalizer would call a URL outside the ``allowed`` prefixes.
+
+    Raises:
+        FieldConfigError: naming the field and ``Normalizer`` or ``NormalizerEndpoint``.
+    """
+    from docfields.normalize.registry import check_normalizer_urls
+
+    for index, spec in enumerate(config.fields):
+        for key, name in (("Normalizer", spec.normalizer), ("NormalizerEndpoint", spec.normalizer_endpoint)):
+            try:
+                check_normalizer_urls(name or "", allowed)
+            except NormalizerError as exc:
+                raise FieldConfigError(source, str(exc), f"{spec.name!r} (index {index})", key) from exc
+
+
 def install_fields(config: FieldConfiguration, settings: ServeSettings) -> None:
     """Write ``config`` atomically to ``<home>/fields.json``, where the pipeline reads it."""
     text = json.dumps(config.to_json_list(), indent=2, ensure_ascii=False) + "\n"
@@ -78,5 +96,6 @@ def put_fields(
     """Check and store a new configuration; fields extracted from now on use it."""
     config = parse_field_configuration(load_json(body), source=REQUEST_SOURCE)
     check_against_model(config, settings.pipeline.model, REQUEST_SOURCE)
+    check_service_urls(config, settings.normalizer_urls, REQUEST_SOURCE)
     install_fields(config, settings)
     return config.to_json_list()

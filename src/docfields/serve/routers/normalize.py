@@ -1,9 +1,12 @@
 """``/normalize``: the normalizer service contract, ``{"inputs": str | [str]}`` -> ``{"generated_text": ...}``.
 
 The answer mirrors the request's shape (a string for a string, a list for a list), as the
-original's seq2seq endpoint did. Any normalizer name works: a rule (``date:YYYY-MM-DD``), a
-model directory, or the hybrid (``date:YYYY-MM-DD;model=DIR``); models load on first use and are
-unloaded when idle. ``needs_review`` (same shape) says which outputs are not certain.
+original's seq2seq endpoint did. A client names a rule (``date:YYYY-MM-DD``), a model the
+operator exposed (``--normalizer-model NAME=DIR``: ``NAME``), or the hybrid of both
+(``date:YYYY-MM-DD;model=NAME``); never a server path or a URL, and the refusal reads the same
+whether a path exists or not. The service's default (``--normalizer``) is the operator's and may be
+anything. Models load on first use and are unloaded when idle. ``needs_review`` (same shape)
+says which outputs are not certain.
 """
 
 from __future__ import annotations
@@ -55,19 +58,20 @@ def _release_normalizer(_: Normalizer) -> None:
 
 
 def _spec(asked: str | None, settings: ServeSettings) -> str:
-    spec = (asked or settings.normalizer or "").strip()
-    if not spec:
+    """The normalizer to resolve: the operator's default, or what the client named, mapped by the
+    registry to a rule or an exposed model (an ``UnknownNormalizerError``, so a 422, otherwise)."""
+    from docfields.normalize.registry import exposed_normalizer_spec
+
+    default, spec = (settings.normalizer or "").strip(), (asked or "").strip()
+    if spec and spec != default:
+        return exposed_normalizer_spec(spec, settings.normalizer_models)
+    if not default:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail="no normalizer: pass ?normalizer=date:YYYY-MM-DD (or a model directory); "
+            detail="no normalizer: pass ?normalizer=date:YYYY-MM-DD (or an exposed model's name); "
             "the service has no default (--normalizer)",
         )
-    if asked and spec != (settings.normalizer or "").strip() and "://" in spec:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"{spec!r}: this service does not call other services on a client's behalf; call that URL directly",
-        )
-    return spec
+    return default
 
 
 @router.post(
@@ -85,7 +89,7 @@ def normalize(
     settings: Annotated[ServeSettings, Depends(get_settings)],
     cache: Annotated[ModelCache, Depends(get_model_cache)],
     normalizer: Annotated[
-        str | None, Query(description="date:<FORMAT>[;order=MDY|DMY][;model=DIR], or a model directory.")
+        str | None, Query(description="date:<FORMAT>[;order=MDY|DMY][;model=NAME], or an exposed model's NAME.")
     ] = None,
     prompt: Annotated[str, Query(description="Prefix put before each text for a plain model.")] = "",
 ) -> NormalizeResponse:
