@@ -22,15 +22,20 @@ import subprocess
 import sys
 
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from docfields.errors import TextractFormatError
 from docfields.fields import extract_fields, parse_field_configuration
 from docfields.normalize.registry import exposed_normalizer_spec, resolve_normalizer, url_allowed
-from docfields.pipeline import PipelineSettings
+from docfields.pipeline import Pipeline, PipelineSettings
+from docfields.review.auth import SESSION_COOKIE
+from docfields.review.settings import ReviewSettings
+from docfields.review.web import mount_review
 from docfields.serve import ServeSettings, create_app
 from docfields.textract import parse_textract, read_textract, textract_to_dict
 from hardening_support import AsgiClient, enriched, ocr_document, recording_server, tiny_tagger, word_index
+from review_support import PASSWORDS, hidden_value, review_settings_dict
 
 SECRET = "internal-admin-secret-4711"  # what a service behind the server would answer
 
@@ -261,3 +266,57 @@ def test_valid_enrichment_still_extracts(tmp_path):
     result = extract_fields(parse_textract(enriched({"03/04/2021": 1, "12.50": 2})), config)
     assert result.fields["Total"].detections[0].text == "12.50"
     assert result.fields["Total"].confidence == pytest.approx(0.9 * 0.95)
+
+
+# -- 8. the review desk: logout ends the session, the throttle locks out only the guesser ----------------
+
+
+def review_desk(home) -> FastAPI:
+    """The desk alone, on a pipeline with nothing in review; its sessions live in ``home``."""
+    app = FastAPI()
+    settings = ReviewSettings.model_validate(review_settings_dict())
+    mount_review(app, Pipeline(PipelineSettings(home=str(home))), settings)
+    return app
+
+
+def sign_in(client: AsgiClient, name: str, password: str):
+    csrf = hidden_value(client.get("/review/login").text, "csrf")
+    return client.post("/review/login", data={"csrf": csrf, "username": name, "password": password})
+
+
+def test_a_session_cookie_stops_working_at_logout_even_after_a_restart(tmp_path):
+    app = review_desk(tmp_path / "home")
+    with AsgiClient(app) as laptop, AsgiClient(app) as phone:
+        assert sign_in(laptop, "alice", PASSWORDS["alice"]).status_code == 303
+        assert sign_in(phone, "alice", PASSWORDS["alice"]).status_code == 303
+        queue = laptop.get("/review/")
+        assert queue.status_code == 200
+        copied = laptop.cookies[SESSION_COOKIE]
+        assert laptop.post("/review/logout", data={"csrf": hidden_value(queue.text, "csrf")}).status_code == 303
+        assert phone.get("/review/").status_code == 200  # only the session that logged out ends
+        kept = phone.cookies[SESSION_COOKIE]
+    replay = {"Cookie": f"{SESSION_COOKIE}={copied}"}
+    with AsgiClient(app) as thief:
+        refused = thief.get("/review/", headers=replay)
+        assert refused.status_code == 303 and "/review/login" in refused.headers["location"]
+    with AsgiClient(review_desk(tmp_path / "home")) as restarted:  # same home, same secret key
+        assert restarted.get("/review/", headers=replay).status_code == 303
+        assert restarted.get("/review/", headers={"Cookie": f"{SESSION_COOKIE}={kept}"}).status_code == 200
+
+
+def test_failed_sign_ins_from_one_address_do_not_lock_out_colleagues_behind_it(tmp_path):
+    app = review_desk(tmp_path / "home")
+    with AsgiClient(app, address="127.0.0.5") as attacker, AsgiClient(app, address="127.0.0.5") as colleague:
+        for name in ("alice", "alice", "alice", "alice", "alice", "admin", "root"):
+            assert sign_in(attacker, name, "guess").status_code == 401
+        assert sign_in(attacker, "alice", PASSWORDS["alice"]).status_code == 429  # alice from here: throttled
+        assert sign_in(colleague, "bob", PASSWORDS["bob"]).status_code == 303  # bob behind the same proxy
+
+
+def test_failed_sign_ins_against_an_account_elsewhere_do_not_lock_out_its_owner(tmp_path):
+    app = review_desk(tmp_path / "home")
+    with AsgiClient(app, address="127.0.0.5") as attacker, AsgiClient(app, address="127.0.0.6") as owner:
+        for _ in range(5):
+            assert sign_in(attacker, "alice", "guess").status_code == 401
+        assert sign_in(attacker, "alice", "guess").status_code == 429
+        assert sign_in(owner, "alice", PASSWORDS["alice"]).status_code == 303

@@ -1,10 +1,12 @@
 """Logins, signed session cookies and CSRF tokens for the review desk, with the standard library only.
 
-A session is a small JSON payload (reviewer, CSRF token, expiry) signed with HMAC-SHA256 and
-kept in a cookie: nothing to store on the server, and a forged or edited cookie fails the
-signature check. Each signature is bound to a purpose ("session", "login", "opened"), so a value
-signed for one use cannot be replayed as another. The CSRF token lives in the session and in a
-hidden form field; a submission is accepted only when both match (``hmac.compare_digest``).
+A session is a small JSON payload (reviewer, session id, CSRF token, expiry) signed with
+HMAC-SHA256 and kept in a cookie, so a forged or edited cookie fails the signature check; and
+the session id must also be live in the server's ``SessionStore``, so a cookie stops working at
+logout even though its signature still holds. Each signature is bound to a purpose ("session",
+"login", "opened"), so a value signed for one use cannot be replayed as another. The CSRF token
+lives in the session and in a hidden form field; a submission is accepted only when both match
+(``hmac.compare_digest``).
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ import hmac
 import json
 import os
 import secrets
+import sqlite3
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from docfields.review.settings import ReviewSettings, hash_password, verify_password
 
@@ -37,9 +43,10 @@ def _b64decode(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class Session:
-    """A logged-in reviewer: their name, the CSRF token of their forms, and when the login ends."""
+    """A logged-in reviewer: their name, the session's id, the CSRF token of their forms, and when the login ends."""
 
     reviewer: str
+    sid: str
     csrf: str
     expires: float
 
@@ -77,7 +84,8 @@ class Signer:
 
     def new_session(self, reviewer: str, seconds: float) -> tuple[str, Session]:
         """A fresh session for ``reviewer`` (new CSRF token) and its cookie value."""
-        cookie = self.sign("session", {"u": reviewer, "csrf": secrets.token_urlsafe(32)}, seconds)
+        payload = {"u": reviewer, "sid": secrets.token_urlsafe(32), "csrf": secrets.token_urlsafe(32)}
+        cookie = self.sign("session", payload, seconds)
         session = self.session(cookie)
         if session is None:
             raise ValueError(f"a session of {seconds} s expires at once")
@@ -86,10 +94,57 @@ class Signer:
     def session(self, cookie: str | None) -> Session | None:
         """The session a cookie holds, or None when it is missing, forged or expired."""
         data = self.unsign("session", cookie) or {}
-        reviewer, csrf, expires = data.get("u"), data.get("csrf"), data.get("exp")
-        if not (isinstance(reviewer, str) and isinstance(csrf, str) and isinstance(expires, int | float)):
+        reviewer, sid, csrf, expires = data.get("u"), data.get("sid"), data.get("csrf"), data.get("exp")
+        if not (isinstance(reviewer, str) and isinstance(sid, str) and isinstance(csrf, str)):
             return None
-        return Session(reviewer=reviewer, csrf=csrf, expires=float(expires))
+        if not isinstance(expires, int | float):
+            return None
+        return Session(reviewer=reviewer, sid=sid, csrf=csrf, expires=float(expires))
+
+
+class SessionStore:
+    """The sessions that are live on the server: a cookie is a session only while its id is here.
+
+    Logout deletes the id, so a copied or stolen cookie ends with the login it belongs to (a
+    signed cookie alone would stay valid until it expires). The store is an SQLite file (in the
+    pipeline home) so sessions survive a restart when the secret key is fixed, and every process
+    of the server sees one logout. It keeps the SHA-256 of each id, not the id: the file opens no
+    session, and the cookie still needs the signing key.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS sessions (digest TEXT PRIMARY KEY, reviewer TEXT, expires REAL)")
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
+            yield db
+
+    @staticmethod
+    def _digest(session: Session) -> str:
+        return hashlib.sha256(session.sid.encode("utf-8")).hexdigest()
+
+    def add(self, session: Session) -> None:
+        """Make ``session`` live (and forget sessions that expired)."""
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE expires < ?", (time.time(),))
+            db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)",
+                       (self._digest(session), session.reviewer, session.expires))  # fmt: skip
+
+    def active(self, session: Session) -> bool:
+        """Tell whether ``session`` is live: added, not removed, not expired."""
+        with self._db() as db:
+            row = db.execute("SELECT reviewer FROM sessions WHERE digest = ? AND expires >= ?",
+                             (self._digest(session), time.time())).fetchone()  # fmt: skip
+        return row is not None and row[0] == session.reviewer
+
+    def remove(self, session: Session) -> None:
+        """End ``session``: its cookie is refused from now on."""
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE digest = ?", (self._digest(session),))
 
 
 def csrf_matches(session: Session, submitted: str | None) -> bool:
@@ -131,8 +186,22 @@ def authenticate_token(settings: ReviewSettings, token: str) -> str | None:
     return found
 
 
+def throttle_key(account: str, address: str) -> str:
+    """The throttle's key of a sign-in attempt: the account and the client address together.
+
+    Not the address alone: colleagues behind one proxy share it, and one of them (or an attacker
+    among them) failing five times would lock every one of them out. Not the account alone: anyone
+    anywhere could lock a reviewer out by failing five times with their name. Per (account,
+    address), guessing one account's password is slowed to ``limit`` tries per window from each
+    address, while its owner, from their own address, still signs in, and so do colleagues behind
+    the attacker's proxy under their own names. The price: an attacker with many addresses gets
+    ``limit`` guesses per address; passwords are scrypt-hashed, which keeps each guess slow.
+    """
+    return f"{account}\x00{address}"
+
+
 class LoginThrottle:
-    """Refuses logins for a name or client after ``limit`` failures within ``window`` seconds.
+    """Refuses logins for a key (``throttle_key``) after ``limit`` failures within ``window`` seconds.
 
     Slows password guessing down to a few tries per window without any store; the record is
     per process, which is what a one-machine desk needs.

@@ -5,7 +5,8 @@ loaded from another origin, and the Content-Security-Policy forbids it. Security
 the attacks it stops:
 
 - every page but the login needs a signed session cookie (``auth``): HttpOnly, SameSite=Strict,
-  scoped to ``/review``;
+  scoped to ``/review``, whose session is live on the server (logout ends it for good);
+- failed sign-ins are throttled per account and client address (``auth.throttle_key``);
 - every state change (login, submit, logout) checks a CSRF token from a hidden field;
 - document ids must look like ids and must name a task in review that the reviewer may open
   (assignment rules); anything else is a 404, so ids of other reviewers' tasks do not leak;
@@ -42,10 +43,12 @@ from docfields.review.auth import (
     SESSION_COOKIE,
     LoginThrottle,
     Session,
+    SessionStore,
     authenticate,
     authenticate_token,
     csrf_matches,
     signer_for,
+    throttle_key,
 )
 from docfields.review.flowback import answers_from_form, apply_review
 from docfields.review.pages import PageImages
@@ -62,6 +65,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 DOC_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 OPENED_SECONDS = 7 * 86400
+SESSIONS_FILE = "review-sessions.db"  # in the pipeline home
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
@@ -83,11 +87,12 @@ class _Reject(Exception):
 
 
 class ReviewDesk:
-    """The desk's state: pipeline, settings, cookie signer, login throttle, page renderer, templates."""
+    """The desk's state: pipeline, settings, cookie signer, live sessions, login throttle, page renderer, templates."""
 
     def __init__(self, pipeline: Pipeline, settings: ReviewSettings) -> None:
         self.pipeline, self.settings = pipeline, settings
         self.signer = signer_for(settings)
+        self.sessions = SessionStore(Path(pipeline.settings.home).expanduser() / SESSIONS_FILE)
         self.throttle = LoginThrottle()
         cache = settings.cache_dir or storage.join(pipeline.settings.home, "cache", "review")
         self.images = PageImages(cache, settings.page_width)
@@ -124,7 +129,7 @@ class ReviewDesk:
     def session(self, request: Request, page: bool) -> Session:
         """The logged-in reviewer; pages redirect to the login, other requests get a 401."""
         session = self.signer.session(request.cookies.get(SESSION_COOKIE))
-        if session is None:
+        if session is None or not self.sessions.active(session):
             raise _Reject(401, "Please sign in.", login=page)
         return session
 
@@ -287,17 +292,18 @@ async def _login(desk: ReviewDesk, request: Request) -> Response:
     token, target = str(form.get("token", "")).strip(), str(form.get("next", ""))
     if not _login_form_valid(desk, request, str(form.get("csrf", ""))):
         return _login_page(desk, request, target, "The sign-in form expired; please try again.", 400)
-    keys = (f"client:{request.client.host if request.client else '-'}", f"user:{username or '<token>'}")
-    if desk.throttle.blocked(*keys):
+    key = throttle_key(username or "<token>", request.client.host if request.client else "-")
+    if desk.throttle.blocked(key):
         return _login_page(desk, request, target, "Too many failed sign-ins; wait a few minutes.", 429)
     if token:
         reviewer = await run_in_threadpool(authenticate_token, desk.settings, token)
     else:
         reviewer = await run_in_threadpool(authenticate, desk.settings, username, password)
     if reviewer is None:
-        desk.throttle.failed(*keys)
+        desk.throttle.failed(key)
         return _login_page(desk, request, target, "Wrong name, password or token.", 401)
-    cookie, _ = desk.signer.new_session(reviewer, desk.settings.session_seconds)
+    cookie, session = desk.signer.new_session(reviewer, desk.settings.session_seconds)
+    desk.sessions.add(session)
     response = RedirectResponse(safe_next(request, target), status_code=303)
     desk.set_cookie(request, response, SESSION_COOKIE, cookie, desk.settings.session_seconds)
     response.delete_cookie(LOGIN_COOKIE, path=base_url(request))
@@ -332,7 +338,8 @@ def build_router(desk: ReviewDesk) -> APIRouter:
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
-        await _checked_form(desk, request)
+        session, _ = await _checked_form(desk, request)
+        desk.sessions.remove(session)
         response = RedirectResponse(f"{base_url(request)}/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path=base_url(request))
         return response
