@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import subprocess
+import tempfile
 from pathlib import Path
 
 import fsspec
+import httpx
 import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageStat
 from pydantic import ValidationError
 
 from docfields.documents import open_document
-from docfields.errors import DocumentError
+from docfields.errors import DocumentError, DocumentLimitError
 from docfields.thumbnails import (
+    MAX_THUMBNAIL_PIXELS,
+    MAX_THUMBNAIL_SIDE,
     ThumbnailOptions,
     image_to_png,
     make_thumbnail,
@@ -22,6 +28,7 @@ from docfields.thumbnails import (
     thumbnails_to_npz,
     write_thumbnails,
 )
+from memory_support import DOCFIELDS, write_shared_xobject_pdf
 
 NICS = "pdfs/nics-background-checks-2015-11.pdf"  # 1 landscape page, 1008 x 612 pt
 FORM = "pdfs/f1040nr.pdf"  # 5 pages
@@ -96,14 +103,14 @@ def test_letterbox_of_a_portrait_page_has_side_bars(shared_data: Path) -> None:
 
 def test_custom_size_and_every_page(shared_data: Path) -> None:
     with open_document(shared_data / FORM) as document:
-        thumbnails = make_thumbnails(document, ThumbnailOptions(width=100, height=130))
+        thumbnails = list(make_thumbnails(document, ThumbnailOptions(width=100, height=130)))
     assert [t.size for t in thumbnails] == [(100, 130)] * 5
     assert not same_pixels(thumbnails[0], thumbnails[1])  # pages in order, not one page 5 times
 
 
 def test_npz_of_several_pages_holds_png_bytes(shared_data: Path) -> None:
     with open_document(shared_data / FORM) as document:
-        thumbnails = make_thumbnails(document)
+        thumbnails = list(make_thumbnails(document))
     arrays = load_npz(thumbnails_to_npz(thumbnails))
     assert list(arrays) == ["images"]
     assert arrays["images"].dtype.kind == "S" and arrays["images"].shape == (5,)
@@ -124,7 +131,7 @@ def test_npz_of_one_page_holds_pixels(shared_data: Path) -> None:
 @pytest.mark.parametrize("relative", [FORM, SCOTUS])
 def test_npz_round_trip(shared_data: Path, relative: str) -> None:
     with open_document(shared_data / relative) as document:
-        thumbnails = make_thumbnails(document)
+        thumbnails = list(make_thumbnails(document))
     back = thumbnails_from_npz(thumbnails_to_npz(thumbnails))
     assert len(back) == len(thumbnails)
     assert all(same_pixels(a, b) for a, b in zip(back, thumbnails, strict=True))
@@ -212,3 +219,97 @@ def test_options_are_checked() -> None:
         ThumbnailOptions(letterbox_color=(0, 0, 256))
     with pytest.raises(ValidationError):
         ThumbnailOptions(widht=100)
+
+
+# -- issue 14 items 5 and 8: a thumbnail's side and a document's thumbnail pixels are capped ------
+
+
+def test_thumbnail_side_over_the_cap_is_refused_naming_the_parameter() -> None:
+    assert ThumbnailOptions(width=MAX_THUMBNAIL_SIDE, height=MAX_THUMBNAIL_SIDE).width == 4096
+    with pytest.raises(ValidationError) as raised:
+        ThumbnailOptions(width=100_000, height=100_000)
+    message = str(raised.value)
+    assert "thumbnail width 100000 is over the limit of 4096 pixels a side" in message
+    assert "thumbnail height 100000" in message and "--size" in message
+
+
+def test_cli_thumbnails_size_over_the_cap_exits_2_before_rendering(shared_data: Path, tmp_path: Path) -> None:
+    """``--size 100000x100000`` grew to 23 GB until the kernel killed it; now it is a usage error."""
+    out = tmp_path / "thumbs.npz"
+    result = subprocess.run(
+        [*DOCFIELDS, "thumbnails", str(shared_data / FORM), "-o", str(out), "--size", "100000x100000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "width 100000 is over the limit of 4096" in result.stderr and "--size" in result.stderr
+    assert not out.exists()
+
+
+def test_service_side_limit_is_the_library_constant() -> None:
+    from docfields.serve.settings import ServeSettings
+
+    assert ServeSettings().max_thumbnail_side == MAX_THUMBNAIL_SIDE
+    assert ServeSettings(max_thumbnail_side=1024).max_thumbnail_side == 1024  # an operator may lower it
+    with pytest.raises(ValidationError, match="max_thumbnail_side"):
+        ServeSettings(max_thumbnail_side=MAX_THUMBNAIL_SIDE + 1)
+
+
+@pytest.fixture(scope="module")
+def shared_page_pdf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """40 pages drawing one XObject: a few kB that ask for 40 full renders."""
+    path = write_shared_xobject_pdf(tmp_path_factory.mktemp("xobject") / "forty.pdf", 40)
+    return path.read_bytes()
+
+
+def test_thumbnails_over_the_pixel_cap_are_refused_before_rendering(shared_page_pdf: bytes) -> None:
+    assert len(shared_page_pdf) < 20_000
+    options = ThumbnailOptions(width=4096, height=4096)
+    with open_document(shared_page_pdf, name="forty.pdf") as document:
+        with pytest.raises(DocumentLimitError) as raised:
+            make_thumbnails(document, options)  # refused at the call, not at the first page
+    message = str(raised.value)
+    assert message.startswith("forty.pdf: thumbnails too large: 40 pages x width 4096 x height 4096")
+    assert f"over the limit of {MAX_THUMBNAIL_PIXELS:,}" in message
+
+
+def test_npz_items_are_padded_as_numpy_pads_them() -> None:
+    """The npz is written item by item; it must load as the array numpy itself would have saved."""
+    images = [Image.new("RGB", (8 + 8 * n, 8), (n * 60, 0, 0)) for n in range(3)]
+    pngs = [image_to_png(image) for image in images]
+    assert len(set(map(len, pngs))) == 3
+    arrays = load_npz(thumbnails_to_npz(iter(images)))
+    assert arrays["images"].dtype == np.dtype(f"S{max(map(len, pngs))}")
+    assert arrays["images"].tolist() == np.array(pngs, dtype=np.bytes_).tolist()
+
+
+def post_thumbnails(data: bytes, **params: int) -> httpx.Response:
+    """POST /thumbnails to the real app in-process (httpx's ASGI transport)."""
+    from docfields.pipeline import PipelineSettings
+    from docfields.serve.app import create_app
+    from docfields.serve.settings import ServeSettings
+
+    async def post(home: str) -> httpx.Response:
+        app = create_app(ServeSettings(pipeline=PipelineSettings(home=home), workers=0))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=120) as client:
+            headers = {"Content-Type": "application/pdf"}
+            return await client.post("/thumbnails", content=data, headers=headers, params=params)
+
+    with tempfile.TemporaryDirectory() as home:
+        return asyncio.run(post(home))
+
+
+def test_service_answers_413_naming_the_parameters_over_the_pixel_cap(shared_page_pdf: bytes) -> None:
+    """40 x 4096 x 4096 took 74 s and 3.8 GB; now it is refused before any page is drawn."""
+    refused = post_thumbnails(shared_page_pdf, width=4096, height=4096)
+    assert refused.status_code == 413
+    detail = refused.json()["detail"]
+    assert "40 pages x width 4096 x height 4096" in detail and "MAX_THUMBNAIL_PIXELS" in detail
+    within = post_thumbnails(shared_page_pdf, width=160, height=120)
+    assert within.status_code == 200 and within.headers["content-type"] == "application/x-npz"
+    pngs = load_npz(within.content)["images"]
+    assert pngs.shape == (40,)
+    assert {png_to_image(bytes(png)).size for png in pngs} == {(160, 120)}

@@ -6,6 +6,11 @@ original spent its time. The formats are the original pipeline's contract (DESIG
 ``application/x-npz`` with ``images`` = an array of PNG bytes, one per page, or, for a one-page
 document, ``image`` = H x W x 3 uint8 pixels; ``image/png`` for one page.
 
+Memory is bounded by design: pages are rendered and PNG-encoded one at a time (a document's
+pixels are never held together), a side is at most ``MAX_THUMBNAIL_SIDE`` pixels, and one npz
+holds at most ``MAX_THUMBNAIL_PIXELS`` (pages x width x height): a tiny PDF can name one page
+thousands of times, and at 4096 x 4096 forty such pages took 3.8 GB and 74 s.
+
 >>> write_thumbnails("invoice.pdf", "out/invoice.npz")  # doctest: +SKIP
 ['out/invoice.npz']
 """
@@ -16,16 +21,16 @@ import io
 import logging
 import math
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from docfields import storage
 from docfields.documents import Document, PageSize, fit_size, open_document
-from docfields.errors import DocumentError
+from docfields.errors import DocumentError, DocumentLimitError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,6 +44,12 @@ PNG_COMPRESS_LEVEL = 1  # zlib level 1: about 3x faster than Pillow's default 6,
 SUPERSAMPLE = 2
 _MAX_COVER = 4  # stretch renders at most 4x the render box along the squashed side
 _NPZ_SOURCE = "<npz bytes>"
+# Largest width or height, for the CLI and the service alike (ServeSettings.max_thumbnail_side
+# may only lower it): a 4096 x 4096 thumbnail is rendered at 8192 x 8192 first, 200 MB of pixels.
+MAX_THUMBNAIL_SIDE = 4096
+# Most pixels in one npz (pages x width x height): 5,000 pages (the page limit) at the default
+# 224 x 224 fit; at 4096 x 4096 that is 16 pages. Bounds the CPU and the PNG bytes held.
+MAX_THUMBNAIL_PIXELS = 2**28
 
 Channel = Annotated[int, Field(ge=0, le=255)]
 
@@ -58,6 +69,17 @@ class ThumbnailOptions(BaseModel):
     letterbox_color: tuple[Channel, Channel, Channel] = Field(
         (128, 128, 128), description="RGB colour of the letterbox bars."
     )
+
+    @field_validator("width", "height")
+    @classmethod
+    def _check_side(cls, pixels: int, info: ValidationInfo) -> int:
+        """A side over ``MAX_THUMBNAIL_SIDE`` is refused: 100000 x 100000 once grew to 23 GB."""
+        if pixels > MAX_THUMBNAIL_SIDE:
+            raise ValueError(
+                f"thumbnail {info.field_name} {pixels} is over the limit of {MAX_THUMBNAIL_SIDE} pixels a side "
+                "(--size WIDTHxHEIGHT on the command line, width and height in the service)"
+            )
+        return pixels
 
 
 def make_thumbnail(
@@ -85,9 +107,28 @@ def make_thumbnail(
 
 def make_thumbnails(
     document: Document, options: ThumbnailOptions | None = None
-) -> list[Image.Image]:
-    """Thumbnails of every page, in page order."""
-    return [make_thumbnail(document, n, options) for n in range(1, document.page_count + 1)]
+) -> Iterator[Image.Image]:
+    """Thumbnails of every page, in page order, each rendered only when it is asked for.
+
+    An iterator, so that ``thumbnails_to_npz(make_thumbnails(document))`` holds one page's
+    pixels at a time. Raises ``DocumentLimitError`` before rendering anything when the document
+    would need more than ``MAX_THUMBNAIL_PIXELS`` (pages x width x height).
+    """
+    options = options or ThumbnailOptions()
+    check_thumbnail_pixels(document, options)
+    return (make_thumbnail(document, n, options) for n in range(1, document.page_count + 1))
+
+
+def check_thumbnail_pixels(document: Document, options: ThumbnailOptions) -> None:
+    """Refuse thumbnails of a whole document over ``MAX_THUMBNAIL_PIXELS``, naming the parameters."""
+    pixels = document.page_count * options.width * options.height
+    if pixels > MAX_THUMBNAIL_PIXELS:
+        raise DocumentLimitError(
+            document.source,
+            f"thumbnails too large: {document.page_count} pages x width {options.width} x height "
+            f"{options.height} = {pixels:,} pixels, over the limit of {MAX_THUMBNAIL_PIXELS:,} per "
+            "document (MAX_THUMBNAIL_PIXELS); ask for a smaller width and height",
+        )
 
 
 def image_to_png(image: Image.Image) -> bytes:
@@ -97,17 +138,24 @@ def image_to_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def thumbnails_to_npz(images: Sequence[Image.Image]) -> bytes:
+def thumbnails_to_npz(images: Iterable[Image.Image]) -> bytes:
     """Pack thumbnails in the original's ``application/x-npz`` format.
 
     Several pages give ``images``, a numpy bytes array of PNG files in page order; exactly one
     page gives ``image``, its H x W x 3 uint8 pixels (what the original's consumers expect).
+    Each image is PNG-encoded as it arrives and dropped, so an iterator (``make_thumbnails``)
+    costs one page of pixels, not a document's.
     """
-    if not images:
+    pages = iter(images)
+    first, second = next(pages, None), next(pages, None)
+    if first is None:
         raise ValueError("no thumbnails to pack: a document has at least one page")
-    if len(images) == 1:
-        return _pixels_to_npz(images[0])
-    return _pngs_to_npz([image_to_png(image) for image in images])
+    if second is None:
+        return _pixels_to_npz(first)
+    pngs = [image_to_png(first), image_to_png(second)]
+    del first, second
+    pngs += (image_to_png(image) for image in pages)
+    return _pngs_to_npz(pngs)
 
 
 def thumbnails_from_npz(data: bytes) -> list[Image.Image]:
@@ -156,7 +204,7 @@ def write_thumbnails(
             storage.write_bytes_atomic(out, image_to_png(make_thumbnail(document, 1, options)))
             return [out]
         if suffix == ".npz":
-            storage.write_bytes_atomic(out, _document_to_npz(document, options))
+            storage.write_bytes_atomic(out, thumbnails_to_npz(make_thumbnails(document, options)))
             return [out]
         return _write_folder(document, out, options)
 
@@ -171,14 +219,6 @@ def _write_folder(document: Document, out: str, options: ThumbnailOptions) -> li
         logger.debug("wrote %s", path)
         written.append(path)
     return written
-
-
-def _document_to_npz(document: Document, options: ThumbnailOptions) -> bytes:
-    """Like ``thumbnails_to_npz``, holding PNG bytes rather than every page's pixels."""
-    if document.page_count == 1:
-        return _pixels_to_npz(make_thumbnail(document, 1, options))
-    pages = range(1, document.page_count + 1)
-    return _pngs_to_npz([image_to_png(make_thumbnail(document, n, options)) for n in pages])
 
 
 def _check_one_page(document: Document, out: str) -> None:
@@ -207,12 +247,23 @@ def _pixels_to_npz(image: Image.Image) -> bytes:
 
 
 def _pngs_to_npz(pngs: list[bytes]) -> bytes:
-    import numpy as np
+    """What ``np.savez_compressed(images=np.array(pngs, dtype=np.bytes_))`` writes, item by item.
 
+    A fixed-width bytes array ("S" dtype) loads without pickle, but pads every PNG to the
+    longest: as an array it takes pages x the largest PNG, twice over. Here each padded item
+    goes straight into the deflate stream. numpy drops trailing NUL bytes on reading, which is
+    harmless: a PNG always ends with its IEND chunk's non-zero CRC.
+    """
+    from numpy.lib.format import write_array_header_1_0
+
+    width = max(len(png) for png in pngs)
+    header = {"descr": f"|S{width}", "fortran_order": False, "shape": (len(pngs),)}
     buffer = io.BytesIO()
-    # A fixed-width bytes array ("S" dtype) loads without pickle. numpy drops trailing NUL
-    # bytes, which is harmless: a PNG always ends with its IEND chunk's non-zero CRC.
-    np.savez_compressed(buffer, images=np.array(pngs, dtype=np.bytes_))
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("images.npy", "w", force_zip64=True) as member:
+            write_array_header_1_0(member, header)
+            for png in pngs:
+                member.write(png.ljust(width, b"\0"))
     return buffer.getvalue()
 
 

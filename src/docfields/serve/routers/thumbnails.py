@@ -52,6 +52,7 @@ def choose_media_type(accept: str | None) -> str:
     responses={
         200: {"content": {kind: {} for kind in THUMBNAIL_TYPES}, "description": "npz, or one page's image"},
         406: {"description": "Accept names no thumbnail type"},
+        413: {"description": "Pages x width x height over MAX_THUMBNAIL_PIXELS, or the document over a limit"},
         422: {"description": "Unreadable document, or an image asked for a multi-page document"},
     },
 )
@@ -65,7 +66,11 @@ def thumbnails(
         "stretch"
     ),
 ) -> Response:
-    """Render the posted document's pages at thumbnail size (default 224 x 224, stretched)."""
+    """Render the posted document's pages at thumbnail size (default 224 x 224, stretched).
+
+    Pages are rendered and encoded one at a time; a request for more than
+    ``MAX_THUMBNAIL_PIXELS`` (pages x width x height) is answered 413 before any rendering.
+    """
     kind = choose_media_type(accept)
     if max(width, height) > settings.max_thumbnail_side:
         raise HTTPException(
