@@ -159,7 +159,7 @@ def model(tmp_path_factory) -> str:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_to_the_process_group_of_process_exits_130_and_a_rerun_finishes(workers, model, tmp_path):
     home, out, log = tmp_path / "home", tmp_path / "out", tmp_path / "process.log"
-    files = [str(make_pdf(tmp_path / f"doc{i}.pdf", 2)) for i in range(2)]
+    files = [str(make_pdf(tmp_path / f"doc{i}.pdf", 1)) for i in range(2)]
     args = ["process", *files, "--model", model, "--engine", "tesseract", "--workers", str(workers),
             "--home", str(home), "-o", str(out), "--review-threshold", "0"]  # fmt: skip
 
