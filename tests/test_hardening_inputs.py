@@ -159,6 +159,20 @@ def test_output_that_cannot_be_placed_inside_out_is_a_failure_naming_the_line(tm
     assert "outside the output folder" in plan.problems[0].reason
 
 
+def test_manifest_naming_a_symlink_loop_fails_that_document_only(tmp_path, pdf):
+    """``Path.resolve`` raised RuntimeError on a looping symlink while the plan made references absolute."""
+    (tmp_path / "loop.pdf").symlink_to(tmp_path / "loop.pdf")
+    (tmp_path / "good.pdf").write_bytes(pdf)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"raw-ref": str(tmp_path / n)}) + "\n" for n in ("loop.pdf", "good.pdf")))
+
+    summary = run_batch_ocr(plan_batch_ocr(str(manifest), str(tmp_path / "out"), PDFTEXT), PDFTEXT)
+
+    assert (summary.processed, summary.failed) == (1, 1)
+    [failure] = read_jsonl(tmp_path / "out" / "failures.jsonl")
+    assert failure["raw-ref"] == str(tmp_path / "loop.pdf") and "symbolic links" in failure["error"]
+
+
 def test_non_utf8_manifest_is_a_clear_error_naming_line_and_byte(tmp_path):
     manifest = tmp_path / "m.jsonl"
     manifest.write_bytes(b'{"raw-ref": "a.pdf"}\n{"raw-ref": "caf\xe9.pdf"}\n')

@@ -43,7 +43,7 @@ def local_path(url: str) -> Path:
 
 def absolute(url: str) -> str:
     """A local path made absolute (manifests written here are read from other folders); URLs as given."""
-    return str(local_path(url).resolve()) if is_local(url) else url
+    return os.path.realpath(local_path(url)) if is_local(url) else url  # Path.resolve raises on a symlink loop
 
 
 def join(base: str, *parts: str) -> str:
@@ -62,8 +62,8 @@ def relative_inside(folder: str, url: str) -> str | None:
         return None
     if is_local(folder):
         try:
-            base, target = local_path(folder).resolve(), local_path(url).resolve()
-        except (OSError, ValueError):  # a NUL byte, a symlink loop: not a usable place anyway
+            base, target = Path(absolute(folder)), Path(absolute(url))
+        except ValueError:  # a NUL byte: not a usable place anyway
             return None
         return target.relative_to(base).as_posix() if target != base and target.is_relative_to(base) else None
     (protocol, path), (base_protocol, base) = url.split("://", 1), folder.split("://", 1)
