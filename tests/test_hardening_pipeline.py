@@ -200,3 +200,10 @@ def test_process_output_naming_an_existing_file_exits_12_before_any_work(corpus,
     assert "exists and is not a folder" in result.output and "results.json" in result.output
     assert target.read_text() == "not a folder"
     assert count(home) == 0  # checked before anything was submitted
+
+
+def test_a_transaction_left_open_by_an_interrupt_does_not_block_the_next_write(corpus, tmp_path):
+    pipeline = Pipeline(PipelineSettings(home=str(tmp_path / "home"), engine="pdftext"))
+    pipeline.store._conn().execute("BEGIN IMMEDIATE")  # as when Ctrl-C or SIGTERM lands between BEGIN and its try
+    submission = pipeline.submit_once(str(corpus / "cc-0000.pdf"))
+    assert pipeline.status(submission.id).status == "queued"
