@@ -6,7 +6,6 @@ and the benchmark measure the same documents the same way.
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -54,16 +53,24 @@ def write_shared_xobject_pdf(path: Path, pages: int) -> Path:
     return path
 
 
+# Runs argv, then prints the child's ru_maxrss. The child is started from this small process on
+# purpose: a child of a vfork/posix_spawn keeps its parent's RSS high-water mark through exec, so
+# measured straight from a grown pytest process it would report the test process's peak.
+_MEASURE = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(usage.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def peak_rss_mib(argv: list[str]) -> float:
-    """Run a command to its end; its peak resident set size in MiB (``ru_maxrss`` of that child)."""
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert process.stderr is not None
-    error = process.stderr.read()  # until the child closes it, so a chatty child never blocks
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{argv} exited with {process.returncode}: {error.decode(errors='replace')[-2000:]}")
-    return usage.ru_maxrss / 1024  # KiB on Linux
+    """Run a command to its end; its peak resident set size in MiB (``ru_maxrss``, KiB on Linux)."""
+    result = subprocess.run([sys.executable, "-c", _MEASURE, *argv], capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"{argv} exited with {result.returncode}: {result.stderr[-2000:]}")
+    return int(result.stdout) / 1024
 
 
 def ocr_peak_rss_mib(pdf: Path, out: Path, engine: str = "auto") -> float:

@@ -14,10 +14,14 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import shutil
 import stat
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from docfields.errors import DocumentError, OutputError
 
@@ -196,20 +200,44 @@ def exists(url: str) -> bool:
 
 def write_bytes_atomic(url: str, data: bytes) -> None:
     """Write ``data`` so that readers see either the old file or the whole new one."""
+    _publish(url, lambda handle: handle.write(data))
+
+
+@contextmanager
+def open_atomic(url: str) -> Iterator[BinaryIO]:
+    """A binary file to write piece by piece; it appears at ``url`` whole when the block ends.
+
+    For outputs too big to hold in memory (a long document's Textract JSON). The pieces go to a
+    temporary file without a name (beside a local target), which vanishes with the process if it
+    is killed half-way; at the end its bytes are published as ``write_bytes_atomic`` does. An
+    exception leaves the old file (or none) and no temporary file.
+    """
+    folder = None
+    if is_local(url):
+        folder = local_path(url).parent
+        _make_folder(local_path(url))
+    with tempfile.TemporaryFile(dir=folder) as staged:
+        yield staged
+        staged.seek(0)
+        _publish(url, lambda handle: shutil.copyfileobj(staged, handle, 2**20))
+
+
+def _publish(url: str, write: Callable[[BinaryIO], object]) -> None:
+    """Local: ``write`` into a temporary file beside the target, renamed into place; else one put."""
     if not is_local(url):
         import fsspec
 
         fs, path = fsspec.core.url_to_fs(url)
         fs.makedirs(fs._parent(path), exist_ok=True)
         with fs.open(path, "wb") as handle:
-            handle.write(data)
+            write(handle)
         return
     target = local_path(url)
     _make_folder(target)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

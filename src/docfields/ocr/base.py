@@ -2,16 +2,19 @@
 
 Three levels, so that each engine writes only what is specific to it:
 
-- ``OcrEngine.process(document, pages)`` is the one method callers use. The ``textract`` engine
-  implements it directly, since Amazon Textract already answers in blocks.
-- ``PageOcrEngine.read_page`` reads one page into an ``OcrPage``; ``process`` builds the blocks.
-  ``pdftext`` and ``auto`` work at this level: they need the PDF page, not pixels.
+- ``OcrEngine.process(document, pages)`` is the one method callers use for a result in memory;
+  ``process_to(document, url)`` writes it to a file. The ``textract`` engine implements
+  ``process`` directly, since Amazon Textract already answers in blocks.
+- ``PageOcrEngine.read_page`` reads one page into an ``OcrPage``; ``process`` builds the blocks,
+  and ``process_to`` streams them to the file page by page, so a 5,000-page document costs the
+  memory of one page. ``pdftext`` and ``auto`` work at this level: they need the PDF page.
 - ``ImageOcrEngine.read_image`` reads pixels; the page is rendered at the engine's DPI first.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -20,7 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from docfields.documents import Document
 from docfields.errors import DocumentError, OcrError
-from docfields.textract import OcrLine, OcrPage, TextractDocument, build_document
+from docfields.textract import (
+    OcrLine,
+    OcrPage,
+    TextractDocument,
+    build_document,
+    iter_pages,
+    write_textract,
+    write_textract_pages,
+)
 
 
 class OcrOptions(BaseModel):
@@ -62,6 +73,16 @@ class OcrEngine(ABC):
     def process(self, document: Document, pages: Sequence[int] | None = None) -> TextractDocument:
         """OCR the given 1-based pages (all by default) into one Textract document."""
 
+    def process_to(self, document: Document, url: str) -> dict[str, int]:
+        """OCR every page into Textract JSON written atomically at ``url``; pages read per engine.
+
+        This default holds the whole result first (an engine that answers for a whole document);
+        page engines stream instead.
+        """
+        result = self.process(document)
+        write_textract(result, url)
+        return dict(Counter(str(getattr(page, "Engine", None) or self.name) for page in iter_pages(result)))
+
     def close(self) -> None:
         """Release what the engine holds (models, API handles). Engines are usable until then."""
         return None
@@ -78,6 +99,12 @@ class PageOcrEngine(OcrEngine):
         """OCR pages one by one, so memory holds one rendered page at a time."""
         numbers = list(pages) if pages is not None else list(range(1, document.page_count + 1))
         return build_document([self._read_checked(document, n) for n in numbers], self.model_version)
+
+    def process_to(self, document: Document, url: str) -> dict[str, int]:
+        """OCR page by page straight into the file: each page is written and dropped before the next."""
+        numbers = range(1, document.page_count + 1)
+        pages = (self._read_checked(document, n) for n in numbers)
+        return dict(write_textract_pages(pages, document.page_count, self.model_version, url))
 
     def _read_checked(self, document: Document, page_number: int) -> OcrPage:
         try:

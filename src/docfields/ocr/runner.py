@@ -29,7 +29,7 @@ from docfields.errors import DocfieldsError, OutputError
 from docfields.ocr.base import OcrEngine
 from docfields.ocr.inputs import InputItem, InputProblem, list_inputs
 from docfields.ocr.registry import check_engine_options, load_engine
-from docfields.textract import TextractDocument, iter_pages, write_textract
+from docfields.textract import TextractDocument
 
 logger = logging.getLogger(__name__)
 
@@ -120,15 +120,13 @@ def ocr_file(task: OcrTask) -> OcrOutcome:
         engine = _engine_for(task)
         limits = DocumentLimits(**task.limits)
         with open_document(task.source, password=task.password, limits=limits) as document:
-            result = engine.process(document)
-        write_textract(result, task.output)
+            engines = engine.process_to(document, task.output)  # streamed: memory of one page
     except DocfieldsError as exc:
         return _failure(task.source, exc, start)
     except Exception as exc:  # a bug or a library crash must not stop the batch: record it
         logger.exception("%s: unexpected error", task.source)
         return _failure(task.source, exc, start, prefix="internal error: ")
-    engines = Counter(str(getattr(page, "Engine", None) or engine.name) for page in iter_pages(result))
-    return OcrOutcome(task.source, task.output, sum(engines.values()), dict(engines), time.perf_counter() - start)
+    return OcrOutcome(task.source, task.output, sum(engines.values()), engines, time.perf_counter() - start)
 
 
 def _failure(source: str, exc: BaseException, start: float, prefix: str = "") -> OcrOutcome:
