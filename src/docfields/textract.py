@@ -372,8 +372,9 @@ def write_textract_pages(pages: Iterable[OcrPage], page_count: int, model_versio
     A document's blocks as models cost about 4.5 MB a page (1.7 GB at 300 pages, 30 GB at the
     5,000-page limit); here each page's blocks are built, validated, serialized and dropped before
     the next page is read, so memory holds one page whatever the length. The file appears whole
-    or not at all (``storage.open_atomic``), even when the process is killed. The pages must number ``page_count`` (``DocumentMetadata.Pages`` is written first); otherwise
-    ``ValueError``. Returns how many pages each engine read (``OcrPage.engine``).
+    or not at all (``storage.open_atomic``), even when the process is killed. The pages must
+    number ``page_count`` (``DocumentMetadata.Pages`` is written first), else ``ValueError``.
+    Returns how many pages each engine read (``OcrPage.engine``).
     """
     engines: Counter[str] = Counter()
     ids = _new_ids()
