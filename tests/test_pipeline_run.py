@@ -158,7 +158,7 @@ def test_transient_errors_are_retried_with_backoff_then_fail(corpus, tmp_path):
     pipeline.run_until_idle()
     status = pipeline.status(failing)
     assert status.status == "failed" and status.stages[0].attempts == 2
-    assert "cc-0001.pdf" in status.error and "Error" in status.error
+    assert "cc-0001.pdf" in status.error and "exists and is not a folder" in status.error  # OutputError, from the OS
     attempts = pipeline.store.attempts(failing)
     assert [a["outcome"] for a in attempts] == ["retry", "failed"]
     assert attempts[1]["started"] >= attempts[0]["finished"] + 0.05  # the backoff was waited

@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import Protocol
 
 from docfields import storage
-from docfields.errors import DocfieldsError, OcrError, PipelineError
+from docfields.errors import DocfieldsError, OcrError, OutputError, PipelineError
 from docfields.pipeline import stages
 from docfields.pipeline.artifacts import ArtifactStore
 from docfields.pipeline.settings import DocumentStatus, HomeLayout, PipelineSettings
@@ -64,9 +64,10 @@ def is_transient(exc: BaseException) -> bool:
     """True for errors worth retrying (I/O, timeouts, a busy database); bad input never is.
 
     An ``OcrError`` caused by one of those (the Textract rate limiter's database was busy) is
-    transient too: the engine failed, not the document.
+    transient too: the engine failed, not the document. So is an ``OutputError`` from the OS (a
+    file where the pipeline's artifact folder goes): the home's disk failed, not the document.
     """
-    if isinstance(exc, OcrError):
+    if isinstance(exc, OcrError | OutputError):
         return isinstance(exc.__cause__, TRANSIENT_ERRORS)
     return not isinstance(exc, DocfieldsError) and isinstance(exc, TRANSIENT_ERRORS)
 
