@@ -33,10 +33,14 @@ def parent_url(url: str) -> str:
 
 
 def read_text(url: str) -> str:
-    """Read a manifest or export as UTF-8 text; an unreadable file is an AnnotationError."""
+    """Read a manifest or export as UTF-8 text (a leading byte-order mark, as Windows editors
+    write, is dropped); an unreadable or non-UTF-8 file is an AnnotationError."""
     try:
-        return storage.read_bytes(url).decode("utf-8")
-    except (OSError, ImportError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        return storage.read_bytes(url).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte offset {exc.start}): save the file as UTF-8"
+        raise AnnotationError(url, reason, kind=ProblemKind.UNREADABLE) from exc
+    except (OSError, ImportError, ValueError) as exc:
         raise AnnotationError(url, f"cannot read annotation file: {exc}", kind=ProblemKind.UNREADABLE) from exc
 
 

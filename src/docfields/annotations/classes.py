@@ -13,7 +13,9 @@ after annotations) must apply the same ones: a ClassId is a JSON integer in ``0.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from docfields.annotations.base import parse_json, read_text
 from docfields.annotations.model import ProblemKind
@@ -30,6 +32,17 @@ def class_id_problem(value: Any) -> str | None:
     if not 0 <= value <= MAX_CLASS_ID:
         return f"must lie in 0..{MAX_CLASS_ID}, not {value}"
     return None
+
+
+def _checked_class_id(value: Any) -> int:
+    problem = class_id_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+ClassId = Annotated[int, BeforeValidator(_checked_class_id)]
+"""A pydantic field type that applies ``class_id_problem`` (field configurations, manifest boxes)."""
 
 
 def tagger_classes_problem(class_ids: Sequence[int]) -> tuple[int | None, str] | None:

@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError
 
 from docfields import storage
 from docfields.annotations.base import AnnotationReader, parent_url, parse_json, read_text, schema_error
+from docfields.annotations.classes import ClassId
 from docfields.annotations.model import AnnotationProblem, PageAnnotation, PageBox, ProblemKind, WireModel
 from docfields.annotations.validate import BOX_TOLERANCE, check_page
 from docfields.errors import AnnotationError
@@ -31,7 +32,7 @@ DETECTION_TYPE = "groundtruth/object-detection"
 class GroundTruthBox(WireModel):
     """One box of a Ground Truth result, in pixels (``label`` and other keys are kept)."""
 
-    class_id: int
+    class_id: ClassId
     left: float
     top: float
     width: float

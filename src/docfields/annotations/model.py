@@ -16,9 +16,13 @@ from docfields.errors import AnnotationError
 
 
 class WireModel(BaseModel):
-    """Base of the file formats read here: keys this code does not use are kept, not dropped."""
+    """Base of the file formats read here: keys this code does not use are kept, not dropped.
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    ``NaN`` and ``Infinity``, which Python's JSON reader accepts, are refused as numbers: no
+    coordinate, size or angle can be one.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
 
 
 class ProblemKind(StrEnum):

@@ -8,6 +8,7 @@ is an ``AnnotationError`` naming the manifest line, or an ``AnnotationProblem`` 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Mapping
 
@@ -32,7 +33,9 @@ def _describe(index: int, box: PageBox) -> str:
 def _box_problems(
     index: int, box: PageBox, page: PageAnnotation, num_classes: int | None, tolerance: float
 ) -> Iterator[tuple[ProblemKind, str]]:
-    if box.width < 0 or box.height < 0:
+    if not all(math.isfinite(edge) for edge in (box.left, box.top, box.right, box.bottom)):
+        yield ProblemKind.BOX_OUTSIDE_IMAGE, f"{_describe(index, box)} has an edge that is not a finite number"
+    elif box.width < 0 or box.height < 0:
         yield ProblemKind.NEGATIVE_BOX, f"{_describe(index, box)} has a negative width or height"
     elif _outside(box, page.image_width, page.image_height, tolerance):
         size = f"{page.image_width} x {page.image_height}"

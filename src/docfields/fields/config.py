@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_pascal
 
 from docfields import storage
-from docfields.annotations.classes import class_id_problem, tagger_classes_problem
+from docfields.annotations.classes import ClassId, tagger_classes_problem
 from docfields.errors import DocfieldsError, FieldConfigError
 
 SelectStrategy = Literal["confidence", "first", "last", "longest", "shortest"]
@@ -48,7 +48,7 @@ class FieldSpec(BaseModel):
         alias_generator=to_pascal, populate_by_name=True, extra="forbid", frozen=True, strict=True
     )
 
-    class_id: int = Field(description="Tagger class index (0-based, at most MAX_CLASS_ID)")
+    class_id: ClassId = Field(description="Tagger class index (0-based, at most MAX_CLASS_ID)")
     name: str = Field(description="Field name (not blank); the key in the result's Fields")
     ignore: bool | None = Field(default=None, description="Leave out of results (words count as 'other')")
     optional: bool | None = Field(default=None, description="May be absent without forcing review")
@@ -71,14 +71,6 @@ class FieldSpec(BaseModel):
                 if info.alias in data and name in data:
                     raise ValueError(f"{info.alias}: both {info.alias} and {name} given; keep one")
         return data
-
-    @field_validator("class_id", mode="before")
-    @classmethod
-    def _check_class_id(cls, value: Any) -> Any:
-        problem = class_id_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
     @field_validator("name")
     @classmethod
