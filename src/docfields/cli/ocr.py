@@ -34,7 +34,9 @@ def ocr(
     """OCR a corpus into <OUT>/<relative path>/consolidated.json and OUT/manifest.jsonl.
 
     Nothing is written outside OUT: a manifest's textract-ref names the output only when it
-    lies inside OUT (a relative one is read relative to OUT). Exit code 0 when every document succeeded, 2 when some failed (see OUT/failures.jsonl),
+    lies inside OUT (a relative one is read relative to OUT).
+
+    Exit code 0 when every document succeeded, 2 when some failed (see OUT/failures.jsonl),
     130 when interrupted (rerun to resume).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
