@@ -118,3 +118,12 @@ def test_make_demo_script_runs_end_to_end(tmp_path):
     assert "Field accuracy against the ground truth (2 documents)" in result.stdout
     again = subprocess.run(["bash", str(script), str(demo)], capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode == 0 and f"reusing {demo / 'model'}" in again.stdout
+
+
+def test_error_naming_a_path_with_brackets_is_printed_verbatim(tmp_path):
+    """A message is text, not Rich markup: "[/x]" in a path crashed the error printer with a MarkupError."""
+    missing = tmp_path / "scans[/b]" / "x[red].pdf"
+    result = run("inspect", str(missing))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "scans[/b]" in result.stderr and "x[red].pdf" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from docfields.cli.main import app, train_app
 from docfields.cli.output import console, fail_on_error
@@ -95,4 +96,4 @@ def enrich(
                      (block.model_extra or {}).get("PredictedClass") is not None)  # fmt: skip
     console.print(f"wrote {out}: {classified} words classified")
     for warning in enriched.warnings or ():
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", highlight=False)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from docfields.cli.main import app
 from docfields.cli.output import console, fail_on_error
@@ -53,7 +54,7 @@ def ocr(
         )
         plan = plan_batch_ocr(input_spec, out, options)
         for problem in plan.problems:
-            console.print(f"[red]failed[/red] {problem.where}: {problem.reason}", highlight=False)
+            console.print(f"[red]failed[/red] {escape(problem.where)}: {escape(problem.reason)}", highlight=False)
         columns = (
             TextColumn("OCR"),
             BarColumn(),
@@ -67,7 +68,7 @@ def ocr(
             def advance(outcome: OcrOutcome) -> None:
                 progress.update(bar, advance=1, description=Path(outcome.source).name)
                 if not outcome.ok:
-                    progress.console.print(f"[red]failed[/red] {outcome.error}")
+                    progress.console.print(f"[red]failed[/red] {escape(str(outcome.error))}")
 
             summary = run_batch_ocr(plan, options, on_outcome=advance)
     _print_summary(summary)
@@ -114,7 +115,8 @@ def thumbnails(
     with fail_on_error():
         options = ThumbnailOptions(width=width, height=height, fit=fit, letterbox_color=(red, green, blue))
         written = write_thumbnails(source, out, options, password=password)
-    console.print(f"{len(written)} file(s) written: {written[0] if len(written) == 1 else Path(written[0]).parent}")
+    written_to = written[0] if len(written) == 1 else str(Path(written[0]).parent)
+    console.print(f"{len(written)} file(s) written: {escape(written_to)}", highlight=False)
 
 
 def _parse_ints(text: str, separator: str, count: int, option: str) -> list[int]:

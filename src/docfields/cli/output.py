@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 error_console = Console(stderr=True)
@@ -25,9 +26,9 @@ def fail_on_error() -> Iterator[None]:
     try:
         yield
     except DocfieldsError as exc:
-        error_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        error_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(exc.exit_code) from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        error_console.print(f"[red]error:[/red] invalid option: {problems}", highlight=False)
+        error_console.print(f"[red]error:[/red] invalid option: {escape(problems)}", highlight=False)
         raise typer.Exit(2) from exc

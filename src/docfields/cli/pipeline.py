@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from docfields.cli.main import app
 from docfields.cli.output import console, fail_on_error
@@ -99,9 +100,9 @@ def _print_file(item: ProcessedFile) -> None:
 
     name = item.status.name if item.status is not None else item.source
     if item.reused and item.status is not None:
-        console.print(f"{item.source}: already processed as {item.status.id}", highlight=False)
+        console.print(f"{escape(item.source)}: already processed as {item.status.id}", highlight=False)
     if item.state == "failed":
-        console.print(f"[red]failed[/red] {name}: {item.error}", highlight=False)
+        console.print(f"[red]failed[/red] {escape(name)}: {escape(str(item.error))}", highlight=False)
         return
     status = item.status
     if item.state == "in_review" and status is not None:
@@ -151,16 +152,17 @@ def watch(
 
     def report(event: WatchEvent) -> None:
         status = event.document
+        moved = f"{escape(status.name)} -> {escape(str(event.output))}"
         if status.status == "done":
-            console.print(f"[green]done[/green] {status.name} -> {event.output}", highlight=False)
+            console.print(f"[green]done[/green] {moved}", highlight=False)
         else:
-            console.print(f"[red]quarantined[/red] {status.name} -> {event.output}: {status.error}", highlight=False)
+            console.print(f"[red]quarantined[/red] {moved}: {escape(str(status.error))}", highlight=False)
 
     with fail_on_error():
         pipeline = Pipeline(_settings(home, engine, model, fields, review_threshold))
         options = WatchOptions(out=out, quarantine=quarantine, interval=interval, once=once, workers=workers)
         if not once:
-            console.print(f"watching {folder} (Ctrl-C stops)", highlight=False)
+            console.print(f"watching {escape(folder)} (Ctrl-C stops)", highlight=False)
         try:
             summary = watch_folder(pipeline, folder, options, on_event=report)
         except KeyboardInterrupt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from docfields.cli.main import app
 from docfields.cli.output import console, fail_on_error
@@ -28,9 +29,9 @@ def export_command(
         f"{summary.boxes} boxes; {summary.pair_count} normalizer pairs in {summary.pairs}"
     )
     for miss in summary.not_found:
-        console.print(f"[yellow]not found in the OCR words:[/yellow] {miss}", highlight=False)
+        console.print(f"[yellow]not found in the OCR words:[/yellow] {escape(str(miss))}", highlight=False)
     for failure in summary.failed:
-        console.print(f"[red]not exported:[/red] {failure}", highlight=False)
+        console.print(f"[red]not exported:[/red] {escape(str(failure))}", highlight=False)
 
 
 @review_app.command("hash-password")
