@@ -17,8 +17,10 @@ service) can catch ``DocfieldsError`` and report it, while programming errors st
      ├── FieldConfigError       a field configuration is invalid (names file, field and key)
      ├── ResultFormatError      a result JSON breaks the Result contract (names file and key)
      ├── ReviewError            a review answer, task or review setting is unusable (names it)
-     └── PipelineError          the pipeline store refuses an operation (names the document)
-          └── UnknownDocumentError    no document with that id in the store
+     ├── PipelineError          the pipeline store refuses an operation (names the document)
+     │    └── UnknownDocumentError    no document with that id in the store
+     └── OutputError            an output path is unusable: a file where a folder must go, or a
+                                path that would land outside the output folder (names the path)
 """
 
 from __future__ import annotations
