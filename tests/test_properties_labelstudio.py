@@ -242,3 +242,24 @@ def test_annotation_files_with_a_byte_order_mark_read_and_other_encodings_are_na
     url = write(tmp_path, "export.json", json.dumps(labelstudio_task({})), "utf-16")
     with pytest.raises(AnnotationError, match=r"export.json: not UTF-8 text \(byte offset 0\)"):
         read_labelstudio(url, CLASS_IDS)
+
+
+@pytest.mark.parametrize(
+    ("task_data", "value", "message"),
+    [
+        ({"page-num": True}, {}, "page-num"),
+        ({"image-width": True, "image-height": 1}, {"original_width": None}, "image-width and image-height"),
+        ({}, {"original_width": "1226"}, "original_width: Input should be a valid integer"),
+        ({}, {"value": {"x": "10", "y": 1, "width": 1, "height": 1, "rectanglelabels": ["Date"]}}, "x: Input should"),
+    ],
+)
+def test_labelstudio_values_of_another_json_type_are_not_coerced(tmp_path, task_data, value, message):
+    tasks = labelstudio_task({})
+    tasks[0]["data"].update(task_data)
+    result = tasks[0]["annotations"][0]["result"][0]
+    result.update(value)
+    if result["original_width"] is None:
+        del result["original_width"], result["original_height"]
+    url = write(tmp_path, "export.json", json.dumps(tasks), "utf-8")
+    with pytest.raises(AnnotationError, match=rf"export.json task 7: .*{message}"):
+        read_labelstudio(url, CLASS_IDS)

@@ -93,6 +93,11 @@ def _data(data: Mapping[str, Any], name: str) -> Any:
     return data.get(name, data.get(name.replace("-", "_")))
 
 
+def _is_int(value: Any) -> bool:
+    """A JSON integer: ``true`` is not page 1 nor a width of 1 px."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _chosen(task: LabelStudioTask) -> LabelStudioAnnotation | None:
     live = [a for a in task.annotations if not a.was_cancelled]
     marked = [a for a in live if a.ground_truth]
@@ -106,7 +111,7 @@ def _image_size(where: str, results: list[LabelStudioResult], data: Mapping[str,
     if sizes:
         return sizes.pop()
     width, height = _data(data, "image-width"), _data(data, "image-height")
-    if isinstance(width, int) and isinstance(height, int):
+    if _is_int(width) and _is_int(height):
         return width, height
     reason = "no rectangle gives original_width/original_height: add image-width and image-height to the task data"
     raise AnnotationError(where, reason, kind=ProblemKind.NO_IMAGE_SIZE)
@@ -172,7 +177,7 @@ class LabelStudioReader(AnnotationReader):
         if annotation is None:
             return None
         textract_ref, page_num = _data(task.data, "textract-ref"), _data(task.data, "page-num")
-        if not isinstance(textract_ref, str) or not (page_num is None or isinstance(page_num, int)):
+        if not isinstance(textract_ref, str) or not (page_num is None or _is_int(page_num)):
             reason = "task data needs textract-ref (a string) and, if present, page-num (an integer)"
             raise AnnotationError(where, reason, kind=ProblemKind.SCHEMA)
         results = [r for r in annotation.result if r.type == RECTANGLE_TYPE]

@@ -18,11 +18,12 @@ from docfields.errors import AnnotationError
 class WireModel(BaseModel):
     """Base of the file formats read here: keys this code does not use are kept, not dropped.
 
-    ``NaN`` and ``Infinity``, which Python's JSON reader accepts, are refused as numbers: no
-    coordinate, size or angle can be one.
+    Values are of the JSON type the format says (strict: ``"12"`` or ``true`` is no number), and
+    ``NaN`` and ``Infinity``, which Python's JSON reader accepts, are refused: no coordinate, size
+    or angle can be one.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False, strict=True)
 
 
 class ProblemKind(StrEnum):
