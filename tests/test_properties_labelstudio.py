@@ -70,7 +70,6 @@ def mutated(draw: st.DrawFn, valid: st.SearchStrategy[Any]) -> Any:
     return value
 
 
-sizes = st.one_of(*[st.integers(min_value=1, max_value=5000)] * 4, numbers)
 WIDTH, HEIGHT = 1226, 1514  # the image of every task; mutations change it
 percents = st.one_of(*[st.floats(min_value=0, max_value=100)] * 3, numbers)
 rectangle = st.fixed_dictionaries(
