@@ -167,6 +167,31 @@ def test_normalize_maps_exposed_model_names_and_still_takes_rules(tmp_path):
         assert rule.json()["generated_text"] == "2021-04-03"
 
 
+@pytest.mark.parametrize("named", ["{existing}", "/no/such/folder", "../../etc", "date:YYYY-MM-DD;model={existing}"])
+def test_config_naming_a_server_folder_is_refused_whether_it_exists_or_not(tmp_path, named):
+    existing = tmp_path / "some-model"
+    existing.mkdir()
+    with service(tmp_path) as client:
+        refused = client.put("/config/fields", json=date_field(Normalizer=named.format(existing=existing)))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["key"] == "Normalizer"
+        assert "is not a normalizer of this service" in refused.json()["detail"]
+        assert client.get("/config/fields").status_code == 404
+
+
+def test_config_takes_exposed_model_names_and_what_the_operator_installed(tmp_path):
+    models = {"dates": str(tmp_path / "dates-model")}
+    operator_dir = str(tmp_path / "operator-model")
+    (tmp_path / "operator-model").mkdir()
+    (tmp_path / "fields.json").write_text(json.dumps(date_field(Normalizer=operator_dir)))
+    with service(tmp_path, normalizer_models=models, fields=str(tmp_path / "fields.json")) as client:
+        installed = client.get("/config/fields").json()
+        assert client.put("/config/fields", json=installed).status_code == 200  # GET then PUT round-trips
+        named = client.put("/config/fields", json=date_field(Normalizer="date:YYYY-MM-DD;model=dates"))
+        assert named.status_code == 200, named.text
+        assert named.json()[1]["Normalizer"] == f"date:YYYY-MM-DD;model={models['dates']}"
+
+
 def test_serve_refuses_a_normalizer_url_prefix_that_is_no_http_url(tmp_path):
     command = [sys.executable, "-m", "docfields.cli", "serve", "--home", str(tmp_path / "home"), "--port", "0",
                "--normalizer-url", "file:///etc/"]  # fmt: skip

@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_pascal
 
 from docfields import storage
@@ -85,7 +85,7 @@ class FieldSpec(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _check_normalizer(self) -> FieldSpec:
+    def _check_normalizer(self, info: ValidationInfo) -> FieldSpec:
         if self.normalizer_endpoint is not None and self.normalizer_prompt is None:
             raise ValueError("NormalizerEndpoint: set without NormalizerPrompt (set both, or use Normalizer)")
         if self.normalizer_prompt is not None and self.normalizer_endpoint is None and self.normalizer is None:
@@ -94,7 +94,7 @@ class FieldSpec(BaseModel):
             raise ValueError("Normalizer: set together with NormalizerEndpoint; keep one of them")
         for key, spec in (("NormalizerEndpoint", self.normalizer_endpoint), ("Normalizer", self.normalizer)):
             if spec is not None:
-                problem = _normalizer_problem(spec)
+                problem = _normalizer_problem(spec, check_location=(info.context or {}).get("check_locations", True))
                 if problem:
                     raise ValueError(f"{key}: {problem}")
         return self
@@ -138,24 +138,28 @@ class FieldConfiguration(BaseModel):
         return [spec.model_dump(by_alias=True, exclude_none=True) for spec in self.fields]
 
 
-def _normalizer_problem(spec: str) -> str | None:
+def _normalizer_problem(spec: str, check_location: bool = True) -> str | None:
     """Why ``spec`` names no normalizer, or None; checks names without loading any model.
 
     A ``date:`` rule is built (cheap) with its ``model=`` option left out, whose location must be
-    a URL or an existing directory, as must a plain model directory.
+    a URL or an existing directory, as must a plain model directory. Without ``check_location``
+    (a configuration from a client, whose locations the service checks by its own rule) the file
+    system is not asked: the answer must not tell whether a server path exists.
     """
     from docfields.normalize.registry import parse_rule_spec, resolve_normalizer
 
     spec = spec.strip()
     try:
         if not spec.startswith("date:"):
-            return _location_problem(spec)
+            return _location_problem(spec) if check_location else None
         target, options = parse_rule_spec(spec)
         rule_options = [f"{key}={value}" for key, value in options.items() if key != "model"]
         resolve_normalizer(";".join([f"date:{target}", *rule_options]))
     except DocfieldsError as exc:
         return str(exc)
-    return _location_problem(options["model"], model_option=True) if "model" in options else None
+    if "model" not in options or not check_location:
+        return None
+    return _location_problem(options["model"], model_option=True)
 
 
 def _location_problem(location: str, model_option: bool = False) -> str | None:
@@ -215,13 +219,13 @@ def _known_keys() -> list[str]:
     return [info.alias or name for name, info in FieldSpec.model_fields.items()]
 
 
-def _parse_entry(entry: Any, index: int, source: str) -> FieldSpec:
+def _parse_entry(entry: Any, index: int, source: str, check_locations: bool) -> FieldSpec:
     if not isinstance(entry, dict):
         raise FieldConfigError(
             source, f"a field must be a JSON object, not {type(entry).__name__}", _label(None, index)
         )
     try:
-        return FieldSpec.model_validate(entry)
+        return FieldSpec.model_validate(entry, context={"check_locations": check_locations})
     except ValidationError as exc:
         error = exc.errors()[0]
         key, reason = _error_key_and_reason(error)
@@ -245,18 +249,27 @@ def _field_list(data: Any, source: str) -> list[Any]:
     return data
 
 
-def parse_field_configuration(data: Any, source: str = "<fields>") -> FieldConfiguration:
+def parse_field_configuration(
+    data: Any, source: str = "<fields>", check_locations: bool = True
+) -> FieldConfiguration:
     """A field configuration from loaded JSON (a list, or ``{"Fields": [...]}``), fully checked.
+
+    Args:
+        data: The loaded JSON.
+        source: What errors name (the file, or the request).
+        check_locations: Check that a normalizer's model directory exists. A service leaves this
+            to its own rule for clients (which names no server path at all).
 
     Raises:
         FieldConfigError: naming ``source``, the field (Name or index) and the key.
     """
-    fields = [_parse_entry(entry, index, source) for index, entry in enumerate(_field_list(data, source))]
+    entries = enumerate(_field_list(data, source))
+    fields = [_parse_entry(entry, index, source, check_locations) for index, entry in entries]
     problems = _duplicate_problems(fields)
     if problems:
         field, key, reason = problems[0]
         raise FieldConfigError(source, reason, field, key)
-    return FieldConfiguration(fields=fields)
+    return FieldConfiguration.model_validate({"fields": fields}, context={"check_locations": check_locations})
 
 
 def check_tagger_classes(config: FieldConfiguration, source: str = "<fields>") -> None:
