@@ -93,9 +93,9 @@ configurations = st.one_of(
 )
 
 
-def parsed_or_error(data: Any, source: str = "cfg.json") -> FieldConfiguration | None:
+def parsed_or_error(data: Any, source: str = "cfg.json", check_locations: bool = True) -> FieldConfiguration | None:
     try:
-        return parse_field_configuration(data, source=source)
+        return parse_field_configuration(data, source=source, check_locations=check_locations)
     except FieldConfigError as exc:
         assert str(exc).startswith(f"{source}: "), str(exc)
         return None
@@ -110,9 +110,9 @@ def has_nan(value: Any) -> bool:
 
 
 @PROPERTY
-@given(configurations)
-def test_any_json_gives_a_configuration_or_a_field_config_error(data):
-    config = parsed_or_error(data)
+@given(configurations, st.booleans())
+def test_any_json_gives_a_configuration_or_a_field_config_error(data, check_locations):
+    config = parsed_or_error(data, check_locations=check_locations)
     if config is None:
         return
     assert all(isinstance(spec.class_id, int) and not isinstance(spec.class_id, bool) for spec in config.fields)
