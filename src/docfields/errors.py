@@ -19,8 +19,10 @@ service) can catch ``DocfieldsError`` and report it, while programming errors st
      ├── ReviewError            a review answer, task or review setting is unusable (names it)
      ├── PipelineError          the pipeline store refuses an operation (names the document)
      │    └── UnknownDocumentError    no document with that id in the store
-     └── OutputError            an output path is unusable: a file where a folder must go, or a
-                                path that would land outside the output folder (names the path)
+     ├── OutputError            an output path is unusable: a file where a folder must go, or a
+     │                          path that would land outside the output folder (names the path)
+     ├── MissingExtraError      an optional part (pip extra) is not installed (names the pip command)
+     └── ClusterError           a Ray cluster cannot be reached or used (names the address)
 """
 
 from __future__ import annotations
@@ -175,3 +177,23 @@ class OutputError(DocfieldsError):
     outside the output folder the user named. The message names the path."""
 
     exit_code = 12
+
+
+class MissingExtraError(DocfieldsError):
+    """An optional part of docfields (a pip extra: ray, serve, ml, ...) is not installed.
+
+    The message names the command that needs it and the pip command that installs it, so the fix is
+    one copy-paste away instead of an ImportError traceback.
+    """
+
+    exit_code = 15
+
+    def __init__(self, extra: str, message: str) -> None:
+        self.extra = extra
+        super().__init__(message)
+
+
+class ClusterError(DocfieldsError):
+    """A Ray cluster cannot be reached or used: a bad ``--ray`` address, a refused connection."""
+
+    exit_code = 16

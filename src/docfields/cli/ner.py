@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from docfields.cli.main import app, train_app
-from docfields.cli.output import console, fail_on_error
+from docfields.cli.output import console, fail_on_error, require_extra
 
 if TYPE_CHECKING:
     from docfields.ner import NerTrainResult
@@ -39,6 +39,7 @@ def train_ner_command(
     label_attribute: str | None = typer.Option(None, help="Manifest key of the boxes (default: detected)."),
 ) -> None:
     """Train a layout-aware word tagger; the best epoch is saved to OUT with its per-field scores."""
+    require_extra("ml", "docfields train ner")
     from docfields.ner import NerTrainOptions, train_ner
 
     with fail_on_error():
@@ -87,6 +88,7 @@ def enrich(
     bf16: bool = typer.Option(False, help="bfloat16 autocast (faster, slightly less exact)."),
 ) -> None:
     """Add ClassificationProbabilities, PredictedClass and PredictedClassConfidence to every WORD."""
+    require_extra("ml", "docfields enrich")
     from docfields.ner import EnrichOptions, Tagger, enrich_file
 
     with fail_on_error():

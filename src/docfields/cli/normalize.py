@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from docfields.cli.main import app, datagen_app, train_app
-from docfields.cli.output import console, error_console, fail_on_error
+from docfields.cli.output import console, error_console, fail_on_error, require_extra
 
 if TYPE_CHECKING:
     from docfields.normalize import NormalizedValue
@@ -72,6 +72,7 @@ def train_seq2seq_command(
     ),
 ) -> None:
     """Train a byte-level T5 normalizer; the best model (by exact match) is saved to OUT."""
+    require_extra("ml", "docfields train seq2seq")
     from docfields.normalize import TrainOptions, train_seq2seq
 
     with fail_on_error():

@@ -32,3 +32,15 @@ def fail_on_error() -> Iterator[None]:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         error_console.print(f"[red]error:[/red] invalid option: {escape(problems)}", highlight=False)
         raise typer.Exit(2) from exc
+
+
+def require_extra(extra: str, purpose: str) -> None:
+    """Exit with a one-line install hint when the optional part ``extra`` is missing.
+
+    Called first in a command that needs the extra, before anything imports it, so the user sees
+    ``pip install 'docfields[extra]'`` rather than an ImportError traceback.
+    """
+    from docfields.extras import require
+
+    with fail_on_error():
+        require(extra, purpose)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from docfields.cli.main import app
-from docfields.cli.output import fail_on_error
+from docfields.cli.output import fail_on_error, require_extra
 
 
 def parse_model_option(value: str, option: str = "--model") -> tuple[str, str]:
@@ -58,6 +58,7 @@ def serve(
     ),
 ) -> None:
     """Serve the pipeline and each stage over HTTP; API docs at http://HOST:PORT/docs."""
+    require_extra("serve", "docfields serve")
     from docfields.pipeline import PipelineSettings
     from docfields.review import load_review_settings
     from docfields.serve import ServeSettings, run_server
