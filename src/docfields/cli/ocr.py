@@ -9,10 +9,12 @@ import typer
 from rich.markup import escape
 
 from docfields.cli.main import app
-from docfields.cli.output import console, fail_on_error
+from docfields.cli.output import console, fail_on_error, require_extra
 
 if TYPE_CHECKING:
-    from docfields.ocr import BatchSummary, OcrOutcome
+    from collections.abc import Callable
+
+    from docfields.ocr import BatchOcrOptions, BatchPlan, BatchSummary, OcrOutcome
 
 
 def _split_languages(languages: str | None) -> list[str] | None:
@@ -31,6 +33,11 @@ def ocr(
     workers: int | None = typer.Option(None, min=1, help="Worker processes (default: all cores)."),
     force: bool = typer.Option(False, help="Redo documents whose output exists."),
     password: str | None = typer.Option(None, help="Password for encrypted PDFs."),
+    ray: str | None = typer.Option(
+        None, "--ray", metavar="ADDRESS",
+        help="Run on Ray instead of --workers: local (a private Ray here), auto (the running one), "
+        "ray://HOST:PORT or HOST:PORT. OUT must be reachable from every node.",
+    ),  # fmt: skip
 ) -> None:
     """OCR a corpus into <OUT>/<relative path>/consolidated.json and OUT/manifest.jsonl.
 
@@ -42,8 +49,10 @@ def ocr(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from docfields.ocr import BatchOcrOptions, engine_options, plan_batch_ocr, run_batch_ocr
+    from docfields.ocr import BatchOcrOptions, engine_options, plan_batch_ocr
 
+    if ray is not None:
+        require_extra("ray", "--ray")
     with fail_on_error():
         options = BatchOcrOptions(
             engine=engine,
@@ -70,12 +79,26 @@ def ocr(
                 if not outcome.ok:
                     progress.console.print(f"[red]failed[/red] {escape(str(outcome.error))}")
 
-            summary = run_batch_ocr(plan, options, on_outcome=advance)
+            summary = _run(plan, options, advance, ray)
     _print_summary(summary)
     if summary.interrupted:
         raise typer.Exit(130)
     if summary.failed:
         raise typer.Exit(2)
+
+
+def _run(
+    plan: BatchPlan, options: BatchOcrOptions, advance: Callable[[OcrOutcome], None], ray: str | None
+) -> BatchSummary:
+    """The batch on local worker processes, or on the Ray cluster at ``ray``."""
+    from docfields.ocr import run_batch_ocr
+
+    if ray is None:
+        return run_batch_ocr(plan, options, on_outcome=advance)
+    from docfields.cluster import RayOcrExecutor, ray_session
+
+    with ray_session(ray):
+        return run_batch_ocr(plan, options, on_outcome=advance, executor=RayOcrExecutor())
 
 
 def _print_summary(summary: BatchSummary) -> None:

@@ -1,9 +1,11 @@
 """OCR one document, or a whole corpus with a process pool, resumably.
 
 ``ocr_file`` is the per-document unit of work: a plain, picklable function that never raises on
-bad input (it returns the failure), so the same function serves the process pool here and a Ray
-runner later. A batch writes each result atomically; a rerun skips documents whose output
-exists, so an interrupted batch resumes where it stopped.
+bad input (it returns the failure), so the same function serves the process pool here and the
+Ray executor (``docfields.cluster``). Only the executor, which turns tasks into outcomes, differs:
+plan, outputs, ``failures.jsonl``, skipping and resume are this module's. A batch writes each
+result atomically; a rerun skips documents whose output exists, so an interrupted batch resumes
+where it stopped.
 """
 
 from __future__ import annotations
@@ -236,20 +238,30 @@ class BatchSummary(BaseModel):
     failures: str | None
 
 
+#: Runs tasks and yields one outcome per task, in any order (``ocr_file`` does the work of each).
+OcrExecutor = Callable[[list[OcrTask]], Iterator[OcrOutcome]]
+
+
 def run_batch_ocr(
-    plan: BatchPlan, options: BatchOcrOptions | None = None, on_outcome: Callable[[OcrOutcome], None] | None = None
+    plan: BatchPlan,
+    options: BatchOcrOptions | None = None,
+    on_outcome: Callable[[OcrOutcome], None] | None = None,
+    executor: OcrExecutor | None = None,
 ) -> BatchSummary:
     """Run a planned batch; Ctrl-C stops it cleanly and a rerun of the same plan resumes.
 
-    ``manifest.jsonl`` (inputs plus ``textract-ref``) and ``failures.jsonl`` (file and reason) are
-    written to the output folder at the end, interrupted or not.
+    ``executor`` runs the tasks (default: ``options.workers`` local processes; a Ray cluster with
+    ``docfields.cluster.RayOcrExecutor``). ``manifest.jsonl`` (inputs plus ``textract-ref``) and
+    ``failures.jsonl`` (file and reason) are written to the output folder at the end, interrupted
+    or not.
     """
     options = options or BatchOcrOptions()
+    execute = executor or (lambda tasks: _execute(tasks, options.workers or os.cpu_count() or 1))
     start = time.perf_counter()
     outcomes: list[OcrOutcome] = []
     interrupted = False
     try:
-        for outcome in _execute(plan.tasks, options.workers or os.cpu_count() or 1):
+        for outcome in execute(plan.tasks):
             outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)

@@ -1,0 +1,12 @@
+"""Run docfields on a Ray cluster (the optional ``docfields[ray]`` extra).
+
+``ray_session(ADDRESS)`` connects (``local``, ``auto``, ``ray://host:port`` or ``host:port``) and
+shuts down only what it started; ``RayOcrExecutor`` runs a corpus OCR batch on the cluster with
+the same plan, outputs and failure records as the local process pool. Ray is imported inside
+functions, so importing this package costs nothing without Ray.
+"""
+
+from docfields.cluster.connect import init_arguments, ray_session
+from docfields.cluster.ocr import RayOcrExecutor
+
+__all__ = ["RayOcrExecutor", "init_arguments", "ray_session"]

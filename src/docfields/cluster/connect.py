@@ -1,0 +1,69 @@
+"""Where the Ray cluster is, and a session on it that shuts down only what it started.
+
+``ADDRESS`` of ``--ray``:
+
+- ``local``: start a private Ray on this machine (bound to 127.0.0.1, dashboard off), ended on exit;
+- ``auto``: join the cluster already running on this machine (``ray start --head``);
+- ``ray://host:port``: a remote cluster through Ray Client (the driver stays on this machine);
+- ``host:port``: the GCS address of a cluster this machine is a node of, as ``ray.init`` takes it.
+
+``ray.init()`` without an address attaches to whatever cluster ``/tmp/ray`` last recorded (a stale
+one after a crash), so an address is always given explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from docfields.errors import ClusterError
+
+logger = logging.getLogger(__name__)
+
+#: Given to every Ray task: Tesseract is 4-6x slower with OpenMP threads fighting over cores, and Ray
+#: sets OMP_NUM_THREADS but not OMP_THREAD_LIMIT (PLATFORM.md); nothing is reported to Ray's servers.
+TASK_ENV = {"OMP_THREAD_LIMIT": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+
+_HOST_PORT = re.compile(r"^[\w.\-\[\]:]+:\d{1,5}$")
+
+
+def init_arguments(address: str) -> dict[str, Any]:
+    """The ``ray.init`` arguments for an ``ADDRESS`` of ``--ray``; ``ClusterError`` if it is none."""
+    address = address.strip()
+    if address == "local":
+        return {"address": "local", "include_dashboard": False, "_node_ip_address": "127.0.0.1"}
+    if address == "auto" or address.startswith("ray://") or _HOST_PORT.match(address):
+        return {"address": address}
+    raise ClusterError(f"--ray {address!r}: expected local, auto, ray://HOST:PORT or HOST:PORT")
+
+
+@contextmanager
+def ray_session(address: str) -> Iterator[None]:
+    """Connect to Ray for the ``with`` block; shut down on exit only a connection made here.
+
+    A caller already connected (a notebook, a test fixture, an outer session) keeps its connection.
+
+    >>> with ray_session("local"):  # doctest: +SKIP
+    ...     run_batch_ocr(plan, executor=RayOcrExecutor())
+    """
+    import ray
+
+    arguments = init_arguments(address)
+    if ray.is_initialized():
+        logger.info("using the Ray connection already open")
+        yield
+        return
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        ray.init(**arguments, logging_level=logging.WARNING, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise ClusterError(f"--ray {address}: cannot connect to Ray ({exc})") from exc
+    logger.info("connected to Ray at %s: %s", address, ray.cluster_resources())
+    try:
+        yield
+    finally:
+        ray.shutdown()
