@@ -4,7 +4,8 @@
   the test process with no server and no lifespan (no pipeline workers), as the style guide asks.
 - ``ocr_document`` / ``enriched``: a small generated Textract JSON, and the same with the
   enrichment keys a tagger writes, so extraction tests need no model.
-- ``tiny_tagger``: an untrained ``layoutlm-tiny`` saved to a folder, for the invocations endpoint.
+- ``tiny_tagger``: an untrained ``layoutlm-tiny`` saved to a folder, for the invocations endpoint;
+  ``tagger_service``: the app in-process serving it as model ``tiny``.
 - ``RecordingServer``: a real HTTP server on 127.0.0.1 that answers every request the same way
   and records each one, to prove whether the service called it.
 """
@@ -100,6 +101,18 @@ def tiny_tagger(folder: Path) -> str:
               {"ClassId": 2, "Name": "Total"}]  # fmt: skip
     tagger = build_tagger("layoutlm-tiny", fields, list(WORDS), seed=0, vocab_size=200)
     return str(tagger.save(folder / "tagger"))
+
+
+@contextmanager
+def tagger_service(folder: Path) -> Iterator[AsgiClient]:
+    """The app in-process (no workers) serving ``tiny_tagger`` as the model ``tiny``."""
+    from docfields.pipeline import PipelineSettings
+    from docfields.serve import ServeSettings, create_app
+
+    settings = ServeSettings(pipeline=PipelineSettings(home=str(folder / "home")), workers=0,
+                             models={"tiny": tiny_tagger(folder)})  # fmt: skip
+    with AsgiClient(create_app(settings)) as client:
+        yield client
 
 
 class RecordingServer:

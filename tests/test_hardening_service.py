@@ -34,7 +34,8 @@ from docfields.review.settings import ReviewSettings
 from docfields.review.web import mount_review
 from docfields.serve import ServeSettings, create_app
 from docfields.textract import parse_textract, read_textract, textract_to_dict
-from hardening_support import AsgiClient, enriched, ocr_document, recording_server, tiny_tagger, word_index
+from hardening_support import AsgiClient, enriched, ocr_document, recording_server, word_index
+from hardening_support import tagger_service as serve_tiny_tagger
 from review_support import PASSWORDS, hidden_value, review_settings_dict
 
 SECRET = "internal-admin-secret-4711"  # what a service behind the server would answer
@@ -209,10 +210,7 @@ def test_the_command_line_resolves_a_users_own_url_without_an_allow_list():
 
 @pytest.fixture(scope="module")
 def tagger_service(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tagger")
-    settings = ServeSettings(pipeline=PipelineSettings(home=str(folder / "home")), workers=0,
-                             models={"tiny": tiny_tagger(folder)})  # fmt: skip
-    with AsgiClient(create_app(settings)) as client:
+    with serve_tiny_tagger(tmp_path_factory.mktemp("tagger")) as client:
         yield client
 
 

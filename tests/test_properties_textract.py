@@ -23,8 +23,6 @@ from hypothesis import strategies as st
 
 from docfields.errors import DocfieldsError
 from docfields.fields import extract_fields, parse_field_configuration
-from docfields.pipeline import PipelineSettings
-from docfields.serve import ServeSettings, create_app
 from docfields.textract import (
     TextractDocument,
     iter_words,
@@ -33,7 +31,7 @@ from docfields.textract import (
     textract_to_dict,
     validate_textract,
 )
-from hardening_support import AsgiClient, enriched, tiny_tagger
+from hardening_support import enriched, tagger_service
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
@@ -172,10 +170,7 @@ def test_the_mutations_leave_some_documents_valid_and_break_others():
 
 @pytest.fixture(scope="module")
 def tagger_client(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tagger")
-    settings_ = ServeSettings(pipeline=PipelineSettings(home=str(folder / "home")), workers=0,
-                              models={"tiny": tiny_tagger(folder)})  # fmt: skip
-    with AsgiClient(create_app(settings_)) as client:
+    with tagger_service(tmp_path_factory.mktemp("tagger")) as client:
         yield client
 
 
