@@ -8,7 +8,7 @@ the install command and an exit code, never an ``ImportError`` traceback from de
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 
 from docfields.errors import MissingExtraError
 
@@ -28,17 +28,19 @@ def install_hint(extra: str) -> str:
 
 
 def require(extra: str, purpose: str) -> None:
-    """Import the modules of ``extra``, or raise ``MissingExtraError`` naming the install command.
+    """Raise ``MissingExtraError`` naming the install command unless the modules of ``extra`` are there.
 
-    The modules are imported, not just looked up: an install that is present but broken (a missing
-    dependency of its own) fails here too, with the import error in the message.
+    The modules are looked up, not imported: importing is the caller's job, when it needs them
+    (``ray`` must, for one, see settings made just before its import).
 
     >>> require("ray", "--ray")  # doctest: +SKIP
     """
     for module in EXTRAS[extra]:
         try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise MissingExtraError(
-                extra, f"{purpose} needs the {extra} extra: {install_hint(extra)} ({exc})"
-            ) from exc
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError) as exc:
+            found, reason = False, str(exc)
+        else:
+            reason = f"no module named {module!r}"
+        if not found:
+            raise MissingExtraError(extra, f"{purpose} needs the {extra} extra: {install_hint(extra)} ({reason})")

@@ -2,7 +2,7 @@
 
 ``ADDRESS`` of ``--ray``:
 
-- ``local``: start a private Ray on this machine (bound to 127.0.0.1, dashboard off), ended on exit;
+- ``local``: start a private Ray on this machine (on 127.0.0.1 only, dashboard off), ended on exit;
 - ``auto``: join the cluster already running on this machine (``ray start --head``);
 - ``ray://host:port``: a remote cluster through Ray Client (the driver stays on this machine);
 - ``host:port``: the GCS address of a cluster this machine is a node of, as ``ray.init`` takes it.
@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 #: sets OMP_NUM_THREADS but not OMP_THREAD_LIMIT (PLATFORM.md); nothing is reported to Ray's servers.
 TASK_ENV = {"OMP_THREAD_LIMIT": "1", "RAY_USAGE_STATS_ENABLED": "0"}
 
+#: Set to "0", Ray keeps every node address on 127.0.0.1 (its switch for clusters on macOS/Windows).
+LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
 _HOST_PORT = re.compile(r"^[\w.\-\[\]:]+:\d{1,5}$")
 
 
@@ -35,7 +38,7 @@ def init_arguments(address: str) -> dict[str, Any]:
     """The ``ray.init`` arguments for an ``ADDRESS`` of ``--ray``; ``ClusterError`` if it is none."""
     address = address.strip()
     if address == "local":
-        return {"address": "local", "include_dashboard": False, "_node_ip_address": "127.0.0.1"}
+        return {"address": "local", "include_dashboard": False}
     if address == "auto" or address.startswith("ray://") or _HOST_PORT.match(address):
         return {"address": address}
     raise ClusterError(f"--ray {address!r}: expected local, auto, ray://HOST:PORT or HOST:PORT")
@@ -50,14 +53,18 @@ def ray_session(address: str) -> Iterator[None]:
     >>> with ray_session("local"):  # doctest: +SKIP
     ...     run_batch_ocr(plan, executor=RayOcrExecutor())
     """
+    arguments = init_arguments(address)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address.strip() == "local":
+        # Ray replaces 127.0.0.1 by this machine's network address unless multi-node clusters are
+        # off, which a private single-node Ray does not need; read when ray is first imported.
+        os.environ.setdefault(LOOPBACK_ONLY, "0")
     import ray
 
-    arguments = init_arguments(address)
     if ray.is_initialized():
         logger.info("using the Ray connection already open")
         yield
         return
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         ray.init(**arguments, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:
