@@ -19,8 +19,8 @@ from docfields.ner import build_tagger
 from docfields.ocr import ocr_document
 from docfields.pipeline import Pipeline, PipelineSettings
 from docfields.pipeline.artifacts import ArtifactStore
+from docfields.pipeline.executors import is_transient
 from docfields.pipeline.stages import StageInput, _rate_limited, rate_limiter
-from docfields.pipeline.workers import is_transient
 from docfields.samples import credit_card_fields
 from docfields.samples.corpus import CorpusOptions, write_corpus
 from docfields.textract import iter_words

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -41,10 +41,11 @@ def extract_command(
     with fail_on_error():
         config = load_field_configuration(fields)
     failed = 0
+    generators: dict[str, Any] = {}  # normalizer models, loaded once for the batch
     for url in enriched:
         output = _output_url(url, out_dir)
         try:
-            result = extract_file(url, config, output)
+            result = extract_file(url, config, output, generators)
         except DocfieldsError as exc:  # one bad document must not stop the batch
             error_console.print(f"[red]error:[/red] {exc}", highlight=False)
             failed = failed or exc.exit_code

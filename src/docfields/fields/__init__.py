@@ -17,8 +17,11 @@ from docfields.fields.config import (
     FieldSpec,
     SelectStrategy,
     credit_card_configuration,
+    field_entries,
     load_field_configuration,
     parse_field_configuration,
+    parse_field_configuration_bytes,
+    read_field_entries,
 )
 from docfields.fields.consolidate import NORMALIZER_FAILURE_FACTOR, combined_confidence, overall_confidence
 from docfields.fields.extract import extract_fields, extract_file
@@ -52,9 +55,12 @@ __all__ = [
     "extract_file",
     "find_mentions",
     "lines_adjacent",
+    "field_entries",
     "load_field_configuration",
     "overall_confidence",
     "parse_field_configuration",
+    "parse_field_configuration_bytes",
+    "read_field_entries",
     "read_result",
     "word_confidence",
     "write_result",

@@ -288,19 +288,43 @@ def check_tagger_classes(config: FieldConfiguration, source: str = "<fields>") -
         raise FieldConfigError(source, reason, field, None if index is None else "ClassId")
 
 
+def read_field_entries(url: str) -> list[Any]:
+    """The entries of a field configuration file (a JSON list, or ``{"Fields": [...]}``), unchecked.
+
+    The one reader of configuration files: the tagger, the annotation tools and the pipeline
+    all see the same entries, whichever of the two shapes the file has.
+
+    Raises:
+        FieldConfigError: naming the file when it cannot be read, is not JSON, or has another shape.
+    """
+    try:
+        raw = storage.read_bytes(url)
+    except OSError as exc:
+        raise FieldConfigError(url, f"cannot read the field configuration: {exc}") from exc
+    return field_entries(raw, url)
+
+
+def field_entries(raw: bytes, source: str) -> list[Any]:
+    """The entries of a field configuration given as bytes (either shape), unchecked."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise FieldConfigError(source, f"not valid JSON: {exc}") from exc
+    return _field_list(data, source)
+
+
+def parse_field_configuration_bytes(raw: bytes, source: str) -> FieldConfiguration:
+    """A field configuration from a file's bytes (either shape), fully checked."""
+    return parse_field_configuration(field_entries(raw, source), source=source)
+
+
 def load_field_configuration(url: str) -> FieldConfiguration:
     """Read and check a field configuration file (local path or fsspec URL).
 
     >>> load_field_configuration("examples/fields/credit-card.json").active()[0].name  # doctest: +SKIP
     'Agreement Effective Date'
     """
-    try:
-        data = json.loads(storage.read_bytes(url))
-    except OSError as exc:
-        raise FieldConfigError(url, f"cannot read the field configuration: {exc}") from exc
-    except ValueError as exc:
-        raise FieldConfigError(url, f"not valid JSON: {exc}") from exc
-    return parse_field_configuration(data, source=url)
+    return parse_field_configuration(read_field_entries(url), source=url)
 
 
 def credit_card_configuration() -> FieldConfiguration:

@@ -21,16 +21,15 @@ classify), so that a reviewer sees everything that degraded the result in one pl
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from docfields.errors import DocfieldsError
 from docfields.fields.config import FieldConfiguration, FieldSpec
 from docfields.fields.consolidate import FieldDetection, consolidate_field, overall_confidence
 from docfields.fields.mentions import Mention, find_mentions
 from docfields.fields.result import Detection, ExtractionResult, write_result
-from docfields.normalize.base import NormalizedValue, Normalizer
+from docfields.normalize.base import NormalizedValue, Normalizer, NormalizerUnavailableError, TextGenerator
 from docfields.textract import TextractDocument, iter_words, read_textract, validate_enrichment
 
 logger = logging.getLogger(__name__)
@@ -44,26 +43,25 @@ class _Outcome:
     reason: str = ""
 
 
-@lru_cache(maxsize=32)
-def _resolve(spec: str, prompt: str | None, allowed_urls: tuple[str, ...] | None) -> Normalizer:
-    """Normalizers are resolved once per (name, prompt, allowed URLs) and process, not per document."""
+def _configured_normalizers(
+    active: Sequence[FieldSpec],
+    warnings: list[str],
+    allowed_urls: Sequence[str] | None,
+    generators: MutableMapping[str, TextGenerator] | None,
+) -> dict[int, Normalizer | None]:
+    """ClassId -> normalizer for fields that name one; None where it cannot be resolved (warned).
+
+    Their models come from ``generators`` (the caller's cache of loaded models), loaded once there.
+    """
     from docfields.normalize.registry import resolve_normalizer
 
-    return resolve_normalizer(spec, prompt, allowed_urls)
-
-
-def _configured_normalizers(
-    active: Sequence[FieldSpec], warnings: list[str], allowed_urls: Sequence[str] | None
-) -> dict[int, Normalizer | None]:
-    """ClassId -> normalizer for fields that name one; None where it cannot be resolved (warned)."""
-    allowed = tuple(allowed_urls) if allowed_urls is not None else None
     normalizers: dict[int, Normalizer | None] = {}
     for spec in active:
         name = spec.normalizer_spec
         if name is None:
             continue
         try:
-            normalizers[spec.class_id] = _resolve(name, spec.normalizer_prompt, allowed)
+            normalizers[spec.class_id] = resolve_normalizer(name, spec.normalizer_prompt, allowed_urls, generators)
         except DocfieldsError as exc:
             warnings.append(f"field {spec.name!r}: normalizer {name!r} unusable, raw texts kept: {exc}")
             logger.warning("field %r: normalizer %r unusable: %s", spec.name, name, exc)
@@ -71,13 +69,19 @@ def _configured_normalizers(
     return normalizers
 
 
-def _outcomes(normalizer: Normalizer, texts: list[str]) -> dict[str, _Outcome]:
-    """One batched call for the distinct ``texts``; a raising normalizer fails every text."""
+def _outcomes(normalizer: Normalizer, texts: list[str], retry_unavailable: bool) -> dict[str, _Outcome]:
+    """One batched call for the distinct ``texts``; a raising normalizer fails every text.
+
+    A service that did not answer raises ``NormalizerUnavailableError`` out when ``retry_unavailable``
+    (the caller retries the document later) instead of failing the texts.
+    """
     try:
         values: list[NormalizedValue] = normalizer.normalize(texts)
         if len(values) != len(texts):
             raise ValueError(f"returned {len(values)} values for {len(texts)} texts")
     except Exception as exc:  # any failure of a plug-in degrades the field, never the batch
+        if retry_unavailable and isinstance(exc, NormalizerUnavailableError):
+            raise
         logger.warning("normalizer %s failed on %d texts: %s", getattr(normalizer, "name", "?"), len(texts), exc)
         return {text: _Outcome(None, f"normalizer failed: {exc}") for text in texts}
     return {
@@ -87,7 +91,7 @@ def _outcomes(normalizer: Normalizer, texts: list[str]) -> dict[str, _Outcome]:
 
 
 def _normalize(
-    detections: list[Detection], normalizers: Mapping[int, Normalizer | None]
+    detections: list[Detection], normalizers: Mapping[int, Normalizer | None], retry_unavailable: bool
 ) -> dict[tuple[int, str], _Outcome]:
     """(ClassId, raw text) -> outcome, with one call per distinct normalizer."""
     texts: dict[int, dict[str, None]] = {}
@@ -97,7 +101,7 @@ def _normalize(
         if normalizer is not None:
             owners[id(normalizer)] = normalizer
             texts.setdefault(id(normalizer), {})[detection.text] = None
-    results = {key: _outcomes(owners[key], list(batch)) for key, batch in texts.items()}
+    results = {key: _outcomes(owners[key], list(batch), retry_unavailable) for key, batch in texts.items()}
     outcomes: dict[tuple[int, str], _Outcome] = {}
     for detection in detections:
         if detection.class_id not in normalizers:
@@ -160,6 +164,8 @@ def extract_fields(
     normalizers: Mapping[int, Normalizer] | None = None,
     source: str = "<json>",
     allowed_urls: Sequence[str] | None = None,
+    generators: MutableMapping[str, TextGenerator] | None = None,
+    retry_unavailable: bool = False,
 ) -> ExtractionResult:
     """The Result of one enriched document under ``config``.
 
@@ -172,11 +178,18 @@ def extract_fields(
         allowed_urls: URL prefixes the configuration's normalizer services may be called at
             (a service's operator sets them); a field naming another URL keeps its raw texts,
             with a warning, and nothing is requested. None: any URL (a user's own configuration).
+        generators: Loaded normalizer models by location, reused and filled (the caller keeps
+            them across documents); None loads them for this document.
+        retry_unavailable: Raise ``NormalizerUnavailableError`` when a normalizer service does
+            not answer, for a caller that retries later (the pipeline), instead of keeping the
+            raw texts as a degraded result.
 
     Raises:
         TextractFormatError: when an enrichment value is out of range (a ``PredictedClass`` beyond
             the classes, a confidence or probability outside 0..1), naming the block and the key:
             such values would silently change the confidences.
+        NormalizerUnavailableError: with ``retry_unavailable``, when a normalizer service did not
+            answer (refused, timed out, HTTP 5xx), naming its URL.
     """
     validate_enrichment(document, source)
     active = config.active()
@@ -186,10 +199,11 @@ def extract_fields(
     detections = [_detection(mention, specs[mention.class_id]) for mention in mentions]
     if normalizers is None:  # resolve (maybe load a model) only for fields found in this document
         found = {mention.class_id for mention in mentions}
-        chosen = _configured_normalizers([spec for spec in active if spec.class_id in found], warnings, allowed_urls)
+        wanted = [spec for spec in active if spec.class_id in found]
+        chosen = _configured_normalizers(wanted, warnings, allowed_urls, generators)
     else:
         chosen = dict(normalizers)
-    items = _apply(detections, mentions, _normalize(detections, chosen), warnings)
+    items = _apply(detections, mentions, _normalize(detections, chosen, retry_unavailable), warnings)
     by_class: dict[int, list[FieldDetection]] = {}
     for item in items:
         by_class.setdefault(item.detection.class_id, []).append(item)
@@ -201,8 +215,16 @@ def extract_fields(
     return ExtractionResult(confidence=confidence, fields=fields, warnings=warnings or None)
 
 
-def extract_file(enriched_url: str, config: FieldConfiguration, output_url: str) -> ExtractionResult:
-    """Read an enriched Textract JSON, extract its fields, write the Result JSON atomically."""
-    result = extract_fields(read_textract(enriched_url), config, source=enriched_url)
+def extract_file(
+    enriched_url: str,
+    config: FieldConfiguration,
+    output_url: str,
+    generators: MutableMapping[str, TextGenerator] | None = None,
+) -> ExtractionResult:
+    """Read an enriched Textract JSON, extract its fields, write the Result JSON atomically.
+
+    A batch passes one ``generators`` dict for all its files, so normalizer models load once.
+    """
+    result = extract_fields(read_textract(enriched_url), config, source=enriched_url, generators=generators)
     write_result(result, output_url)
     return result

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from docfields.errors import NormalizerError
-from docfields.normalize.base import NormalizedValue, TextGenerator
+from docfields.normalize.base import NormalizedValue, NormalizerUnavailableError, TextGenerator
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
 from docfields.normalize.patterns import MONTHS, parse_strict, render_date
 from docfields.normalize.rules import DateOrder, DateRuleNormalizer
@@ -75,6 +75,8 @@ class HybridDateNormalizer:
         prompts = [self.prompt_template.format(target=self.rules.target, text=texts[i]) for i in todo]
         try:
             outputs = self.generator.generate(prompts)
+        except NormalizerUnavailableError:  # the caller retries or keeps the raw texts
+            raise
         except NormalizerError as exc:
             logger.warning("normalizer model failed on %d texts: %s", len(todo), exc)
             for i in todo:

@@ -10,8 +10,9 @@ Three kinds of name:
   ``{"generated_text": [...]}``;
 - anything else is a local model directory written by ``docfields train seq2seq``.
 
-Models are loaded once per name and process (``resolve_normalizer`` caches them), because
-post-processing asks for the same normalizer for every document.
+Models are loaded once per name by whoever keeps them: ``resolve_normalizer(..., generators=)``
+takes the caller's dict of loaded models (a pipeline worker's resources, one ``extract`` batch),
+because post-processing asks for the same normalizer for every document; no module keeps them.
 
 A service (``resolve_normalizer(..., allowed_urls=...)``) calls only URLs under prefixes its
 operator allowed (``url_allowed``), and names from its clients are mapped to rules or to the
@@ -28,13 +29,12 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from docfields.errors import NormalizerError, UnknownNormalizerError
-from docfields.normalize.base import NormalizedValue, Normalizer, TextGenerator
+from docfields.normalize.base import NormalizedValue, Normalizer, NormalizerUnavailableError, TextGenerator
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
 from docfields.normalize.hybrid import HybridDateNormalizer
 from docfields.normalize.rules import DateRuleNormalizer
@@ -100,8 +100,13 @@ class ServiceGenerator:
             with _OPENER.open(request, timeout=self.timeout) as response:
                 data = response.read(MAX_REPLY_BYTES + 1)
         except urllib.error.HTTPError as exc:
-            raise NormalizerError(f"{self.url}: normalizer service answered HTTP {exc.code}") from exc
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+            kind = NormalizerUnavailableError if exc.code >= 500 else NormalizerError
+            raise kind(f"{self.url}: normalizer service answered HTTP {exc.code}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise NormalizerUnavailableError(
+                f"{self.url}: normalizer service unreachable ({type(exc).__name__})"
+            ) from exc
+        except ValueError as exc:
             raise NormalizerError(f"{self.url}: normalizer service unreachable ({type(exc).__name__})") from exc
         if len(data) > MAX_REPLY_BYTES:
             raise NormalizerError(f"{self.url}: normalizer service answer over {MAX_REPLY_BYTES:,} bytes")
@@ -123,9 +128,11 @@ class GeneratorNormalizer:
         self.source = "service" if source == "service" else "model"
 
     def normalize(self, texts: Sequence[str]) -> list[NormalizedValue]:
-        """One value per text; never raises for a bad text or a failed service."""
+        """One value per text; never raises for a bad text or a bad answer, only for a service that did not answer."""
         try:
             outputs = self.generator.generate([self.prompt + t for t in texts])
+        except NormalizerUnavailableError:
+            raise
         except NormalizerError as exc:
             logger.warning("%s failed on %d texts: %s", self.name, len(texts), exc)
             return [NormalizedValue(raw=t, status="failed", source=self.source, reason=str(exc)) for t in texts]
@@ -242,17 +249,22 @@ def _exposed_model(name: str, models: Mapping[str, str], spec: str) -> str:
     )
 
 
-@lru_cache(maxsize=8)
-def load_generator(location: str) -> TextGenerator:
-    """A local model directory (loaded once per process) or a service URL."""
+def load_generator(location: str, generators: MutableMapping[str, TextGenerator] | None = None) -> TextGenerator:
+    """A local model directory or a service URL; kept in ``generators`` (the caller's cache) when given."""
+    if generators is not None and location in generators:
+        return generators[location]
     if location.startswith(_URL_SCHEMES):
-        return ServiceGenerator(location)
-    from docfields.normalize.seq2seq import Seq2SeqModel
+        generator: TextGenerator = ServiceGenerator(location)
+    else:
+        from docfields.normalize.seq2seq import Seq2SeqModel
 
-    return Seq2SeqModel.load(location)
+        generator = Seq2SeqModel.load(location)
+    if generators is not None:
+        generators[location] = generator
+    return generator
 
 
-def _date_normalizer(spec: str) -> Normalizer:
+def _date_normalizer(spec: str, generators: MutableMapping[str, TextGenerator] | None) -> Normalizer:
     target, options = parse_rule_spec(spec)
     order = options.get("order", "").upper() or None
     if order not in (None, "MDY", "DMY"):
@@ -263,13 +275,18 @@ def _date_normalizer(spec: str) -> Normalizer:
         raise UnknownNormalizerError(f"{spec}: pivot must be a whole number") from exc
     if "model" not in options:
         return DateRuleNormalizer(target, order=order, year_pivot=pivot)  # type: ignore[arg-type]
-    generator = load_generator(options["model"])
+    generator = load_generator(options["model"], generators)
     card = getattr(generator, "card", None)
     template = getattr(card, "prompt_template", None) or DEFAULT_PROMPT_TEMPLATE
     return HybridDateNormalizer(target, generator, template, pivot, order)  # type: ignore[arg-type]
 
 
-def resolve_normalizer(spec: str, prompt: str | None = None, allowed_urls: Sequence[str] | None = None) -> Normalizer:
+def resolve_normalizer(
+    spec: str,
+    prompt: str | None = None,
+    allowed_urls: Sequence[str] | None = None,
+    generators: MutableMapping[str, TextGenerator] | None = None,
+) -> Normalizer:
     """The normalizer a field configuration names.
 
     Args:
@@ -278,6 +295,8 @@ def resolve_normalizer(spec: str, prompt: str | None = None, allowed_urls: Seque
             ``NormalizerPrompt``); rules and the hybrid build their own.
         allowed_urls: URL prefixes a service may be called at; None: any (a user's own
             configuration, on the command line).
+        generators: The caller's loaded models and service clients by location, reused and
+            filled; None loads afresh.
 
     Raises:
         UnknownNormalizerError: when ``spec`` is none of the three kinds.
@@ -287,11 +306,11 @@ def resolve_normalizer(spec: str, prompt: str | None = None, allowed_urls: Seque
     if allowed_urls is not None:
         check_normalizer_urls(spec, allowed_urls)
     if spec.startswith("date:"):
-        return _date_normalizer(spec)
+        return _date_normalizer(spec, generators)
     if spec.startswith(_URL_SCHEMES):
-        return GeneratorNormalizer(spec, load_generator(spec), prompt or "", source="service")
+        return GeneratorNormalizer(spec, load_generator(spec, generators), prompt or "", source="service")
     if Path(spec).is_dir():
-        return GeneratorNormalizer(spec, load_generator(spec), prompt or "")
+        return GeneratorNormalizer(spec, load_generator(spec, generators), prompt or "")
     raise UnknownNormalizerError(
         f"{spec!r} is not a normalizer: use date:<FORMAT> (e.g. date:YYYY-MM-DD), "
         "an http(s) URL, or an existing model directory"

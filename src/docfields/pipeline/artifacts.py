@@ -18,7 +18,6 @@ from pathlib import Path
 from docfields import __version__, storage
 
 SMALL_FILE_BYTES = 4 * 2**20  # model files up to this size are hashed; bigger ones (weights) by size and mtime
-EXTENSIONS = {"ocr": "json", "thumbnails": "npz", "enrich": "json", "fields": "json"}
 
 
 def bytes_sha256(data: bytes) -> str:
@@ -58,14 +57,16 @@ def model_fingerprint(directory: str | Path) -> str:
 
 
 class ArtifactStore:
-    """Artifacts as files under one folder: ``<stage>/<key[:2]>/<key>.<ext>``."""
+    """Artifacts as files under one folder: ``<stage>/<key[:2]>/<key>.<ext>``, the extension the stage's own."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
     def path(self, stage: str, key: str) -> Path:
         """Where the artifact of ``stage`` with ``key`` is (whether or not it exists)."""
-        return self.root / stage / key[:2] / f"{key}.{EXTENSIONS[stage]}"
+        from docfields.pipeline.stages import stage_named  # the stage table imports this module
+
+        return self.root / stage / key[:2] / f"{key}.{stage_named(stage).extension}"
 
     def exists(self, stage: str, key: str) -> bool:
         """True when that artifact was written completely."""

@@ -24,9 +24,9 @@ from pydantic import BaseModel, Field
 
 from docfields import storage
 from docfields.errors import DocfieldsError
+from docfields.pipeline.driver import OnChange
 from docfields.pipeline.pipeline import Pipeline
-from docfields.pipeline.settings import DocumentStatus
-from docfields.pipeline.workers import OnChange
+from docfields.pipeline.settings import DocState, DocumentStatus
 
 
 class ProcessedFile(BaseModel):
@@ -42,7 +42,7 @@ class ProcessedFile(BaseModel):
     @property
     def state(self) -> str:
         """done | in_review | failed."""
-        return self.status.status if self.status is not None else "failed"
+        return self.status.status if self.status is not None else DocState.FAILED
 
 
 class ProcessSummary(BaseModel):
@@ -104,7 +104,7 @@ def process_files(
         item.status = pipeline.status(doc_id)
         item.error = item.status.error
         item.result = pipeline.result(doc_id)
-        suffix = {"done": RESULT_SUFFIX, "in_review": IN_REVIEW_SUFFIX}.get(item.state)
+        suffix = {DocState.DONE: RESULT_SUFFIX, DocState.IN_REVIEW: IN_REVIEW_SUFFIX}.get(item.state)
         if out is not None and suffix and item.result is not None:
             item.output = storage.join(out, stem + suffix)
             written = {**item.result, "Source": storage.absolute(item.source)}

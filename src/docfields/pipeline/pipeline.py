@@ -19,11 +19,13 @@ from typing import Any
 
 from docfields import storage
 from docfields.errors import ModelError, PipelineError
-from docfields.pipeline.artifacts import EXTENSIONS, ArtifactStore, bytes_sha256
-from docfields.pipeline.settings import DocumentStatus, HomeLayout, PipelineSettings
-from docfields.pipeline.stages import plan_stages, result_key
+from docfields.pipeline.artifacts import ArtifactStore, bytes_sha256
+from docfields.pipeline.driver import Driver, OnChange
+from docfields.pipeline.executors import Executor
+from docfields.pipeline.settings import DocState, DocumentStatus, HomeLayout, PipelineSettings
+from docfields.pipeline.stages import FIELDS, plan_stages, read_configuration, result_key, stage_named
 from docfields.pipeline.store import NewDocument, Store
-from docfields.pipeline.workers import OnChange, Worker, WorkerPool, run_pool_until_idle, start_pool
+from docfields.pipeline.workers import WorkerPool, run_pool_until_idle, start_pool
 
 logger = logging.getLogger(__name__)
 
@@ -39,18 +41,23 @@ class Submission:
 class Pipeline:
     """Documents through OCR, thumbnails, enrichment and fields, durably, in one home folder.
 
-    Submitting stores the original and queues its stages; workers (in this process or in
-    worker processes) do the work. The settings given here apply to documents submitted
-    through this object; each document keeps the settings it was submitted with.
+    Submitting stores the original (and the field configuration, by content hash) and queues its
+    stages; a driver runs them through an executor. The settings given here apply to documents
+    submitted through this object; each document keeps the settings it was submitted with.
+
+    ``executor`` None is the local default: this process, or local worker processes, each
+    claiming from the store. Given one (e.g. a Ray executor), ``run_until_idle`` runs one
+    driver here that keeps ``executor.slots`` stages in flight on it.
     """
 
-    def __init__(self, settings: PipelineSettings) -> None:
+    def __init__(self, settings: PipelineSettings, executor: Executor | None = None) -> None:
         _check_settings(settings)
         self.settings = _absolute_paths(settings)
+        self.executor = executor
         self.layout = HomeLayout.from_settings(settings)
         self.store = Store(self.layout.database)
         self.artifacts = ArtifactStore(self.layout.artifacts)
-        self._settings_json = json.dumps(settings.model_dump(mode="json"), sort_keys=True)
+        self._driver: Driver | None = None
 
     # -- submitting ---------------------------------------------------------------------------
 
@@ -92,12 +99,28 @@ class Pipeline:
         original = self.layout.documents / digest[:2] / f"{digest}{suffix}"
         if not original.is_file():
             storage.write_bytes_atomic(str(original), data)
-        new = NewDocument(uuid.uuid4().hex, name, digest, str(original), self._settings_json,
+        settings_json = json.dumps(self._document_settings().model_dump(mode="json"), sort_keys=True)
+        new = NewDocument(uuid.uuid4().hex, name, digest, str(original), settings_json,
                           plan_stages(self.settings), key)  # fmt: skip
         doc_id = self.store.add_document(new, retry_failed=retry_failed)
         reused = doc_id != new.id
         logger.info("%s %s as %s", "reused" if reused else "queued", name, doc_id)
         return Submission(doc_id, reused)
+
+    def _document_settings(self) -> PipelineSettings:
+        """The settings a document is stored with: with a model, the hash of the configuration read now.
+
+        The configuration's bytes are stored under the home by that hash (once), and its stages
+        read that copy: a configuration replaced later applies to later submissions only.
+        """
+        if self.settings.model is None:
+            return self.settings
+        raw = read_configuration(self.settings)
+        digest = bytes_sha256(raw)
+        stored = self.layout.configuration(digest)
+        if not stored.is_file():
+            storage.write_bytes_atomic(str(stored), raw)
+        return self.settings.model_copy(update={"fields_sha256": digest})
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -119,11 +142,11 @@ class Pipeline:
         None while the document is processing, when it failed, or when the pipeline has no model.
         """
         status = self.status(doc_id).status
-        if status == "done":
+        if status == DocState.DONE:
             path = self.layout.result(doc_id)
             return json.loads(path.read_text()) if path.is_file() else None
-        if status == "in_review":
-            return json.loads(self.artifacts.read("fields", self.store.record(doc_id)["artifacts"]["fields"]))
+        if status == DocState.IN_REVIEW:
+            return json.loads(self.artifacts.read(FIELDS, self.store.record(doc_id)["artifacts"][FIELDS]))
         return None
 
     def document_path(self, doc_id: str) -> str:
@@ -135,8 +158,7 @@ class Pipeline:
 
         None while the stage has no output (not done yet, skipped, failed).
         """
-        if stage not in EXTENSIONS:
-            raise PipelineError(f"unknown stage {stage!r}; stages: {', '.join(EXTENSIONS)}")
+        stage = stage_named(stage).name
         key = self.store.record(doc_id)["artifacts"].get(stage)
         return None if key is None else str(self.artifacts.path(stage, key))
 
@@ -145,17 +167,27 @@ class Pipeline:
     def run_until_idle(self, workers: int = 1, on_change: OnChange | None = None) -> None:
         """Process everything queued, then return.
 
-        ``workers == 1`` works in this process (models stay loaded between calls, no start-up
-        cost); more start that many worker processes for the run. ``on_change`` receives a
-        document's status whenever it changed (in this process, whatever the workers).
+        With an executor, one driver in this process runs the stages on it (``workers`` is the
+        executor's business). Locally, ``workers == 1`` works in this process (models stay loaded
+        between calls, no start-up cost); more start that many worker processes for the run.
+        ``on_change`` receives a document's status whenever it changed (in this process,
+        whatever the workers).
         """
         if workers < 1:
             raise PipelineError(f"workers must be at least 1, got {workers}")
-        if workers == 1:
+        if self.executor is not None:
+            Driver(self.settings, self.executor).run_until_idle(on_change)
+        elif workers == 1:
             os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # as the OCR batch runner: Tesseract's OpenMP is slower
-            Worker(self.settings).run_until_idle(on_change)
+            self._local_driver().run_until_idle(on_change)
         else:
             run_pool_until_idle(self.settings, workers, on_change)
+
+    def _local_driver(self) -> Driver:
+        """The in-process driver, kept: its engines and models stay loaded between runs."""
+        if self._driver is None:
+            self._driver = Driver(self.settings)
+        return self._driver
 
     def start_workers(self, workers: int = 1) -> WorkerPool:
         """Start background worker processes that poll the store; ``pool.stop()`` ends them."""
@@ -189,7 +221,7 @@ def _check_settings(settings: PipelineSettings) -> None:
     """Fail at once on an unknown engine or a missing model, not once per document."""
     from docfields.ocr.registry import check_engine_options
 
-    check_engine_options(settings.engine)
+    check_engine_options(settings.engine, **settings.engine_options)
     if settings.model is not None and not (Path(settings.model) / "config.json").is_file():
         raise ModelError(f"{settings.model}: not a tagger directory (no config.json)")
 

@@ -8,13 +8,34 @@ configurations inside one document, and background workers need no restart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-STAGE_STATES = ("pending", "running", "done", "failed", "skipped")
-DOCUMENT_STATES = ("queued", "running", "in_review", "done", "failed")
-FINAL_STATES = ("in_review", "done", "failed")
+
+class StageState(StrEnum):
+    """A stage row's state; the values are the store's and the JSON API's strings."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class DocState(StrEnum):
+    """A document's status; the values are the store's and the JSON API's strings."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    IN_REVIEW = "in_review"
+    DONE = "done"
+    FAILED = "failed"
+
+
+FINAL_STATES = (DocState.IN_REVIEW, DocState.DONE, DocState.FAILED)
 
 
 class PipelineSettings(BaseModel):
@@ -24,11 +45,23 @@ class PipelineSettings(BaseModel):
 
     home: str = Field(".docfields", description="Local folder of the store, originals, artifacts and results.")
     engine: str = Field("auto", description="OCR engine name (see `docfields engines`).")
+    engine_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="That engine's options, e.g. languages and DPI as `docfields.ocr.engine_options` routes them.",
+    )
     model: str | None = Field(None, description="Tagger directory; None stops after OCR and thumbnails.")
     fields: str | None = Field(None, description="Field configuration file; None: the model's fields.json.")
+    fields_sha256: str | None = Field(
+        None,
+        description="Set per document at submission: the hash of the "
+        "configuration's copy under the home that its stages read.",
+    )
     review_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Results below this confidence go to review.")
-    normalizer_urls: list[str] | None = Field(None, description="URL prefixes the field configuration's normalizer "
-                                              "services may be called at; None: any (the user's own configuration).")
+    normalizer_urls: list[str] | None = Field(
+        None,
+        description="URL prefixes the field configuration's normalizer "
+        "services may be called at; None: any (the user's own configuration).",
+    )
     thumbnails: bool = Field(True, description="Render page thumbnails (224 x 224 npz).")
     max_attempts: int = Field(3, ge=1, description="Attempts per stage for transient errors and lost workers.")
     retry_base_seconds: float = Field(1.0, ge=0.0, description="First retry delay; doubles per attempt.")
@@ -43,7 +76,7 @@ class StageStatus(BaseModel):
     """One stage of one document: its state, attempts, time and error, and whether its output was reused."""
 
     name: str
-    state: str = Field(description="pending | running | done | failed | skipped")
+    state: StageState
     attempts: int
     seconds: float | None
     error: str | None
@@ -57,7 +90,7 @@ class DocumentStatus(BaseModel):
 
     id: str
     name: str
-    status: str
+    status: DocState
     created: float
     updated: float
     pages: int | None
@@ -82,7 +115,7 @@ class HomeLayout:
     def from_settings(cls, settings: PipelineSettings) -> HomeLayout:
         """The layout of ``settings.home``, created if missing (SQLite needs a local folder)."""
         layout = cls(Path(settings.home).expanduser().resolve())
-        for folder in (layout.documents, layout.artifacts, layout.results):
+        for folder in (layout.documents, layout.artifacts, layout.configurations, layout.results):
             folder.mkdir(parents=True, exist_ok=True)
         return layout
 
@@ -100,6 +133,15 @@ class HomeLayout:
     def artifacts(self) -> Path:
         """Stage outputs, stored by artifact key."""
         return self.home / "artifacts"
+
+    @property
+    def configurations(self) -> Path:
+        """Field configurations as documents were submitted with them, by content hash."""
+        return self.home / "configurations"
+
+    def configuration(self, sha256: str) -> Path:
+        """Where the configuration of that hash is stored."""
+        return self.configurations / f"{sha256}.json"
 
     @property
     def results(self) -> Path:

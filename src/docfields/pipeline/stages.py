@@ -1,37 +1,39 @@
-"""The stages of a document: OCR and thumbnails (from the original), enrich, fields; and the decision.
+"""The stages of a document, one object each: OCR and thumbnails (from the original), enrich, fields.
 
-Each stage is a key function (what its output depends on, see ``artifacts``) and a run function
-(the work), both of a ``StageInput``. Run functions raise ``DocfieldsError`` on bad input (the
-document fails, the message names it) and anything else on trouble the worker may retry.
+A stage knows its name, its artifact's extension, its level (stages of a lower level finish
+first), whether it runs for given settings, its artifact key (from its inputs and the versions
+and options of what transforms them, see ``artifacts``), how it runs, and the facts its output
+gives the document row (OCR: the page count; fields: the decision). The table ``STAGES`` drives
+the planner, the artifact store and the driver: adding a stage touches this file only.
 
-Models, engines and field configurations are loaded once per process and kept: a worker
-processes many documents with the same ones. Heavy imports happen inside the run functions.
+``run`` raises ``DocfieldsError`` on bad input (the document fails, the message names it) and
+anything else on trouble the driver may retry. Engines, taggers and configurations come from the
+``Resources`` of whoever runs the stage. Heavy imports happen inside the run methods.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable
+from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from docfields.pipeline.artifacts import ArtifactStore, artifact_key, bytes_sha256, model_fingerprint
-from docfields.pipeline.settings import HomeLayout, PipelineSettings
+from docfields.pipeline.resources import Resources
+from docfields.pipeline.settings import DocState, HomeLayout, PipelineSettings, StageState
 from docfields.pipeline.store import Decision, StagePlan
 
 if TYPE_CHECKING:
     from docfields.fields import FieldConfiguration
-    from docfields.ner import Tagger
-    from docfields.ocr.base import OcrEngine
     from docfields.ocr.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
 FIELDS_FILE = "fields.json"
+OCR, THUMBNAILS, ENRICH, FIELDS = "ocr", "thumbnails", "enrich", "fields"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class StageInput:
     artifacts: ArtifactStore
     upstream: dict[str, str] = field(default_factory=dict)
     holder: str = ""
+    resources: Resources = field(default_factory=Resources)
 
     def upstream_bytes(self, stage: str) -> bytes:
         """The output of an upstream stage of this document."""
@@ -52,27 +55,39 @@ class StageInput:
 
 
 @dataclass(frozen=True)
-class Stage:
-    """One step: level (stages of a lower level finish first), key of its output, the work itself."""
+class StageFacts:
+    """What the document row learns from a stage's output: its page count, or the decision and result."""
 
-    name: str
-    level: int
-    key: Callable[[StageInput], str]
-    run: Callable[[StageInput], bytes]
+    pages: int | None = None
+    decision: Decision | None = None
+    result: dict[str, Any] | None = None
+
+
+class Stage(ABC):
+    """One step of a document; subclasses set the name, extension and level and implement key and run."""
+
+    name: ClassVar[str]
+    extension: ClassVar[str] = "json"
+    level: ClassVar[int] = 0
+
+    def runs(self, settings: PipelineSettings) -> bool:
+        """False when these settings skip the stage."""
+        return True
+
+    @abstractmethod
+    def key(self, data: StageInput) -> str:
+        """The artifact key: same key, same output."""
+
+    @abstractmethod
+    def run(self, data: StageInput) -> bytes:
+        """The work: the artifact's bytes."""
+
+    def facts(self, output: bytes, settings: PipelineSettings) -> StageFacts:
+        """What the document row learns from the output (nothing, for most stages)."""
+        return StageFacts()
 
 
 # -- OCR ----------------------------------------------------------------------------------------
-
-_ENGINES: dict[str, OcrEngine] = {}
-_OCR_LOCK = threading.Lock()  # an engine (a Tesseract handle) serves one thread at a time
-
-
-def _engine(name: str) -> OcrEngine:
-    if name not in _ENGINES:
-        from docfields.ocr import load_engine
-
-        _ENGINES[name] = load_engine(name)
-    return _ENGINES[name]
 
 
 def rate_limiter(settings: PipelineSettings) -> RateLimiter:
@@ -90,75 +105,76 @@ def _rate_limited(data: StageInput) -> AbstractContextManager[None]:
     return rate_limiter(data.settings).acquire(data.holder)
 
 
-def ocr_key(data: StageInput) -> str:
-    """The original's content, the engine's name (and docfields' version, in every key)."""
-    return artifact_key("ocr", data.sha256, data.settings.engine)
+class OcrStage(Stage):
+    """Textract-compatible JSON of the original, from the configured engine and its options."""
 
+    name = OCR
 
-def run_ocr(data: StageInput) -> bytes:
-    """Textract-compatible JSON of the original, from the configured engine."""
-    from docfields.documents import open_document
-    from docfields.textract import textract_to_dict
+    def key(self, data: StageInput) -> str:
+        """The original's content, the engine's name, its options (defaults filled in) and its model version.
 
-    with _OCR_LOCK, open_document(data.path, name=data.name) as document:
-        engine = _engine(data.settings.engine)
-        with _rate_limited(data):
-            result = engine.process(document)
-    return json.dumps(textract_to_dict(result)).encode("utf-8")
+        A Tesseract upgrade or other languages or DPI make a new key; the same options spelled
+        differently (defaults given or not) do not.
+        """
+        from docfields.ocr.registry import check_engine_options
 
+        settings = data.settings
+        options = check_engine_options(settings.engine, **settings.engine_options).model_dump_json()
+        with data.resources.ocr_lock:
+            version = data.resources.engine(settings.engine, settings.engine_options).model_version
+        return artifact_key(OCR, data.sha256, settings.engine, options, version)
 
-def ocr_pages(output: bytes) -> int:
-    """Page count of an OCR artifact."""
-    return int(json.loads(output)["DocumentMetadata"]["Pages"])
+    def run(self, data: StageInput) -> bytes:
+        """The engine's Textract JSON (one engine call at a time: a Tesseract handle serves one thread)."""
+        from docfields.documents import open_document
+        from docfields.textract import textract_to_dict
+
+        with data.resources.ocr_lock, open_document(data.path, name=data.name) as document:
+            engine = data.resources.engine(data.settings.engine, data.settings.engine_options)
+            with _rate_limited(data):
+                result = engine.process(document)
+        return json.dumps(textract_to_dict(result)).encode("utf-8")
+
+    def facts(self, output: bytes, settings: PipelineSettings) -> StageFacts:
+        """The page count."""
+        return StageFacts(pages=int(json.loads(output)["DocumentMetadata"]["Pages"]))
 
 
 # -- thumbnails ---------------------------------------------------------------------------------
 
 
-def thumbnails_key(data: StageInput) -> str:
-    """The original's content and the thumbnail options (the defaults: 224 x 224, stretch)."""
-    from docfields.thumbnails import ThumbnailOptions
+class ThumbnailsStage(Stage):
+    """Page thumbnails as the original's npz (the default options: 224 x 224, stretch)."""
 
-    return artifact_key("thumbnails", data.sha256, ThumbnailOptions().model_dump_json())
+    name = THUMBNAILS
+    extension = "npz"
 
+    def runs(self, settings: PipelineSettings) -> bool:
+        """Only when thumbnails are on."""
+        return settings.thumbnails
 
-def run_thumbnails(data: StageInput) -> bytes:
-    """Page thumbnails as the original's npz."""
-    from docfields.documents import open_document
-    from docfields.thumbnails import make_thumbnails, thumbnails_to_npz
+    def key(self, data: StageInput) -> str:
+        """The original's content and the thumbnail options."""
+        from docfields.thumbnails import ThumbnailOptions
 
-    with open_document(data.path, name=data.name) as document:
-        return thumbnails_to_npz(make_thumbnails(document))
+        return artifact_key(THUMBNAILS, data.sha256, ThumbnailOptions().model_dump_json())
+
+    def run(self, data: StageInput) -> bytes:
+        """The npz of every page."""
+        from docfields.documents import open_document
+        from docfields.thumbnails import make_thumbnails, thumbnails_to_npz
+
+        with open_document(data.path, name=data.name) as document:
+            return thumbnails_to_npz(make_thumbnails(document))
 
 
 # -- enrich -------------------------------------------------------------------------------------
-
-_TAGGERS: dict[str, tuple[str, Tagger]] = {}
-_TAGGER_LOCK = threading.Lock()
-torch_threads: int | None = None  # set by worker processes: they, not torch's threads, use the cores
 
 
 def _model_dir(settings: PipelineSettings) -> str:
     if settings.model is None:
         raise ValueError("the enrich stage runs only with a model")
     return str(Path(settings.model).expanduser().resolve())
-
-
-def _tagger(directory: str, fingerprint: str) -> Tagger:
-    """The tagger of ``directory``, loaded once per process (reloaded when its files change)."""
-    with _TAGGER_LOCK:
-        cached = _TAGGERS.get(directory)
-        if cached is None or cached[0] != fingerprint:
-            from docfields.ner import Tagger
-
-            _TAGGERS.clear()  # one model in memory at a time
-            logger.info("loading tagger %s", directory)
-            _TAGGERS[directory] = (fingerprint, Tagger.load(directory))
-            if torch_threads is not None:
-                import torch
-
-                torch.set_num_threads(torch_threads)
-        return _TAGGERS[directory][1]
 
 
 def _checked_fingerprint(directory: str) -> str:
@@ -169,30 +185,38 @@ def _checked_fingerprint(directory: str) -> str:
     return model_fingerprint(directory)
 
 
-def enrich_key(data: StageInput) -> str:
-    """The OCR artifact and the model directory's fingerprint."""
-    return artifact_key("enrich", data.upstream["ocr"], _checked_fingerprint(_model_dir(data.settings)))
-
-
-def run_enrich(data: StageInput) -> bytes:
+class EnrichStage(Stage):
     """The OCR JSON with every WORD's class probabilities."""
-    from docfields.ner import enrich
-    from docfields.textract import parse_textract, textract_to_dict
 
-    directory = _model_dir(data.settings)
-    tagger = _tagger(directory, _checked_fingerprint(directory))
-    document = parse_textract(data.upstream_bytes("ocr"), source=f"{data.name} (OCR)")
-    with _TAGGER_LOCK:  # one forward pass at a time per process: torch already uses the cores
-        enriched = enrich(document, tagger, source=data.name)
-    return json.dumps(textract_to_dict(enriched)).encode("utf-8")
+    name = ENRICH
+    level = 1
+
+    def runs(self, settings: PipelineSettings) -> bool:
+        """Only with a model."""
+        return settings.model is not None
+
+    def key(self, data: StageInput) -> str:
+        """The OCR artifact and the model directory's fingerprint."""
+        return artifact_key(ENRICH, data.upstream[OCR], _checked_fingerprint(_model_dir(data.settings)))
+
+    def run(self, data: StageInput) -> bytes:
+        """One forward pass per document, one at a time per process: torch already uses the cores."""
+        from docfields.ner import enrich
+        from docfields.textract import parse_textract, textract_to_dict
+
+        directory = _model_dir(data.settings)
+        tagger = data.resources.tagger(directory, _checked_fingerprint(directory))
+        document = parse_textract(data.upstream_bytes(OCR), source=f"{data.name} (OCR)")
+        with data.resources.tagger_lock:
+            enriched = enrich(document, tagger, source=data.name)
+        return json.dumps(textract_to_dict(enriched)).encode("utf-8")
 
 
 # -- fields -------------------------------------------------------------------------------------
 
-_CONFIGS: dict[str, FieldConfiguration] = {}
 
-
-def _fields_file(settings: PipelineSettings) -> str:
+def fields_url(settings: PipelineSettings) -> str:
+    """The field configuration a pipeline's settings name: ``fields``, or the model's fields.json."""
     if settings.fields is not None:
         return settings.fields
     if settings.model is None:
@@ -200,53 +224,77 @@ def _fields_file(settings: PipelineSettings) -> str:
     return str(Path(settings.model) / FIELDS_FILE)
 
 
-def _config_bytes(settings: PipelineSettings) -> tuple[str, bytes]:
+def read_configuration(settings: PipelineSettings) -> bytes:
+    """The bytes of the field configuration the settings name (at submission: later, its stored copy)."""
     from docfields import storage
     from docfields.errors import FieldConfigError
 
-    url = _fields_file(settings)
+    url = fields_url(settings)
     try:
-        return url, storage.read_bytes(url)
+        return storage.read_bytes(url)
     except FileNotFoundError as exc:
         raise FieldConfigError(url, "field configuration not found") from exc
 
 
-def field_configuration(settings: PipelineSettings) -> FieldConfiguration:
-    """The field configuration of a document's settings, parsed once per content."""
-    from docfields.errors import FieldConfigError
-    from docfields.fields import parse_field_configuration
+def _stored_configuration(settings: PipelineSettings) -> bytes:
+    """The configuration a document was submitted with: its copy under the home, by content hash.
 
-    url, raw = _config_bytes(settings)
-    digest = bytes_sha256(raw)
-    if digest not in _CONFIGS:
-        try:
-            entries = json.loads(raw)
-        except ValueError as exc:
-            raise FieldConfigError(url, f"not valid JSON: {exc}") from exc
-        _CONFIGS[digest] = parse_field_configuration(entries, source=url)
-    return _CONFIGS[digest]
+    Read by hash, never by the settings' path, so replacing the configuration file (``PUT
+    /config/fields``) cannot give a document's key and its run two different configurations.
+    """
+    return HomeLayout(Path(settings.home).expanduser().resolve()).configuration(_fields_sha256(settings)).read_bytes()
 
 
-def fields_key(data: StageInput) -> str:
-    """The enrichment artifact and the field configuration's content hash."""
-    return artifact_key("fields", data.upstream["enrich"], bytes_sha256(_config_bytes(data.settings)[1]))
+def _fields_sha256(settings: PipelineSettings) -> str:
+    from docfields.errors import PipelineError
+
+    if settings.fields_sha256 is None:
+        raise PipelineError("the document has no stored field configuration (submitted by an older docfields): "
+                            "submit it again")  # fmt: skip
+    return settings.fields_sha256
 
 
-def run_fields(data: StageInput) -> bytes:
-    """The Result JSON: fields consolidated from the enriched words."""
-    from docfields.fields import extract_fields
-    from docfields.textract import parse_textract
+def field_configuration(data: StageInput) -> FieldConfiguration:
+    """The document's field configuration, parsed once per content by the stage runner's resources."""
+    return data.resources.configuration(_stored_configuration(data.settings), fields_url(data.settings))
 
-    document = parse_textract(data.upstream_bytes("enrich"), source=f"{data.name} (enriched)")
-    result = extract_fields(document, field_configuration(data.settings), allowed_urls=data.settings.normalizer_urls)
-    return json.dumps(result.to_json_dict(), ensure_ascii=False).encode("utf-8")
+
+class FieldsStage(Stage):
+    """The Result JSON: fields consolidated from the enriched words; its facts are the decision."""
+
+    name = FIELDS
+    level = 2
+
+    def runs(self, settings: PipelineSettings) -> bool:
+        """Only with a model."""
+        return settings.model is not None
+
+    def key(self, data: StageInput) -> str:
+        """The enrichment artifact and the stored field configuration's content hash."""
+        return artifact_key(FIELDS, data.upstream[ENRICH], _fields_sha256(data.settings))
+
+    def run(self, data: StageInput) -> bytes:
+        """Extract; a normalizer service that does not answer fails the attempt (transient), not the field."""
+        from docfields.fields import extract_fields
+        from docfields.textract import parse_textract
+
+        document = parse_textract(data.upstream_bytes(ENRICH), source=f"{data.name} (enriched)")
+        result = extract_fields(document, field_configuration(data), source=data.name,
+                                allowed_urls=data.settings.normalizer_urls, generators=data.resources.generators,
+                                retry_unavailable=True)  # fmt: skip
+        return json.dumps(result.to_json_dict(), ensure_ascii=False).encode("utf-8")
+
+    def facts(self, output: bytes, settings: PipelineSettings) -> StageFacts:
+        """The decision (done or in_review), with the result a done document keeps."""
+        result = json.loads(output)
+        return StageFacts(decision=decide(result, settings.review_threshold), result=result)
 
 
 def decide(result: dict[str, Any], threshold: float) -> Decision:
     """Done, or in_review when the result's confidence is under the threshold (saying why)."""
     confidence = float(result["Confidence"])
     if confidence >= threshold:
-        return Decision("done", confidence)
+        return Decision(DocState.DONE, confidence)
     missing = [
         name for name, value in result.get("Fields", {}).items()
         if not value.get("Optional") and value.get("NumDetections", 0) == 0
@@ -256,7 +304,7 @@ def decide(result: dict[str, Any], threshold: float) -> Decision:
         reason = f"mandatory {noun} {', '.join(missing)} missing"
     else:
         reason = f"confidence {confidence:.2f} < {threshold:g}"
-    return Decision("in_review", confidence, reason)
+    return Decision(DocState.IN_REVIEW, confidence, reason)
 
 
 # -- the document ------------------------------------------------------------------------------
@@ -276,29 +324,30 @@ def result_key(sha256: str, settings: PipelineSettings) -> str:
     content (the model's fingerprint, the configuration's hash), not by path. A retrained model
     or an edited configuration makes a new key, and the document is processed again.
     """
-    chosen = settings.model_dump(mode="json", exclude=set(_RUN_ONLY_SETTINGS | {"model", "fields"}))
+    chosen = settings.model_dump(mode="json", exclude=set(_RUN_ONLY_SETTINGS | {"model", "fields", "fields_sha256"}))
     parts = [sha256, json.dumps(chosen, sort_keys=True)]
     if settings.model is not None:
-        parts += [_checked_fingerprint(_model_dir(settings)), bytes_sha256(_config_bytes(settings)[1])]
+        parts += [_checked_fingerprint(_model_dir(settings)), bytes_sha256(read_configuration(settings))]
     return "content:" + artifact_key("document", *parts)
 
 
-# -- the graph ----------------------------------------------------------------------------------
+# -- the table ----------------------------------------------------------------------------------
 
-STAGES: tuple[Stage, ...] = (
-    Stage("ocr", 0, ocr_key, run_ocr),
-    Stage("thumbnails", 0, thumbnails_key, run_thumbnails),
-    Stage("enrich", 1, enrich_key, run_enrich),
-    Stage("fields", 2, fields_key, run_fields),
-)
-STAGE_BY_NAME = {stage.name: stage for stage in STAGES}
+STAGES: tuple[Stage, ...] = (OcrStage(), ThumbnailsStage(), EnrichStage(), FieldsStage())
+STAGE_BY_NAME: dict[str, Stage] = {stage.name: stage for stage in STAGES}
+
+
+def stage_named(name: str) -> Stage:
+    """The stage of that name; a PipelineError listing the stages for another."""
+    from docfields.errors import PipelineError
+
+    if name not in STAGE_BY_NAME:
+        raise PipelineError(f"unknown stage {name!r}; stages: {', '.join(STAGE_BY_NAME)}")
+    return STAGE_BY_NAME[name]
 
 
 def plan_stages(settings: PipelineSettings) -> tuple[StagePlan, ...]:
-    """The stage rows of a new document: thumbnails skipped when off, enrich and fields without a model."""
-    skipped = set()
-    if not settings.thumbnails:
-        skipped.add("thumbnails")
-    if settings.model is None:
-        skipped.update({"enrich", "fields"})
-    return tuple(StagePlan(s.name, s.level, "skipped" if s.name in skipped else "pending") for s in STAGES)
+    """The stage rows of a new document: each stage pending, or skipped where its ``runs`` says no."""
+    return tuple(
+        StagePlan(s.name, s.level, StageState.PENDING if s.runs(settings) else StageState.SKIPPED) for s in STAGES
+    )

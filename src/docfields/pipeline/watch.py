@@ -27,9 +27,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from docfields import storage
+from docfields.pipeline.driver import StopSignal
 from docfields.pipeline.pipeline import Pipeline
-from docfields.pipeline.settings import DocumentStatus
-from docfields.pipeline.workers import StopSignal
+from docfields.pipeline.settings import DocState, DocumentStatus
+from docfields.pipeline.stages import OCR
 
 logger = logging.getLogger(__name__)
 
@@ -149,11 +150,11 @@ class _Watch:
     def deliver(self, on_event: Callable[[WatchEvent], None] | None) -> None:
         """Hand on every final, undelivered document of this folder."""
         prefix = _key_prefix(self.folder)
-        for row in self.pipeline.store.undelivered(prefix, ("done", "failed")):
+        for row in self.pipeline.store.undelivered(prefix, (DocState.DONE, DocState.FAILED)):
             status = self.pipeline.status(row["id"])
             source, size, mtime = _source_of(row["source_key"])
             relative = source.relative_to(self.folder)
-            if status.status == "done":
+            if status.status == DocState.DONE:
                 output = self._write_output(status, relative)
                 self.summary.done += 1
             else:
@@ -162,7 +163,7 @@ class _Watch:
             self.pipeline.store.mark_delivered(status.id)
             if on_event is not None:
                 on_event(WatchEvent(status, output))
-        self.summary.in_review = len(self.pipeline.store.undelivered(prefix, ("in_review",)))
+        self.summary.in_review = len(self.pipeline.store.undelivered(prefix, (DocState.IN_REVIEW,)))
 
     def _write_output(self, status: DocumentStatus, relative: Path) -> str | None:
         result = self.pipeline.result(status.id)
@@ -170,7 +171,7 @@ class _Watch:
             target = self.out / relative.parent / f"{relative.stem}.result.json"
             storage.write_text_atomic(str(target), json.dumps(result, indent=2, ensure_ascii=False) + "\n")
             return str(target)
-        ocr = self.pipeline.artifact_path(status.id, "ocr")
+        ocr = self.pipeline.artifact_path(status.id, OCR)
         if ocr is None:
             return None
         target = self.out / relative.parent / f"{relative.stem}.textract.json"

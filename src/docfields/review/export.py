@@ -32,6 +32,8 @@ from docfields.annotations.base import parent_url
 from docfields.annotations.groundtruth import DEFAULT_LABEL_ATTRIBUTE
 from docfields.errors import DocfieldsError, ReviewError
 from docfields.normalize.pairs import write_pairs
+from docfields.pipeline.settings import DocState
+from docfields.pipeline.stages import OCR
 from docfields.review.flowback import is_multi
 from docfields.review.locate import Claim, WordIndex, claims_for, correction_sources, locate_value, resolve_claims
 from docfields.review.pages import PageImages, png_size
@@ -105,7 +107,7 @@ class _Exporter:
         self.pipeline, self.out_dir, self.images, self.prompts = pipeline, out_dir, images, prompts
 
     def export(self, doc_id: str, result: Mapping[str, Any]) -> _DocumentExport:
-        ocr_url = self.pipeline.artifact_path(doc_id, "ocr")
+        ocr_url = self.pipeline.artifact_path(doc_id, OCR)
         if ocr_url is None:
             raise ReviewError(doc_id, "reviewed document has no OCR artifact to take word boxes from")
         textract_ref = f"textract/{doc_id}.json"
@@ -162,7 +164,7 @@ def export_corrections(
     class_names: dict[int, str] = {}
     documents = 0
     failed: list[str] = []
-    for status in pipeline.list("done"):
+    for status in pipeline.list(DocState.DONE):
         result = pipeline.result(status.id)
         if not result or "Review" not in result:
             continue

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from docfields.documents import open_document
 from docfields.errors import UnknownDocumentError
 from docfields.pipeline import DocumentStatus, Pipeline
-from docfields.pipeline.settings import DOCUMENT_STATES
+from docfields.pipeline.settings import DocState
 from docfields.serve.dependencies import (
     DOCUMENT_REQUEST_BODY,
     DocumentBody,
@@ -79,7 +79,7 @@ def submit_document(
 def list_documents(
     pipeline: Annotated[Pipeline, Depends(get_pipeline)],
     status_filter: Annotated[
-        str | None, Query(alias="status", pattern=f"^({'|'.join(DOCUMENT_STATES)})$", description="Only this status.")
+        str | None, Query(alias="status", pattern=f"^({'|'.join(DocState)})$", description="Only this status.")
     ] = None,
 ) -> list[DocumentStatus]:
     """Every document in the store, or those with one status."""

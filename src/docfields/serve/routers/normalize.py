@@ -49,14 +49,6 @@ def _load_normalizer(spec: str, prompt: str) -> Normalizer:
     return resolve_normalizer(spec, prompt)
 
 
-def _release_normalizer(_: Normalizer) -> None:
-    # The registry keeps every model it loaded; drop its references so that this one can go.
-    # Normalizers still in the cache keep their own reference to their model.
-    from docfields.normalize.registry import load_generator
-
-    load_generator.cache_clear()
-
-
 def _spec(asked: str | None, settings: ServeSettings) -> str:
     """The normalizer to resolve: the operator's default, or what the client named, mapped by the
     registry to a rule or an exposed model (an ``UnknownNormalizerError``, so a 422, otherwise)."""
@@ -97,7 +89,7 @@ def normalize(
     spec = _spec(normalizer, settings)
     texts = [request.inputs] if isinstance(request.inputs, str) else request.inputs
     key = f"{spec} prompt={prompt!r}" if prompt else spec
-    with cache.use("normalizer", key, lambda: _load_normalizer(spec, prompt), _release_normalizer) as loaded:
+    with cache.use("normalizer", key, lambda: _load_normalizer(spec, prompt)) as loaded:
         values = loaded.normalize(texts)
     outputs = [value.text.strip() for value in values]
     review = [value.needs_review for value in values]

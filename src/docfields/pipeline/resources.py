@@ -1,0 +1,81 @@
+"""The models a stage runner keeps loaded: OCR engines, taggers, normalizer models, field configurations.
+
+Whoever runs stages owns one ``Resources`` (a local worker process, a Ray actor) and hands it
+to every stage it runs, so a worker loads an engine or a tagger once for many documents and
+nothing lives in a module global: two pipelines in one process, or a test, never see each
+other's models, and ``clear()`` frees them.
+
+A Tesseract handle and a tagger's forward pass serve one thread at a time: each kind has its
+lock, held by the stage while it uses the object.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from docfields.fields import FieldConfiguration
+    from docfields.ner import Tagger
+    from docfields.normalize.base import TextGenerator
+    from docfields.ocr.base import OcrEngine
+
+logger = logging.getLogger(__name__)
+
+
+class Resources:
+    """Loaded-once engines (by name and options), the current tagger, normalizer models, parsed configurations."""
+
+    def __init__(self, torch_threads: int | None = None) -> None:
+        self.torch_threads = torch_threads  # worker processes: they, not torch's threads, use the cores
+        self.ocr_lock = threading.Lock()
+        self.tagger_lock = threading.Lock()
+        self._engines: dict[str, OcrEngine] = {}
+        self._tagger: tuple[str, str, Tagger] | None = None
+        self._configs: dict[str, FieldConfiguration] = {}
+        self.generators: dict[str, TextGenerator] = {}  # normalizer models and service clients by location
+
+    def engine(self, name: str, options: dict[str, Any]) -> OcrEngine:
+        """The engine of that name and options, built once."""
+        from docfields.ocr import load_engine
+
+        key = json.dumps([name, options], sort_keys=True)
+        if key not in self._engines:
+            self._engines[key] = load_engine(name, **options)
+        return self._engines[key]
+
+    def tagger(self, directory: str, fingerprint: str) -> Tagger:
+        """The tagger of ``directory``, reloaded when its files change; one model in memory at a time."""
+        with self.tagger_lock:
+            if self._tagger is None or self._tagger[:2] != (directory, fingerprint):
+                from docfields.ner import Tagger
+
+                self._tagger = None  # the old model is freed before the new one loads
+                logger.info("loading tagger %s", directory)
+                self._tagger = (directory, fingerprint, Tagger.load(directory))
+                if self.torch_threads is not None:
+                    import torch
+
+                    torch.set_num_threads(self.torch_threads)
+            return self._tagger[2]
+
+    def configuration(self, raw: bytes, source: str) -> FieldConfiguration:
+        """A field configuration parsed once per content (``source`` names it in errors)."""
+        from docfields.fields import parse_field_configuration_bytes
+        from docfields.pipeline.artifacts import bytes_sha256
+
+        digest = bytes_sha256(raw)
+        if digest not in self._configs:
+            self._configs[digest] = parse_field_configuration_bytes(raw, source)
+        return self._configs[digest]
+
+    def clear(self) -> None:
+        """Close the engines and drop every model."""
+        for engine in self._engines.values():
+            engine.close()
+        self._engines.clear()
+        self._tagger = None
+        self._configs.clear()
+        self.generators.clear()
