@@ -6,8 +6,20 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Property tests are deterministic (the same examples on every run, no example database) and
+# untimed (CI machines vary); each test sets only how many examples it draws.
+settings.register_profile(
+    "docfields",
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("docfields")
 
 
 def shared_data_dir() -> Path:

@@ -17,7 +17,7 @@ from docfields.errors import FieldConfigError
 from docfields.fields import FieldConfiguration, load_field_configuration, parse_field_configuration
 from docfields.fields.config import check_tagger_classes
 
-PROPERTY = settings(max_examples=150, deadline=None, derandomize=True)
+PROPERTY = settings(max_examples=150)
 
 PASCAL = ["ClassId", "Name", "Ignore", "Optional", "Select", "AnnotationGuidance", "NormalizerEndpoint",
           "NormalizerPrompt", "Normalizer"]  # fmt: skip

@@ -22,7 +22,7 @@ from docfields.annotations import (
 )
 from docfields.errors import AnnotationError
 
-PROPERTY = settings(max_examples=150, deadline=None, derandomize=True)
+PROPERTY = settings(max_examples=150)
 CLASS_IDS = {"Title": 0, "Date": 1, "Total": 2}
 NUM_CLASSES = len(CLASS_IDS)
 ENCODINGS = ["utf-8", "utf-8", "utf-8", "utf-16", "utf-8-sig", "latin-1"]

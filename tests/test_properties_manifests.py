@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from docfields.errors import DocfieldsError
 from docfields.ocr import BatchOcrOptions, plan_batch_ocr, run_batch_ocr
 
-PROPERTY = settings(max_examples=120, deadline=None, derandomize=True)
-END_TO_END = settings(max_examples=4, deadline=None, derandomize=True)
+PROPERTY = settings(max_examples=120)
+END_TO_END = settings(max_examples=4)
 OPTIONS = BatchOcrOptions(workers=1, engine="pdftext")
 
 segments = st.sampled_from(["..", ".", "", "a", "sub", "b.pdf", "ü", "x y", "manifest.jsonl", "_outside"]) | st.text(

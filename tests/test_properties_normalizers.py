@@ -9,7 +9,7 @@ exception, and never a request: resolution runs with an empty allow-list.
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docfields.errors import DocfieldsError
@@ -20,8 +20,7 @@ from docfields.normalize.registry import (
     url_allowed,
 )
 
-FAST = settings(max_examples=80, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+FAST = settings(max_examples=80)
 TARGETS = ("YYYY-MM-DD", "DD/MM/YYYY", "MMMM D, YYYY", "%d.%m.%Y", "%A %d %B %Y %H:%M")
 LONG = st.builds(lambda text, n: text * n, st.text(min_size=1, max_size=8), st.integers(100, 2000))
 TEXTS = st.text() | st.text(alphabet=st.characters(max_codepoint=0x1F)) | LONG

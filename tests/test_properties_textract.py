@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docfields.errors import DocfieldsError
@@ -33,8 +33,7 @@ from docfields.textract import (
 )
 from hardening_support import enriched, tagger_service
 
-FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+FAST = settings(max_examples=60)
 CONFIG = parse_field_configuration([
     {"ClassId": 0, "Name": "Other", "Ignore": True},
     {"ClassId": 1, "Name": "Date", "Select": "first"},
@@ -174,8 +173,7 @@ def tagger_client(tmp_path_factory):
         yield client
 
 
-@settings(max_examples=15, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+@settings(max_examples=15)
 @given(DOCUMENTS, st.booleans())
 def test_invocations_answer_200_or_4xx_never_5xx(tagger_client, data, wrapped):
     body = {"Content": data} if wrapped else data
