@@ -1,0 +1,154 @@
+"""docfields on a real Ray cluster: two 1-CPU nodes on this machine, on 127.0.0.1 only.
+
+The cluster starts once for the module (a few seconds) and is shut down by its fixture; every
+driver connects to its address explicitly, never to whatever cluster ``/tmp/ray`` remembers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from docfields.cluster import RayOcrExecutor, init_arguments, ray_session
+from docfields.cluster.connect import LOOPBACK_ONLY
+from docfields.errors import ClusterError
+from docfields.ocr import BatchOcrOptions, plan_batch_ocr, run_batch_ocr
+from docfields.textract import read_textract
+
+DOCFIELDS = [sys.executable, "-m", "docfields.cli"]
+NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20, "node_ip_address": "127.0.0.1"}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator:
+    """Head (1 CPU) plus one added node (1 CPU); the environment is set before ray is imported."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        patch.setenv(LOOPBACK_ONLY, "0")  # drivers, nodes and workers all stay on 127.0.0.1
+        from ray.cluster_utils import Cluster
+
+        ray_cluster = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+        try:
+            ray_cluster.add_node(**NODE)
+            ray_cluster.wait_for_nodes()
+            yield ray_cluster
+        finally:
+            ray_cluster.shutdown()
+
+
+@pytest.fixture
+def mixed_corpus(shared_data: Path, tmp_path: Path) -> Path:
+    """A born-digital PDF, a scan and a corrupt file."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    shutil.copy(shared_data / "pdfs" / "scotus-transcript-p1.pdf", root / "transcript.pdf")
+    shutil.copy(shared_data / "textract" / "single-page-1.png", root / "scan.png")
+    (root / "corrupt.pdf").write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 2)
+    return root
+
+
+def words_per_page(out: Path) -> dict[str, list[list[str]]]:
+    """Each output's words, page by page (block ids are random; the text is what must agree)."""
+    result = {}
+    for path in sorted(out.rglob("consolidated.json")):
+        document = read_textract(str(path))
+        pages: dict[int, list[str]] = {}
+        for block in document.blocks:
+            if block.block_type == "WORD":
+                pages.setdefault(block.page or 1, []).append(block.text or "")
+        result[str(path.relative_to(out))] = [pages[page] for page in sorted(pages)]
+    return result
+
+
+def failures(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+
+
+def test_addresses_of_ray_option():
+    assert init_arguments("local")["address"] == "local"
+    assert init_arguments("local")["include_dashboard"] is False
+    for address in ("auto", "ray://head.example:10001", "10.0.0.5:6379"):
+        assert init_arguments(address) == {"address": address}
+    with pytest.raises(ClusterError, match="nonsense"):
+        init_arguments("nonsense")
+
+
+@pytest.mark.slow
+def test_ocr_on_ray_gives_the_local_outputs_and_failures(cluster, mixed_corpus, tmp_path):
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    options = BatchOcrOptions(workers=1)
+    run_batch_ocr(plan_batch_ocr(str(mixed_corpus), str(local), options), options)
+    command = [*DOCFIELDS, "ocr", str(mixed_corpus), "-o", str(on_ray), "--ray", cluster.address]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr  # the corrupt file failed, as locally
+    assert "Traceback" not in result.stdout + result.stderr
+
+    expected = words_per_page(local)
+    assert set(expected) == {"transcript.pdf/consolidated.json", "scan.png/consolidated.json"}
+    assert all(pages and pages[0] for pages in expected.values())
+    assert words_per_page(on_ray) == expected
+    assert failures(on_ray) == failures(local)
+    assert [entry["raw-ref"] for entry in failures(on_ray)] == [str(mixed_corpus / "corrupt.pdf")]
+    assert len((on_ray / "manifest.jsonl").read_text().splitlines()) == 2
+
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert "0 processed, 2 already done" in rerun.stdout, rerun.stdout + rerun.stderr
+
+
+def busy_workers(cluster) -> list:
+    """Worker processes of THIS cluster's raylets that are running a task (not idle, not an agent)."""
+    import psutil
+
+    found = []
+    for node in cluster.list_all_nodes():
+        raylet = psutil.Process(node.all_processes["raylet"][0].process.pid)
+        for child in raylet.children():
+            title = " ".join(child.cmdline())
+            if not title.startswith(("ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent")):
+                found.append(child)
+    return found
+
+
+@pytest.mark.slow
+def test_work_lands_on_both_nodes_and_a_killed_worker_loses_no_document(cluster, shared_data, tmp_path):
+    corpus = tmp_path / "scans"
+    corpus.mkdir()
+    documents = 8
+    for i in range(documents):
+        shutil.copy(shared_data / "textract" / "single-page-1.png", corpus / f"scan{i}.png")
+    out = tmp_path / "out"
+    first_done, killed = threading.Event(), []
+
+    def kill_a_busy_worker() -> None:
+        first_done.wait(timeout=120)
+        deadline = time.monotonic() + 60
+        while not killed and time.monotonic() < deadline:
+            for worker in busy_workers(cluster)[:1]:
+                worker.kill()
+                killed.append(worker.pid)
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_a_busy_worker)
+    killer.start()
+    executor = RayOcrExecutor()
+    with ray_session(cluster.address):
+        plan = plan_batch_ocr(str(corpus), str(out))
+        summary = run_batch_ocr(plan, executor=executor, on_outcome=lambda outcome: first_done.set())
+    killer.join()
+
+    assert killed, "no busy Ray worker was found to kill"
+    assert executor.resubmitted >= 1  # the killed worker's document was handed out again
+    assert summary.processed == documents and summary.failed == 0
+    assert len(list(out.rglob("consolidated.json"))) == documents
+    assert len((out / "manifest.jsonl").read_text().splitlines()) == documents
+    assert len(set(executor.nodes.values())) == 2  # both nodes did work
+    assert not os.path.exists(out / "failures.jsonl") or not (out / "failures.jsonl").read_text()
