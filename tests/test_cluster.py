@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from docfields.cluster import RayOcrExecutor, init_arguments, ray_session
+from docfields.cluster import RayExecutor, RayOcrExecutor, init_arguments, ray_session
 from docfields.cluster.connect import LOOPBACK_ONLY
 from docfields.errors import ClusterError
 from docfields.ocr import BatchOcrOptions, plan_batch_ocr, run_batch_ocr
-from docfields.textract import read_textract
+from docfields.pipeline import Pipeline, PipelineSettings
+from docfields.textract import iter_words, read_textract
 
 DOCFIELDS = [sys.executable, "-m", "docfields.cli"]
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20, "node_ip_address": "127.0.0.1"}
@@ -152,3 +154,50 @@ def test_work_lands_on_both_nodes_and_a_killed_worker_loses_no_document(cluster,
     assert len((out / "manifest.jsonl").read_text().splitlines()) == documents
     assert len(set(executor.nodes.values())) == 2  # both nodes did work
     assert not os.path.exists(out / "failures.jsonl") or not (out / "failures.jsonl").read_text()
+
+
+def run_pipeline(corpus: Path, home: Path, executor=None) -> tuple[Pipeline, dict[str, str]]:
+    """Every file of ``corpus`` through OCR and thumbnails; returns the pipeline and ids by file name."""
+    pipeline = Pipeline(PipelineSettings(home=str(home), retry_base_seconds=0.0), executor=executor)
+    ids = {path.name: pipeline.submit(str(path)) for path in sorted(corpus.iterdir())}
+    pipeline.run_until_idle()
+    return pipeline, ids
+
+
+def unstaged(error: str | None) -> str | None:
+    """An error message without the name of the stage that met it first."""
+    return error.split(": ", 1)[1] if error else None
+
+
+def completions(home: Path) -> list[tuple[str, str, int]]:
+    """(document, stage, times completed) from the store's attempt records."""
+    with sqlite3.connect(home / "docfields.db") as connection:
+        return connection.execute(
+            "SELECT document_id, stage, COUNT(*) FROM attempts WHERE outcome IN ('done', 'reused') "
+            "GROUP BY document_id, stage"
+        ).fetchall()
+
+
+@pytest.mark.slow
+def test_pipeline_on_ray_gives_the_local_results_and_completes_each_stage_once(cluster, mixed_corpus, tmp_path):
+    local, local_ids = run_pipeline(mixed_corpus, tmp_path / "local")
+    with ray_session(cluster.address):
+        executor = RayExecutor()
+        on_ray, ray_ids = run_pipeline(mixed_corpus, tmp_path / "ray", executor)
+
+    for name in local_ids:
+        expected, status = local.status(local_ids[name]), on_ray.status(ray_ids[name])
+        assert (status.status, status.pages) == (expected.status, expected.pages)
+        # Stages run side by side on Ray: OCR or thumbnails may be the first to find a file corrupt.
+        assert unstaged(status.error) == unstaged(expected.error)
+        if expected.status == "done":
+            assert [(s.name, s.state) for s in status.stages] == [(s.name, s.state) for s in expected.stages]
+    assert on_ray.status(ray_ids["corrupt.pdf"]).status == "failed"
+    assert on_ray.status(ray_ids["scan.png"]).status == "done"
+    ocr_words = {}
+    for pipeline, ids in ((local, local_ids), (on_ray, ray_ids)):
+        ocr_words[pipeline] = [[w.text for w in iter_words(read_textract(pipeline.artifact_path(ids[name], "ocr")))]
+                               for name in ("scan.png", "transcript.pdf")]  # fmt: skip
+    assert ocr_words[on_ray] == ocr_words[local] and all(ocr_words[local])
+    counts = completions(tmp_path / "ray")
+    assert counts and all(times == 1 for _, _, times in counts)
