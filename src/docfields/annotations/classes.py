@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-from docfields.annotations.base import parse_json, read_text
 from docfields.annotations.model import ProblemKind
 from docfields.errors import AnnotationError
 
@@ -99,12 +98,19 @@ def class_ids_from_fields(fields: Sequence[Any], source: str = "<fields>") -> di
 
 
 def read_class_ids(url: str) -> dict[str, int]:
-    """Name -> ClassId from a field configuration file (local path or fsspec URL).
+    """Name -> ClassId from a field configuration file (local path or fsspec URL), in either shape.
+
+    Read by the one configuration reader (``docfields.fields.read_field_entries``), so a file
+    the pipeline accepts (a list, or ``{"Fields": [...]}``) is accepted here too.
 
     >>> read_class_ids("cord/fields.json")["menu.nm"]  # doctest: +SKIP
     0
     """
-    fields = parse_json(read_text(url), url)
-    if not isinstance(fields, list):
-        raise AnnotationError(url, "a field configuration is a JSON list of fields", kind=ProblemKind.SCHEMA)
+    from docfields.errors import FieldConfigError
+    from docfields.fields.config import read_field_entries
+
+    try:
+        fields = read_field_entries(url)
+    except FieldConfigError as exc:
+        raise AnnotationError(url, exc.reason, kind=ProblemKind.SCHEMA) from exc
     return class_ids_from_fields(fields, url)

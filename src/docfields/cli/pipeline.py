@@ -19,10 +19,24 @@ if TYPE_CHECKING:
 HOME_HELP = "Pipeline home: store, originals, artifacts, results (env DOCFIELDS_HOME)."
 
 
-def _settings(home: str, engine: str, model: str | None, fields: str | None, threshold: float) -> PipelineSettings:
+LANGUAGES_HELP = "Tesseract languages, e.g. eng or eng+tha (as `docfields ocr`)."
+DPI_HELP = "Render resolution for OCR (engine default if unset)."
+
+
+def ocr_settings(engine: str, languages: str | None, dpi: int | None) -> dict[str, Any]:
+    """The pipeline's OCR settings from the flags every command shares with ``docfields ocr``."""
+    from docfields.cli.ocr import _split_languages
+    from docfields.ocr import engine_options
+
+    return {"engine": engine, "engine_options": engine_options(engine, _split_languages(languages), dpi)}
+
+
+def _settings(
+    home: str, ocr: dict[str, Any], model: str | None, fields: str | None, threshold: float
+) -> PipelineSettings:
     from docfields.pipeline import PipelineSettings
 
-    return PipelineSettings(home=home, engine=engine, model=model, fields=fields, review_threshold=threshold)
+    return PipelineSettings(home=home, model=model, fields=fields, review_threshold=threshold, **ocr)
 
 
 @app.command()
@@ -31,6 +45,8 @@ def process(
     model: str = typer.Option(..., help="Tagger directory (`docfields train ner`)."),
     fields: str | None = typer.Option(None, help="Field configuration (default: the model's fields.json)."),
     engine: str = typer.Option("auto", help="OCR engine (`docfields engines` lists them)."),
+    languages: str | None = typer.Option(None, help=LANGUAGES_HELP),
+    dpi: int | None = typer.Option(None, help=DPI_HELP),
     out: str | None = typer.Option(None, "--out", "-o", help="Folder for <stem>.result.json, <stem>.in-review.json."),
     workers: int = typer.Option(1, min=1, help="Worker processes (1: in this process)."),
     review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Results below go to review."),
@@ -47,7 +63,7 @@ def process(
     from docfields.pipeline import DocumentStatus, Pipeline, process_files
 
     with fail_on_error():
-        pipeline = Pipeline(_settings(home, engine, model, fields, review_threshold))
+        pipeline = Pipeline(_settings(home, ocr_settings(engine, languages, dpi), model, fields, review_threshold))
         columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"))  # fmt: skip
         with Progress(*columns, console=console, transient=True) as progress:
@@ -139,6 +155,8 @@ def watch(
     model: str | None = typer.Option(None, help="Tagger directory; without one, OUT gets the OCR JSON."),
     fields: str | None = typer.Option(None, help="Field configuration (default: the model's fields.json)."),
     engine: str = typer.Option("auto", help="OCR engine."),
+    languages: str | None = typer.Option(None, help=LANGUAGES_HELP),
+    dpi: int | None = typer.Option(None, help=DPI_HELP),
     workers: int = typer.Option(1, min=1, help="Worker processes (1: in this process)."),
     review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Results below go to review."),
     home: str = typer.Option(".docfields", envvar="DOCFIELDS_HOME", help=HOME_HELP),
@@ -159,7 +177,7 @@ def watch(
             console.print(f"[red]quarantined[/red] {moved}: {escape(str(status.error))}", highlight=False)
 
     with fail_on_error():
-        pipeline = Pipeline(_settings(home, engine, model, fields, review_threshold))
+        pipeline = Pipeline(_settings(home, ocr_settings(engine, languages, dpi), model, fields, review_threshold))
         options = WatchOptions(out=out, quarantine=quarantine, interval=interval, once=once, workers=workers)
         if not once:
             console.print(f"watching {escape(folder)} (Ctrl-C stops)", highlight=False)

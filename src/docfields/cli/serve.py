@@ -9,6 +9,7 @@ import typer
 
 from docfields.cli.main import app
 from docfields.cli.output import fail_on_error, require_extra
+from docfields.cli.pipeline import DPI_HELP, LANGUAGES_HELP, ocr_settings
 
 
 def parse_model_option(value: str, option: str = "--model") -> tuple[str, str]:
@@ -33,6 +34,8 @@ def serve(
     ] = None,
     fields: str | None = typer.Option(None, help="Field configuration to install (default: the stored one)."),
     engine: str = typer.Option("auto", help="OCR engine of the pipeline and of /ocr."),
+    languages: str | None = typer.Option(None, help=LANGUAGES_HELP),
+    dpi: int | None = typer.Option(None, help=DPI_HELP),
     workers: int = typer.Option(1, min=0, help="Pipeline worker processes (0: only queue documents)."),
     token: str | None = typer.Option(
         None, envvar="DOCFIELDS_API_TOKEN", help="API token required on every request but /healthz."
@@ -66,9 +69,9 @@ def serve(
     models = dict(parse_model_option(value) for value in model or [])
     normalizer_models = dict(parse_model_option(value, "--normalizer-model") for value in normalizer_model or [])
     with fail_on_error():
-        pipeline = PipelineSettings(
-            home=home, engine=engine, model=next(iter(models.values()), None), review_threshold=review_threshold
-        )
+        tagger = next(iter(models.values()), None)
+        ocr = ocr_settings(engine, languages, dpi)
+        pipeline = PipelineSettings(home=home, model=tagger, review_threshold=review_threshold, **ocr)
         settings = ServeSettings(
             pipeline=pipeline, workers=workers, api_token=token or None, max_request_bytes=int(max_request_mb * 2**20),
             models=models, normalizer=normalizer, fields=fields, idle_unload_seconds=idle_unload,

@@ -131,15 +131,14 @@ def field_names(fields: Sequence[Any], source: str = "<fields>") -> list[str]:
 
 
 def read_fields(url: str) -> list[dict[str, Any]]:
-    """A field configuration file (JSON list) as plain entries, checked by ``field_names``."""
-    from docfields import storage
+    """A field configuration file's entries (either shape, by the one reader), checked by ``field_names``."""
+    from docfields.errors import FieldConfigError
+    from docfields.fields.config import read_field_entries
 
     try:
-        fields = json.loads(storage.read_bytes(url))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{url}: cannot read the field configuration: {exc}") from exc
-    if not isinstance(fields, list):
-        raise ModelError(f"{url}: a field configuration is a JSON list of fields")
+        fields = read_field_entries(url)
+    except FieldConfigError as exc:
+        raise ModelError(str(exc)) from exc
     field_names(fields, url)
     return fields
 

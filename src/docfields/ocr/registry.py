@@ -6,6 +6,7 @@ used. A third party adds an engine by declaring an entry point in that group.
 
 from __future__ import annotations
 
+import json
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -63,6 +64,30 @@ def load_engine(name: str, **options: Any) -> OcrEngine:
     'pdftext'
     """
     return engine_class(name)(check_engine_options(name, **options))
+
+
+class EngineCache:
+    """Engines built once per name and options, for whoever runs many documents with them.
+
+    Its owner decides how long engines live: a pipeline worker's ``Resources``, or the batch
+    runner's worker process (and each Ray worker process that runs ``ocr_file``).
+    """
+
+    def __init__(self) -> None:
+        self._engines: dict[str, OcrEngine] = {}
+
+    def get(self, name: str, options: dict[str, Any]) -> OcrEngine:
+        """The engine of that name and options, built at the first call."""
+        key = json.dumps([name, options], sort_keys=True)
+        if key not in self._engines:
+            self._engines[key] = load_engine(name, **options)
+        return self._engines[key]
+
+    def clear(self) -> None:
+        """Close and drop every engine."""
+        for engine in self._engines.values():
+            engine.close()
+        self._engines.clear()
 
 
 def engine_options(name: str, languages: list[str] | None = None, dpi: int | None = None) -> dict[str, Any]:

@@ -28,9 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from docfields import storage
 from docfields.documents import DocumentLimits, open_document
 from docfields.errors import DocfieldsError, OutputError
-from docfields.ocr.base import OcrEngine
 from docfields.ocr.inputs import InputItem, InputProblem, list_inputs
-from docfields.ocr.registry import check_engine_options, load_engine
+from docfields.ocr.registry import EngineCache, check_engine_options, load_engine
 from docfields.textract import TextractDocument
 
 logger = logging.getLogger(__name__)
@@ -104,22 +103,14 @@ class OcrOutcome:
         return self.error is None
 
 
-_ENGINE_CACHE: dict[str, OcrEngine] = {}
-
-
-def _engine_for(task: OcrTask) -> OcrEngine:
-    """One engine per worker process and configuration (a loaded model is reused)."""
-    key = json.dumps([task.engine, task.engine_options], sort_keys=True)
-    if key not in _ENGINE_CACHE:
-        _ENGINE_CACHE[key] = load_engine(task.engine, **task.engine_options)
-    return _ENGINE_CACHE[key]
+_PROCESS_ENGINES = EngineCache()  # owned by the process: a pool or Ray worker loads each engine once
 
 
 def ocr_file(task: OcrTask) -> OcrOutcome:
     """OCR one document and write its JSON; failures come back as data, never as exceptions."""
     start = time.perf_counter()
     try:
-        engine = _engine_for(task)
+        engine = _PROCESS_ENGINES.get(task.engine, task.engine_options)
         limits = DocumentLimits(**task.limits)
         with open_document(task.source, password=task.password, limits=limits) as document:
             engines = engine.process_to(document, task.output)  # streamed: memory of one page

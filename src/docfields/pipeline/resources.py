@@ -11,10 +11,11 @@ lock, held by the stage while it uses the object.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
+
+from docfields.ocr.registry import EngineCache
 
 if TYPE_CHECKING:
     from docfields.fields import FieldConfiguration
@@ -32,19 +33,14 @@ class Resources:
         self.torch_threads = torch_threads  # worker processes: they, not torch's threads, use the cores
         self.ocr_lock = threading.Lock()
         self.tagger_lock = threading.Lock()
-        self._engines: dict[str, OcrEngine] = {}
+        self._engines = EngineCache()
         self._tagger: tuple[str, str, Tagger] | None = None
         self._configs: dict[str, FieldConfiguration] = {}
         self.generators: dict[str, TextGenerator] = {}  # normalizer models and service clients by location
 
     def engine(self, name: str, options: dict[str, Any]) -> OcrEngine:
         """The engine of that name and options, built once."""
-        from docfields.ocr import load_engine
-
-        key = json.dumps([name, options], sort_keys=True)
-        if key not in self._engines:
-            self._engines[key] = load_engine(name, **options)
-        return self._engines[key]
+        return self._engines.get(name, options)
 
     def tagger(self, directory: str, fingerprint: str) -> Tagger:
         """The tagger of ``directory``, reloaded when its files change; one model in memory at a time."""
@@ -73,8 +69,6 @@ class Resources:
 
     def clear(self) -> None:
         """Close the engines and drop every model."""
-        for engine in self._engines.values():
-            engine.close()
         self._engines.clear()
         self._tagger = None
         self._configs.clear()

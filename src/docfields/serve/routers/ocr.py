@@ -43,7 +43,8 @@ def ocr(
 ) -> dict[str, Any]:
     """Run OCR on every page; the engine is loaded on first use and kept until idle."""
     name = engine or settings.pipeline.engine
+    options = settings.pipeline.engine_options if name == settings.pipeline.engine else {}  # --languages, --dpi
     with open_document(body.data, name=body.name, limits=settings.document_limits) as document:
-        with cache.use("ocr", name, lambda: load_engine(name), lambda loaded: loaded.close()) as ocr_engine:
+        with cache.use("ocr", name, lambda: load_engine(name, **options), lambda loaded: loaded.close()) as ocr_engine:
             result = ocr_engine.process(document)
     return textract_to_dict(result)
