@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from docfields.cli.main import app
-from docfields.cli.output import console, fail_on_error
+from docfields.cli.output import console, fail_on_error, require_extra
 
 if TYPE_CHECKING:
     from docfields.pipeline import PipelineSettings, ProcessedFile, ProcessSummary, WatchEvent
+    from docfields.pipeline.executors import Executor
 
 HOME_HELP = "Pipeline home: store, originals, artifacts, results (env DOCFIELDS_HOME)."
 
@@ -51,6 +52,11 @@ def process(
     workers: int = typer.Option(1, min=1, help="Worker processes (1: in this process)."),
     review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Results below go to review."),
     home: str = typer.Option(".docfields", envvar="DOCFIELDS_HOME", help=HOME_HELP),
+    ray: str | None = typer.Option(
+        None, "--ray", metavar="ADDRESS",
+        help="Run the stages on Ray instead of --workers: local, auto, ray://HOST:PORT or HOST:PORT. "
+        "The store stays here; HOME (originals, artifacts) must be reachable from every node.",
+    ),  # fmt: skip
 ) -> None:
     """OCR, tag and extract the fields of documents; print them and write one result JSON each.
 
@@ -62,8 +68,9 @@ def process(
 
     from docfields.pipeline import DocumentStatus, Pipeline, process_files
 
-    with fail_on_error():
-        pipeline = Pipeline(_settings(home, ocr_settings(engine, languages, dpi), model, fields, review_threshold))
+    with fail_on_error(), _executor(ray) as executor:
+        settings = _settings(home, ocr_settings(engine, languages, dpi), model, fields, review_threshold)
+        pipeline = Pipeline(settings, executor=executor)
         columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"))  # fmt: skip
         with Progress(*columns, console=console, transient=True) as progress:
@@ -84,6 +91,16 @@ def process(
     _print_summary(summary, out)
     if summary.count("failed"):
         raise typer.Exit(2)
+
+
+def _executor(ray: str | None) -> AbstractContextManager[Executor | None]:
+    """No executor (local worker processes), or a Ray executor at that address for the ``with`` block."""
+    if ray is None:
+        return nullcontext()
+    require_extra("ray", "--ray")
+    from docfields.cluster import ray_executor
+
+    return ray_executor(ray)
 
 
 @contextmanager

@@ -9,6 +9,6 @@ functions, so importing this package costs nothing without Ray.
 
 from docfields.cluster.connect import init_arguments, ray_session
 from docfields.cluster.ocr import RayOcrExecutor
-from docfields.cluster.pipeline import RayExecutor
+from docfields.cluster.pipeline import RayExecutor, ray_executor
 
-__all__ = ["RayExecutor", "RayOcrExecutor", "init_arguments", "ray_session"]
+__all__ = ["RayExecutor", "RayOcrExecutor", "init_arguments", "ray_executor", "ray_session"]

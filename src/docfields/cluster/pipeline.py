@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
 
-from docfields.cluster.connect import TASK_ENV
+from docfields.cluster.connect import TASK_ENV, ray_session
 from docfields.pipeline.executors import StageCall, StageOutcome, run_call
 from docfields.pipeline.resources import Resources
 
@@ -99,3 +101,18 @@ class RayExecutor:
             actors, self._actors, self._load = self._actors, [], {}
         for actor in actors:
             ray.kill(actor)
+
+
+@contextmanager
+def ray_executor(address: str) -> Iterator[RayExecutor]:
+    """A ``RayExecutor`` on the cluster at ``address`` (see ``ray_session``), closed on exit.
+
+    >>> with ray_executor("local") as executor:  # doctest: +SKIP
+    ...     Pipeline(settings, executor=executor).run_until_idle()
+    """
+    with ray_session(address):
+        executor = RayExecutor()
+        try:
+            yield executor
+        finally:
+            executor.close()
