@@ -244,15 +244,45 @@ class Driver:
         finally:
             self.store.release(self.id)
 
-    def run_forever(self, parent: int | None = None) -> None:
-        """Poll for work until interrupted (SIGTERM in a worker process) or the parent process is gone.
+    def run_forever(self, parent: int | None = None, stop: StopSignal | None = None) -> None:
+        """Poll for work until interrupted (SIGTERM in a worker process), stopped, or the parent process is gone.
 
         However it stops, the driver gives its running stages back.
         """
         try:
             with _Heartbeat(self.store, self.id, self.settings.lease_seconds):
-                while parent is None or os.getppid() == parent:
+                while (parent is None or os.getppid() == parent) and (stop is None or not stop.is_set()):
                     if not self._safe_step(self.settings.poll_seconds) and not self._in_flight:
-                        self._idle_wait(None)
+                        self._idle_wait(stop)
         finally:
             self.store.release(self.id)
+
+
+class DriverThread:
+    """A driver polling in a background thread (a service whose stages run on a remote executor).
+
+    Stopped like a ``WorkerPool``: ``stop()`` gives the stages in flight back and closes the
+    executor.
+    """
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"driver-{driver.id}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.driver.run_forever(stop=self._stop)
+        except Exception:  # a driver that dies leaves its leases to expire; the service keeps answering
+            logger.exception("driver %s stopped", self.driver.id)
+
+    def alive(self) -> int:
+        """1 while the driver runs, else 0 (as ``WorkerPool.alive`` counts processes)."""
+        return int(self._thread.is_alive())
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop polling, wait up to ``timeout`` seconds, and close the executor."""
+        self._stop.set()
+        self._thread.join(timeout)
+        self.driver.executor.close()

@@ -20,7 +20,7 @@ from typing import Any
 from docfields import storage
 from docfields.errors import ModelError, PipelineError
 from docfields.pipeline.artifacts import ArtifactStore, bytes_sha256
-from docfields.pipeline.driver import Driver, OnChange
+from docfields.pipeline.driver import Driver, DriverThread, OnChange
 from docfields.pipeline.executors import Executor
 from docfields.pipeline.settings import DocState, DocumentStatus, HomeLayout, PipelineSettings
 from docfields.pipeline.stages import FIELDS, plan_stages, read_configuration, result_key, stage_named
@@ -189,8 +189,14 @@ class Pipeline:
             self._driver = Driver(self.settings)
         return self._driver
 
-    def start_workers(self, workers: int = 1) -> WorkerPool:
-        """Start background worker processes that poll the store; ``pool.stop()`` ends them."""
+    def start_workers(self, workers: int = 1) -> WorkerPool | DriverThread:
+        """Start background workers that poll the store; ``stop()`` ends them.
+
+        Locally, ``workers`` processes; with an executor, one driver thread here that keeps
+        ``executor.slots`` stages in flight on it.
+        """
+        if self.executor is not None:
+            return DriverThread(Driver(self.settings, self.executor))
         return start_pool(self.settings, workers)
 
     # -- review -------------------------------------------------------------------------------

@@ -5,6 +5,10 @@ to every stage it runs, so a worker loads an engine or a tagger once for many do
 nothing lives in a module global: two pipelines in one process, or a test, never see each
 other's models, and ``clear()`` frees them.
 
+The service's ``ModelCache`` (``docfields.serve.models``) stays for the service's own endpoints
+(``/ocr``, ``/normalize``, ``/models``): it unloads models idle for a while, which a pipeline
+worker, busy by design, does not need.
+
 A Tesseract handle and a tagger's forward pass serve one thread at a time: each kind has its
 lock, held by the stage while it uses the object.
 """

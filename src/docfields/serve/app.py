@@ -32,6 +32,7 @@ from docfields.errors import (
 )
 from docfields.fields import load_field_configuration
 from docfields.pipeline import Pipeline
+from docfields.pipeline.executors import Executor
 from docfields.serve.metrics import MetricsMiddleware, ServeMetrics
 from docfields.serve.models import ModelCache
 from docfields.serve.routers import config, documents, health, models, normalize, ocr, thumbnails
@@ -115,15 +116,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         cache.close()
 
 
-def create_app(settings: ServeSettings) -> FastAPI:
+def create_app(settings: ServeSettings, executor: Executor | None = None) -> FastAPI:
     """The service for ``settings``; ``app.state.pipeline`` is there for routes mounted later (review).
+
+    ``executor``: where the pipeline's stages run (None: local worker processes, ``settings.workers``).
 
     Raises:
         ModelError: when the pipeline's model is not a tagger directory.
         FieldConfigError: when the installed field configuration does not fit the model.
     """
     settings = prepare_settings(settings)
-    pipeline = Pipeline(settings.pipeline)
+    pipeline = Pipeline(settings.pipeline, executor)
     cache = ModelCache(settings.idle_unload_seconds)
     metrics = ServeMetrics(pipeline.status_counts, cache)
     app = FastAPI(title="docfields", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
@@ -143,7 +146,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
     return app
 
 
-def run_server(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000) -> None:
+def run_server(
+    settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, executor: Executor | None = None
+) -> None:
     """Serve until interrupted: Ctrl-C or SIGTERM (to the server or its process group) stop it within seconds.
 
     Requests still open after ``SHUTDOWN_SECONDS`` are cancelled, then the workers give their
@@ -151,5 +156,5 @@ def run_server(settings: ServeSettings, host: str = "127.0.0.1", port: int = 800
     """
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+    uvicorn.run(create_app(settings, executor), host=host, port=port, log_level="info",
                 timeout_graceful_shutdown=int(SHUTDOWN_SECONDS))  # fmt: skip
