@@ -22,7 +22,9 @@ service) can catch ``DocfieldsError`` and report it, while programming errors st
      ├── OutputError            an output path is unusable: a file where a folder must go, or a
      │                          path that would land outside the output folder (names the path)
      ├── MissingExtraError      an optional part (pip extra) is not installed (names the pip command)
-     └── ClusterError           a Ray cluster cannot be reached or used (names the address)
+     ├── ClusterError           a Ray cluster cannot be reached or used (names the address)
+     └── AutoscaleError         an autoscaling file, request trace or scaling policy is unusable
+                                (names the file, and the deployment and key or the line)
 """
 
 from __future__ import annotations
@@ -197,3 +199,29 @@ class ClusterError(DocfieldsError):
     """A Ray cluster cannot be reached or used: a bad ``--ray`` address, a refused connection."""
 
     exit_code = 16
+
+
+class AutoscaleError(DocfieldsError):
+    """An autoscaling file, a request trace or a scaling policy cannot be used.
+
+    The message names the file, then the deployment and key (autoscaling file) or the line (trace):
+    a wrong ``max_replicas`` in one of a dozen deployments must be found without reading them all.
+    """
+
+    exit_code = 17
+
+    def __init__(
+        self, source: str, reason: str, deployment: str | None = None, key: str | None = None, line: int | None = None
+    ) -> None:
+        self.source = source
+        self.reason = reason
+        self.deployment = deployment
+        self.key = key
+        self.line = line
+        where = (
+            source
+            + (f" line {line}" if line is not None else "")
+            + (f": deployment {deployment}" if deployment else "")
+            + (f": {key}" if key else "")
+        )
+        super().__init__(f"{where}: {reason}")
