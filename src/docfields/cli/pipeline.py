@@ -66,7 +66,7 @@ def process(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from docfields.pipeline import DocumentStatus, Pipeline, process_files
+    from docfields.pipeline import DocState, DocumentStatus, Pipeline, process_files
 
     with fail_on_error(), _executor(ray) as executor:
         settings = _settings(home, ocr_settings(engine, languages, dpi), model, fields, review_threshold)
@@ -89,7 +89,7 @@ def process(
                 console.print("interrupted: rerun the same command to resume", highlight=False)
                 raise typer.Exit(130) from None
     _print_summary(summary, out)
-    if summary.count("failed"):
+    if summary.count(DocState.FAILED):
         raise typer.Exit(2)
 
 
@@ -131,14 +131,16 @@ def _field_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
 def _print_file(item: ProcessedFile) -> None:
     from rich.table import Table
 
+    from docfields.pipeline import DocState
+
     name = item.status.name if item.status is not None else item.source
     if item.reused and item.status is not None:
         console.print(f"{escape(item.source)}: already processed as {item.status.id}", highlight=False)
-    if item.state == "failed":
+    if item.state == DocState.FAILED:
         console.print(f"[red]failed[/red] {escape(name)}: {escape(str(item.error))}", highlight=False)
         return
     status = item.status
-    if item.state == "in_review" and status is not None:
+    if item.state == DocState.IN_REVIEW and status is not None:
         title = f"{name}: [yellow]in review[/yellow] ({status.review_reason})"
     else:
         confidence = f"{status.confidence:.2f}" if status is not None and status.confidence is not None else "-"
@@ -183,12 +185,12 @@ def watch(
     A file is taken once it stopped changing; each is processed once, across restarts. Ctrl-C
     stops. With --once, the exit code is 2 when some file was quarantined.
     """
-    from docfields.pipeline import Pipeline, WatchOptions, watch_folder
+    from docfields.pipeline import DocState, Pipeline, WatchOptions, watch_folder
 
     def report(event: WatchEvent) -> None:
         status = event.document
         moved = f"{escape(status.name)} -> {escape(str(event.output))}"
-        if status.status == "done":
+        if status.status == DocState.DONE:
             console.print(f"[green]done[/green] {moved}", highlight=False)
         else:
             console.print(f"[red]quarantined[/red] {moved}: {escape(str(status.error))}", highlight=False)

@@ -12,18 +12,25 @@ as worker processes; a ``kill -9`` at any moment loses and duplicates nothing.
 
 from docfields.errors import PipelineError, UnknownDocumentError
 from docfields.pipeline.batch import ProcessedFile, ProcessSummary, process_files
+from docfields.pipeline.executors import Executor, InlineExecutor, StageCall, StageOutcome
 from docfields.pipeline.pipeline import Pipeline, Submission
-from docfields.pipeline.settings import DocumentStatus, PipelineSettings, StageStatus
+from docfields.pipeline.settings import DocState, DocumentStatus, PipelineSettings, StageState, StageStatus
 from docfields.pipeline.watch import WatchEvent, WatchOptions, WatchSummary, watch_folder
 from docfields.pipeline.workers import WorkerPool
 
 __all__ = [
+    "DocState",
     "DocumentStatus",
+    "Executor",
+    "InlineExecutor",
     "Pipeline",
     "PipelineError",
     "PipelineSettings",
     "ProcessSummary",
     "ProcessedFile",
+    "StageCall",
+    "StageOutcome",
+    "StageState",
     "StageStatus",
     "Submission",
     "UnknownDocumentError",

@@ -203,7 +203,7 @@ class Pipeline:
 
     def review_tasks(self) -> list[DocumentStatus]:
         """Documents waiting for review, oldest first."""
-        return self.store.documents("in_review")
+        return self.store.documents(DocState.IN_REVIEW)
 
     def complete_review(self, doc_id: str, reviewed_result: dict[str, Any]) -> None:
         """Store the reviewed result (checked against the Result contract) and mark the document done."""

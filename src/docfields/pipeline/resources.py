@@ -19,13 +19,12 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from docfields.ocr.registry import EngineCache
-
 if TYPE_CHECKING:
     from docfields.fields import FieldConfiguration
     from docfields.ner import Tagger
     from docfields.normalize.base import TextGenerator
     from docfields.ocr.base import OcrEngine
+    from docfields.ocr.registry import EngineCache
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +33,12 @@ class Resources:
     """Loaded-once engines (by name and options), the current tagger, normalizer models, parsed configurations."""
 
     def __init__(self, torch_threads: int | None = None) -> None:
+        from docfields.ocr.registry import EngineCache  # the pipeline's import stays light (no PDFium)
+
         self.torch_threads = torch_threads  # worker processes: they, not torch's threads, use the cores
         self.ocr_lock = threading.Lock()
         self.tagger_lock = threading.Lock()
-        self._engines = EngineCache()
+        self._engines: EngineCache = EngineCache()
         self._tagger: tuple[str, str, Tagger] | None = None
         self._configs: dict[str, FieldConfiguration] = {}
         self.generators: dict[str, TextGenerator] = {}  # normalizer models and service clients by location

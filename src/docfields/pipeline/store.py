@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from docfields.errors import PipelineError, UnknownDocumentError
-from docfields.pipeline.settings import DocumentStatus, StageStatus
+from docfields.pipeline.settings import DocState, DocumentStatus, StageStatus
 
 logger = logging.getLogger(__name__)
 
-ACTIVE = ("queued", "running")
+ACTIVE = (DocState.QUEUED, DocState.RUNNING)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
@@ -372,7 +372,7 @@ class Store:
         ).fetchone()[0]
         if open_stages:
             return
-        decision = decision or Decision("done")
+        decision = decision or Decision(DocState.DONE)
         conn.execute(
             "UPDATE documents SET status = ?, confidence = ?, review_reason = ? WHERE id = ? AND status IN (?, ?)",
             (decision.status, decision.confidence, decision.review_reason, doc_id, *ACTIVE),
@@ -416,7 +416,7 @@ class Store:
             row = conn.execute("SELECT status FROM documents WHERE id = ?", (doc_id,)).fetchone()
             if row is None:
                 raise UnknownDocumentError(f"no document with id {doc_id!r}")
-            if row["status"] != "in_review":
+            if row["status"] != DocState.IN_REVIEW:
                 raise PipelineError(f"document {doc_id}: cannot complete a review, its status is {row['status']}")
             store_result()
             conn.execute("UPDATE documents SET status = 'done', confidence = ? WHERE id = ?", (confidence, doc_id))

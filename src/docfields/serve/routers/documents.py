@@ -108,7 +108,7 @@ def document_status(doc_id: str, pipeline: Annotated[Pipeline, Depends(get_pipel
 def document_result(doc_id: str, pipeline: Annotated[Pipeline, Depends(get_pipeline)]) -> dict[str, Any] | JSONResponse:
     """The Result JSON of a done document; any other status answers 409 with that status."""
     current = _status(pipeline, doc_id)
-    result = pipeline.result(doc_id) if current.status == "done" else None
+    result = pipeline.result(doc_id) if current.status == DocState.DONE else None
     if result is not None:
         return result
     reason = f": {current.error}" if current.error else ""
