@@ -6,12 +6,13 @@ the original's SageMaker policy, Ray Serve's, or always-on, and reports cost (re
 latency percentiles and the longest wait at zero capacity. Nothing here imports Ray.
 """
 
-from docfields.autoscale.policies import FixedPolicy, SageMakerPolicy, ServePolicy
+from docfields.autoscale.policies import POLICY_NAMES, FixedPolicy, SageMakerPolicy, ServePolicy, resolve_policy
 from docfields.autoscale.settings import AutoscalingFile, DeploymentScaling, load_autoscaling, serve_options
 from docfields.autoscale.simulate import SimulationReport, TimelinePoint, simulate
 from docfields.autoscale.trace import TRACE_KINDS, Trace, generate_trace, read_trace, write_trace
 
 __all__ = [
+    "POLICY_NAMES",
     "TRACE_KINDS",
     "AutoscalingFile",
     "DeploymentScaling",
@@ -24,6 +25,7 @@ __all__ = [
     "generate_trace",
     "load_autoscaling",
     "read_trace",
+    "resolve_policy",
     "serve_options",
     "simulate",
     "write_trace",

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from docfields.autoscale.settings import DeploymentScaling
+from docfields.autoscale.settings import DeploymentScaling, load_autoscaling
+from docfields.errors import AutoscaleError
 
 
 @dataclass(frozen=True)
@@ -265,3 +267,47 @@ class FixedController:
 
 
 Policy = SageMakerPolicy | ServePolicy | FixedPolicy
+
+#: Policies named on the command line; anything else must be an autoscaling file.
+POLICY_NAMES = ("sagemaker", "sagemaker-target-only", "serve", "always-on")
+
+
+def resolve_policy(
+    spec: str,
+    deployment: str | None = None,
+    replica_start_s: float = 2.0,
+    model_load_s: float = 0.0,
+    instance_start_s: float = 300.0,
+    replicas: int = 5,
+) -> Policy:
+    """The policy a ``--policy`` value names: one of ``POLICY_NAMES`` or an autoscaling file (Serve).
+
+    For a file, ``deployment`` picks the entry (not needed when there is one); ``replica_start_s`` and
+    ``model_load_s`` apply to Serve, ``instance_start_s`` to the original's, ``replicas`` to always-on.
+    """
+    if spec in ("sagemaker", "sagemaker-target-only"):
+        return SageMakerPolicy(name=spec, instance_start_s=instance_start_s, step_policy=spec == "sagemaker")
+    if spec == "always-on":
+        return FixedPolicy(name=f"always-on ({replicas})", replicas=replicas)
+    if spec == "serve":
+        return ServePolicy(replica_start_s=replica_start_s, model_load_s=model_load_s)
+    if PurePath(spec).suffix.lower() not in (".yaml", ".yml", ".json"):
+        known = ", ".join(POLICY_NAMES)
+        raise AutoscaleError(spec, f"unknown policy; known: {known}, or an autoscaling file (.yaml, .yml, .json)")
+    name, settings = _file_deployment(spec, deployment)
+    return ServePolicy(
+        name=f"serve {name}", settings=settings, replica_start_s=replica_start_s, model_load_s=model_load_s
+    )
+
+
+def _file_deployment(source: str, deployment: str | None) -> tuple[str, DeploymentScaling]:
+    """The named deployment of an autoscaling file, or its only one."""
+    scaling = load_autoscaling(source)
+    names = sorted(scaling.deployments)
+    if deployment is None and len(names) == 1:
+        deployment = names[0]
+    if deployment not in scaling.deployments:
+        listed = ", ".join(names) or "none"
+        problem = "no such deployment" if deployment else "name one with --deployment"
+        raise AutoscaleError(source, f"{problem} (deployments: {listed})", deployment)
+    return deployment, scaling.deployments[deployment]
