@@ -11,9 +11,9 @@ from docfields.extras import install_hint
 
 
 def plot_reports(reports: list[SimulationReport], target: str) -> None:
-    """Write a PNG: requests in the system (top) and replicas paid for under each policy (bottom), in hours.
+    """Write a PNG: requests in the system (top) and replicas paid for (bottom) under each policy, over hours.
 
-    The load is the first report's (the same trace gives the same arrivals; waiting differs per policy).
+    The load differs per policy: the same arrivals wait longer where capacity comes later.
     """
     try:
         import matplotlib
@@ -24,12 +24,11 @@ def plot_reports(reports: list[SimulationReport], target: str) -> None:
         raise MissingExtraError("autoscale", f"--plot needs matplotlib: {install_hint('autoscale')}") from exc
     figure, (load, replicas) = pyplot.subplots(2, 1, sharex=True, figsize=(10, 5.5))
     try:
-        first = reports[0].timeline
-        load.step([p.t / 3600 for p in first], [p.in_system for p in first], where="post", color="grey")
-        load.set_ylabel(f"requests in system\n({reports[0].policy})")
         for report in reports:
-            points = report.timeline
-            replicas.step([p.t / 3600 for p in points], [p.replicas for p in points], where="post", label=report.policy)
+            hours = [p.t / 3600 for p in report.timeline]
+            load.step(hours, [p.in_system for p in report.timeline], where="post", label=report.policy)
+            replicas.step(hours, [p.replicas for p in report.timeline], where="post", label=report.policy)
+        load.set_ylabel("requests waiting\nor in service")
         replicas.set_ylabel("replicas")
         replicas.set_xlabel("hours")
         replicas.legend(loc="upper right")

@@ -13,6 +13,7 @@ ratios, and node start-up (replicas start on CPUs that are there).
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 from collections import deque
@@ -28,10 +29,12 @@ _READY, _DONE, _ARRIVAL, _TICK = range(4)  # order of simultaneous events: capac
 
 @dataclass(frozen=True)
 class TimelinePoint:
-    """The state after an event: replicas paid for, replicas serving, requests waiting or in service."""
+    """The state after an event: replicas paid for (starting, serving or finishing their last request),
+    replicas the policy wants, replicas serving, and requests waiting or in service."""
 
     t: float
     replicas: int
+    wanted: int
     ready: int
     in_system: int
 
@@ -122,14 +125,16 @@ class _Run:
             self.backlog_without_capacity_seconds += dt
         self.now = t
 
+    def wanted_count(self) -> int:
+        return sum(1 for r in self.replicas.values() if not r.retiring)
+
+    def point(self) -> TimelinePoint:
+        return TimelinePoint(self.now, len(self.replicas), self.wanted_count(), self.ready_count(), self.in_system())
+
     def record(self) -> None:
-        point = TimelinePoint(self.now, len(self.replicas), self.ready_count(), self.in_system())
+        point = self.point()
         last = self.timeline[-1] if self.timeline else None
-        if last is None or (last.replicas, last.ready, last.in_system) != (
-            point.replicas,
-            point.ready,
-            point.in_system,
-        ):
+        if last is None or dataclasses.replace(last, t=point.t) != point:
             self.timeline.append(point)
         self.track_zero_capacity(point)
 
@@ -143,9 +148,8 @@ class _Run:
             self.zero_capacity_since = None
 
     def view(self) -> ClusterView:
-        wanted = sum(1 for r in self.replicas.values() if not r.retiring)
         return ClusterView(
-            wanted,
+            self.wanted_count(),
             self.ready_count(),
             self.in_system(),
             self.backlog_seconds,
@@ -235,6 +239,7 @@ def simulate(trace: Trace, policy: Policy, patience_s: float = 3600.0) -> Simula
     last_done = max((t for t in run.finished_at if math.isfinite(t)), default=0.0)
     end = max(trace.duration_s, last_done) if run.done == len(trace) else horizon
     run.advance(end)
+    run.timeline.append(run.point())
     if run.zero_capacity_since is not None:
         run.longest_zero_capacity_wait = math.inf  # still waiting at the end: it would wait for ever
     return _report(run, end)
