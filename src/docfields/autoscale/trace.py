@@ -9,7 +9,7 @@ Generated kinds (seeded, so the same seed writes the same bytes):
 
 - ``office-day``: 24 h, requests only 9-18 h, a steady trickle with bursts of heavy load;
 - ``nightly-batch``: 24 h, one batch submitted at 02:00 within a few minutes;
-- ``idle-night``: 14 h of nothing, then a single request at 08:00, then one quiet hour.
+- ``idle-night``: 14 h of nothing, then a single request in the next minute, then a quiet hour.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def generate_trace(kind: str, seed: int = 0, service_s: float = 2.0) -> Trace:
     elif kind == "nightly-batch":
         arrivals, duration = 2 * HOUR + np.sort(rng.uniform(0, 300, size=1500)), 24 * HOUR
     elif kind == "idle-night":
-        arrivals, duration = np.array([14 * HOUR]), 15 * HOUR
+        arrivals, duration = 14 * HOUR + rng.uniform(0, 60, size=1), 15 * HOUR
     else:
         raise AutoscaleError(kind, f"unknown trace kind; known: {', '.join(TRACE_KINDS)}")
     services = rng.lognormal(mean=math.log(service_s), sigma=0.4, size=len(arrivals))
