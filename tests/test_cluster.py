@@ -124,7 +124,7 @@ def busy_workers(cluster) -> list:
 def test_work_lands_on_both_nodes_and_a_killed_worker_loses_no_document(cluster, shared_data, tmp_path):
     corpus = tmp_path / "scans"
     corpus.mkdir()
-    documents = 8
+    documents = 6
     for i in range(documents):
         shutil.copy(shared_data / "textract" / "single-page-1.png", corpus / f"scan{i}.png")
     out = tmp_path / "out"
@@ -176,6 +176,17 @@ def tagger(tmp_path_factory) -> str:
     return str(model.save(tmp_path_factory.mktemp("model") / "tagger"))
 
 
+def kill_when_running(cluster, title: str, stop: threading.Event, killed: list[int]) -> None:
+    """Kill the first worker process of this cluster whose title starts with ``title`` (a call it runs)."""
+    while not killed and not stop.is_set():
+        for worker in busy_workers(cluster):
+            if " ".join(worker.cmdline()).startswith(title):
+                worker.kill()
+                killed.append(worker.pid)
+                return
+        time.sleep(0.02)
+
+
 @pytest.mark.slow
 def test_process_on_ray_gives_the_local_results_and_completes_each_stage_once(cluster, mixed_corpus, tagger, tmp_path):
     files = [str(path) for path in sorted(mixed_corpus.iterdir())]
@@ -184,9 +195,20 @@ def test_process_on_ray_gives_the_local_results_and_completes_each_stage_once(cl
     assert summary.count("failed") == 1
     command = [*DOCFIELDS, "process", *files, "--model", tagger, "--home", str(tmp_path / "home-ray"),
                "-o", str(tmp_path / "out-ray"), "--ray", cluster.address]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    stop, killed = threading.Event(), []
+    killer = threading.Thread(target=kill_when_running, args=(cluster, "ray::StageWorker.run", stop, killed))
+    killer.start()
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    finally:
+        stop.set()
+        killer.join()
     assert run.returncode == 2, run.stdout + run.stderr  # the corrupt file fails, as locally
     assert "Traceback" not in run.stdout + run.stderr
+    assert killed, "no stage call was seen running on an actor"
+    with sqlite3.connect(tmp_path / "home-ray" / "docfields.db") as connection:
+        lost = connection.execute("SELECT COUNT(*) FROM attempts WHERE error LIKE '%executor lost%'").fetchone()[0]
+    assert lost >= 1  # the killed actor's call came back as lost, and was claimed again
 
     results = {name: {path.name: without_block_ids(json.loads(path.read_text()))
                       for path in (tmp_path / f"out-{name}").iterdir()} for name in ("local", "ray")}  # fmt: skip
