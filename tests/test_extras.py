@@ -60,6 +60,7 @@ def scan(shared_data: Path, tmp_path: Path) -> Path:
         ("torch", "ml", ["train", "ner", "--manifest", "m", "--fields", "f", "-o", "{tmp}/model"]),
         ("torch", "ml", ["train", "seq2seq", "--train", "t", "--eval", "e", "-o", "{tmp}/model"]),
         ("ray", "ray", ["ocr", "{corpus}", "-o", "{tmp}/out", "--ray", "local"]),
+        ("matplotlib", "autoscale", ["autoscale", "simulate", "--trace", "t", "--policy", "serve", "--plot", "p"]),
     ],
 )
 def test_missing_extra_is_a_one_line_hint_with_an_exit_code(blocked, extra, args, scan, tmp_path):

@@ -19,6 +19,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "ml": ("torch", "transformers"),
     "rapidocr": ("rapidocr", "onnxruntime"),
     "aws": ("boto3",),
+    "autoscale": ("yaml", "matplotlib"),
 }
 
 

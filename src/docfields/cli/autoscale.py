@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from docfields.cli.main import app
-from docfields.cli.output import console, fail_on_error
+from docfields.cli.output import console, fail_on_error, require_extra
 
 if TYPE_CHECKING:
     from docfields.autoscale import SimulationReport
@@ -64,6 +64,8 @@ def simulate(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON lines instead of a table."),
 ) -> None:
     """Replay a trace against scaling policies: cost, latency, longest wait at zero capacity."""
+    if plot:
+        require_extra("autoscale", "--plot")
     from docfields.autoscale import read_trace, resolve_policy
     from docfields.autoscale import simulate as run_simulation
 
