@@ -60,6 +60,7 @@ def test_target_tracking_alone_never_wakes_a_scaled_to_zero_endpoint():
     report = simulate(generate_trace("idle-night"), resolve_policy("sagemaker-target-only"))
     assert report.unserved == 1 and report.served == 0
     assert math.isinf(report.longest_zero_capacity_wait_s) and math.isinf(report.latency_p50_s)
+    assert report.summary()["longest_zero_capacity_wait_s"] is None  # JSON has no infinity
 
 
 def test_the_step_policy_wakes_it_after_the_alarm_and_the_instance_start():
@@ -241,7 +242,7 @@ def test_simulate_cli_prints_figures_and_writes_a_real_png(tmp_path: Path):
     args = ["autoscale", "simulate", "--trace", str(trace_file), "--policy", "serve", "--policy", "always-on"]
     result = runner.invoke(app, [*args, "--plot", str(plot), "--json"])
     assert result.exit_code == 0, result.output
-    figures = [json.loads(chunk) for chunk in result.output.replace("}\n{", "}\x00{").split("\x00")]
+    figures = [json.loads(line) for line in result.output.splitlines()]
     assert [f["policy"] for f in figures] == ["serve", "always-on (5)"]
     assert figures[0]["replica_seconds"] < figures[1]["replica_seconds"]
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -64,9 +64,10 @@ class SimulationReport:
         return self.replica_seconds / 3600.0
 
     def summary(self) -> dict[str, object]:
-        """Every figure except the timeline (what ``--json`` prints)."""
+        """Every figure except the timeline (what ``--json`` prints); "for ever" is ``None`` (JSON null)."""
         figures = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "timeline"}
-        return {**figures, "replica_hours": self.replica_hours}
+        figures["replica_hours"] = self.replica_hours
+        return {name: None if isinstance(v, float) and math.isinf(v) else v for name, v in figures.items()}
 
 
 @dataclass

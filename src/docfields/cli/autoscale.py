@@ -82,7 +82,7 @@ def simulate(
             plot_reports(reports, plot)
     if as_json:
         for report in reports:
-            console.print_json(json.dumps(report.summary(), default=str))
+            typer.echo(json.dumps(report.summary()))
     else:
         _print_reports(reports)
 
