@@ -17,9 +17,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
-from docfields.cluster import RayOcrExecutor, init_arguments, ray_session
+from docfields.cluster import RayExecutor, RayOcrExecutor, init_arguments, ray_session
 from docfields.cluster.connect import LOOPBACK_ONLY
 from docfields.errors import ClusterError
 from docfields.ocr import BatchOcrOptions, plan_batch_ocr, run_batch_ocr
@@ -108,8 +109,6 @@ def test_ocr_on_ray_gives_the_local_outputs_and_failures(cluster, mixed_corpus, 
 
 def busy_workers(cluster) -> list:
     """Worker processes of THIS cluster's raylets that are running a task (not idle, not an agent)."""
-    import psutil
-
     found = []
     for node in cluster.list_all_nodes():
         raylet = psutil.Process(node.all_processes["raylet"][0].process.pid)
@@ -206,9 +205,7 @@ def test_process_on_ray_gives_the_local_results_and_completes_each_stage_once(cl
     assert run.returncode == 2, run.stdout + run.stderr  # the corrupt file fails, as locally
     assert "Traceback" not in run.stdout + run.stderr
     assert killed, "no stage call was seen running on an actor"
-    with sqlite3.connect(tmp_path / "home-ray" / "docfields.db") as connection:
-        lost = connection.execute("SELECT COUNT(*) FROM attempts WHERE error LIKE '%executor lost%'").fetchone()[0]
-    assert lost >= 1  # the killed actor's call came back as lost, and was claimed again
+    assert lost_calls(tmp_path / "home-ray") >= 1  # the killed actor's call came back lost, and was claimed again
 
     results = {name: {path.name: without_block_ids(json.loads(path.read_text()))
                       for path in (tmp_path / f"out-{name}").iterdir()} for name in ("local", "ray")}  # fmt: skip
@@ -218,6 +215,12 @@ def test_process_on_ray_gives_the_local_results_and_completes_each_stage_once(cl
     assert len(counts) >= 2 * 4 and all(times == 1 for _, _, times in counts)  # every stage of 2 documents, once
 
 
+def lost_calls(home: Path) -> int:
+    """Attempts the store recorded as lost by the executor (a dead actor or node)."""
+    with sqlite3.connect(home / "docfields.db") as connection:
+        return connection.execute("SELECT COUNT(*) FROM attempts WHERE error LIKE '%executor lost%'").fetchone()[0]
+
+
 def without_block_ids(value):
     """A result without its detections' block ids (random per OCR run), at any depth."""
     if isinstance(value, dict):
@@ -225,3 +228,44 @@ def without_block_ids(value):
     if isinstance(value, list):
         return [without_block_ids(item) for item in value]
     return value
+
+
+@pytest.mark.slow
+def test_pipeline_loses_nothing_when_the_second_node_goes_away(cluster, shared_data, tmp_path):
+    """Last in the module: it removes the second node while one of its actors runs a stage."""
+    from PIL import Image, PngImagePlugin
+
+    corpus = tmp_path / "scans"
+    corpus.mkdir()
+    with Image.open(shared_data / "ocr" / "phototest.tif") as image:
+        for i in range(6):  # different bytes (the pipeline reuses a document it has seen), same page
+            info = PngImagePlugin.PngInfo()
+            info.add_text("copy", str(i))
+            image.save(corpus / f"scan{i}.png", pnginfo=info)
+    second = cluster.list_all_nodes()[1]
+    removed = threading.Event()
+
+    def remove_when_busy() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            raylet = psutil.Process(second.all_processes["raylet"][0].process.pid)
+            if any(" ".join(child.cmdline()).startswith("ray::StageWorker.run") for child in raylet.children()):
+                cluster.remove_node(second, allow_graceful=False)
+                removed.set()
+                return
+            time.sleep(0.02)
+
+    remover = threading.Thread(target=remove_when_busy)
+    home = tmp_path / "home"
+    with ray_session(cluster.address):
+        pipeline = Pipeline(PipelineSettings(home=str(home), retry_base_seconds=0.0), executor=RayExecutor())
+        ids = [pipeline.submit(str(path)) for path in sorted(corpus.iterdir())]
+        remover.start()
+        pipeline.run_until_idle()
+        remover.join()
+
+    assert removed.is_set(), "no stage was seen running on the second node"
+    assert lost_calls(home) >= 1  # its call came back lost and ran again on the head
+    assert [pipeline.status(doc_id).status for doc_id in ids] == ["done"] * len(ids)
+    counts = completions(home)
+    assert len(counts) == 2 * len(ids) and all(times == 1 for _, _, times in counts)

@@ -42,7 +42,8 @@ class RayExecutor:
     """Runs stage calls on a pool of ``StageWorker`` actors of the connected Ray cluster.
 
     ``slots`` (calls the driver keeps in flight) is twice the pool, so an actor has its next call
-    queued while it runs one. Each call goes to the actor with the fewest calls in flight.
+    queued while it runs one. Each call goes to the ready actor (started, placed on a node) with
+    the fewest calls in flight: a replacement that waits for a CPU the cluster lost gets no work.
 
     >>> with ray_session("auto"):  # doctest: +SKIP
     ...     Pipeline(settings, executor=RayExecutor()).run_until_idle()
@@ -56,15 +57,35 @@ class RayExecutor:
             num_cpus=1, max_restarts=0, max_task_retries=0, runtime_env={"env_vars": TASK_ENV}
         )
         self._lock = threading.Lock()
-        self._actors: list[Any] = [self._actor_class.remote() for _ in range(size)]
-        self._load: dict[Any, int] = dict.fromkeys(self._actors, 0)
+        self._actors: list[Any] = []
+        self._load: dict[Any, int] = {}
+        self._starting: dict[Any, Any] = {}  # actor -> the ref that resolves once it is up
+        for _ in range(size):
+            self._start_actor()
         self.slots = 2 * size
         self.replaced = 0
 
+    def _start_actor(self) -> None:
+        actor = self._actor_class.remote()
+        self._actors.append(actor)
+        self._load[actor] = 0
+        self._starting[actor] = actor.__ray_ready__.remote()
+
+    def _ready(self) -> list[Any]:
+        """The actors that are up; at start-up, before any is, all of them (calls queue on them)."""
+        import ray
+
+        if self._starting:
+            refs = list(self._starting.values())
+            up, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            for actor in [actor for actor, ref in self._starting.items() if ref in up]:
+                del self._starting[actor]
+        return [actor for actor in self._actors if actor not in self._starting] or self._actors
+
     def submit(self, call: StageCall) -> Future[StageOutcome]:
-        """Queue the call on the least busy actor; the future raises if that actor dies."""
+        """Queue the call on the least busy ready actor; the future raises if that actor dies."""
         with self._lock:
-            actor = min(self._actors, key=self._load.__getitem__)
+            actor = min(self._ready(), key=self._load.__getitem__)
             self._load[actor] += 1
         future: Future[StageOutcome] = actor.run.remote(call).future()
         future.add_done_callback(lambda done: self._settle(actor, done))
@@ -86,10 +107,9 @@ class RayExecutor:
 
         self._actors.remove(actor)
         del self._load[actor]
+        self._starting.pop(actor, None)
         if not self._actors or len(self._actors) < int(ray.cluster_resources().get("CPU", 0)):
-            fresh = self._actor_class.remote()
-            self._actors.append(fresh)
-            self._load[fresh] = 0
+            self._start_actor()
             self.replaced += 1
         logger.warning("a Ray stage actor died; %d left in the pool", len(self._actors))
 
@@ -98,7 +118,7 @@ class RayExecutor:
         import ray
 
         with self._lock:
-            actors, self._actors, self._load = self._actors, [], {}
+            actors, self._actors, self._load, self._starting = self._actors, [], {}, {}
         for actor in actors:
             ray.kill(actor)
 
