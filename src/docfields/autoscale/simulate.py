@@ -4,7 +4,7 @@ The model is deliberately small. Requests wait in one FIFO queue; a ready replic
 time (one CPU per replica, CPU-bound models), for the request's service time. A replica costs from
 the moment it is asked for (instances and replicas are paid while they start) until it is gone;
 scaling in removes starting replicas first, then idle ones, and lets busy ones finish their
-request. The policy's controller decides every ``tick_s`` seconds, on a fixed grid from 0.
+request. The policy's controller decides every ``tick_s`` seconds, at whole multiples of it.
 
 What it leaves out, on purpose: Serve's look-back averaging of the metric, load balancing across
 replica queues (one shared queue instead), CloudWatch's ratio of averages versus average of
@@ -228,7 +228,7 @@ def simulate(trace: Trace, policy: Policy, patience_s: float = 3600.0) -> Simula
         run.replicas[rid] = _Replica(ready=True)
     for index, arrival in enumerate(trace.arrivals):
         run.push(arrival, _ARRIVAL, index)
-    run.push(0.0, _TICK, 0)
+    run.push(policy.tick_s, _TICK, 0)  # a decision closes a whole period
     horizon = trace.duration_s + patience_s
     while run.events and run.events[0][0] <= horizon:
         t, kind, _, ref = heapq.heappop(run.events)
