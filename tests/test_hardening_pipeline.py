@@ -25,13 +25,11 @@ from typer.testing import CliRunner, Result
 
 from docfields.errors import UnknownDocumentError
 from docfields.fields import ExtractionResult
-from docfields.ner import build_tagger
-from docfields.ocr import ocr_document
 from docfields.pipeline import Pipeline, PipelineSettings, process_files
 from docfields.samples import credit_card_fields
 from docfields.samples.corpus import CorpusOptions, write_corpus
 from docfields.serve import ServeSettings, create_app
-from docfields.textract import iter_words
+from pipeline_support import tiny_tagger
 from serve_server import serve_app
 
 pytestmark = pytest.mark.slow  # documents go through OCR, a tagger and field extraction
@@ -46,10 +44,7 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(corpus, tmp_path_factory) -> str:
-    texts = [word.text for path in sorted(corpus.iterdir())
-             for word in iter_words(ocr_document(str(path), engine="pdftext"))]  # fmt: skip
-    tagger = build_tagger("layoutlm-tiny", credit_card_fields(), texts, seed=0, vocab_size=500)
-    return str(tagger.save(tmp_path_factory.mktemp("model") / "tagger"))
+    return tiny_tagger(corpus, tmp_path_factory.mktemp("model"))
 
 
 def run_process(*args: str, home: Path) -> Result:

@@ -15,15 +15,13 @@ import pytest
 from typer.testing import CliRunner
 
 from docfields.errors import DocumentError, OcrError, PipelineError, ResultFormatError, UnknownDocumentError
-from docfields.ner import build_tagger
-from docfields.ocr import ocr_document
 from docfields.pipeline import Pipeline, PipelineSettings
 from docfields.pipeline.artifacts import ArtifactStore
 from docfields.pipeline.executors import is_transient
 from docfields.pipeline.stages import StageInput, _rate_limited, rate_limiter
 from docfields.samples import credit_card_fields
 from docfields.samples.corpus import CorpusOptions, write_corpus
-from docfields.textract import iter_words
+from pipeline_support import tiny_tagger
 
 pytestmark = pytest.mark.slow
 
@@ -37,10 +35,7 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(corpus, tmp_path_factory) -> str:
-    texts = [word.text for path in sorted(corpus.iterdir())
-             for word in iter_words(ocr_document(str(path), engine="pdftext"))]  # fmt: skip
-    tagger = build_tagger("layoutlm-tiny", credit_card_fields(), texts, seed=0, vocab_size=500)
-    return str(tagger.save(tmp_path_factory.mktemp("model") / "tagger"))
+    return tiny_tagger(corpus, tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

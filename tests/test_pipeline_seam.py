@@ -22,8 +22,7 @@ from typer.testing import CliRunner
 from docfields.annotations import read_class_ids
 from docfields.cli.main import app
 from docfields.fields import load_field_configuration
-from docfields.ner import build_tagger, read_fields
-from docfields.ocr import ocr_document
+from docfields.ner import read_fields
 from docfields.ocr.registry import check_engine_options, load_engine
 from docfields.pipeline import Pipeline, PipelineSettings
 from docfields.pipeline.artifacts import ArtifactStore, artifact_key, bytes_sha256, file_sha256
@@ -33,7 +32,7 @@ from docfields.pipeline.stages import STAGES, FieldsStage, OcrStage, StageInput,
 from docfields.pipeline.store import Store
 from docfields.samples import credit_card_fields
 from docfields.samples.corpus import CorpusOptions, write_corpus
-from docfields.textract import iter_words
+from pipeline_support import tiny_tagger
 
 pytestmark = pytest.mark.slow
 
@@ -47,10 +46,7 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(corpus, tmp_path_factory) -> str:
-    texts = [word.text for path in sorted(corpus.iterdir())
-             for word in iter_words(ocr_document(str(path), engine="pdftext"))]  # fmt: skip
-    tagger = build_tagger("layoutlm-tiny", credit_card_fields(), texts, seed=0, vocab_size=500)
-    return str(tagger.save(tmp_path_factory.mktemp("model") / "tagger"))
+    return tiny_tagger(corpus, tmp_path_factory.mktemp("model"))
 
 
 def _settings(home: Path, model: str | None, **more: object) -> PipelineSettings:

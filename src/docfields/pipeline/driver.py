@@ -103,12 +103,14 @@ class Driver:
         self, settings: PipelineSettings, executor: Executor | None = None, driver_id: str | None = None
     ) -> None:
         self.settings = settings
-        self.executor: Executor = executor or InlineExecutor()
+        self.executor: Executor = InlineExecutor() if executor is None else executor
         self.layout = HomeLayout.from_settings(settings)
         self.store = Store(self.layout.database)
         self.artifacts = ArtifactStore(self.layout.artifacts)
         self.id = driver_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._keys = getattr(self.executor, "resources", None) or Resources()  # engines' versions, for OCR keys
+        # Keys read what runners load too (an OCR engine's model version, a configuration): an
+        # inline executor shares its resources with the keys, a remote one leaves the driver its own.
+        self._keys = self.executor.resources if isinstance(self.executor, InlineExecutor) else Resources()
         self._in_flight: dict[Future[StageOutcome], _InFlight] = {}
 
     # -- one step -------------------------------------------------------------------------------

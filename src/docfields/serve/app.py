@@ -31,6 +31,7 @@ from docfields.errors import (
     UnknownDocumentError,
 )
 from docfields.fields import load_field_configuration
+from docfields.normalize.base import NormalizerUnavailableError
 from docfields.pipeline import Pipeline
 from docfields.pipeline.executors import Executor
 from docfields.serve.metrics import MetricsMiddleware, ServeMetrics
@@ -56,6 +57,7 @@ _ERROR_STATUS: tuple[tuple[type[DocfieldsError], int], ...] = (
     (DocumentLimitError, 413),
     (UnknownDocumentError, 404),
     (EngineUnavailableError, 503),
+    (NormalizerUnavailableError, 502),  # the normalizer service behind this one did not answer
     (ModelError, 503),
     (PipelineError, 409),
     (DocumentError, 422),
