@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from typer.testing import CliRunner
@@ -469,3 +471,37 @@ def test_unloadable_normalizer_model_keeps_raw_text_and_warns(tmp_path):
     assert result.fields["Date"].confidence == pytest.approx(0.4)
     assert any("unusable" in warning and str(tmp_path) in warning for warning in result.warnings)
     assert extract_fields(enriched([line(0.1, W("other", 5))]), cfg).warnings is None  # not resolved when absent
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """A normalizer service that answers each prompt with itself upper-cased, and records the batches."""
+
+    batches: list[list[str]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        inputs = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["inputs"]
+        type(self).batches.append(inputs)
+        body = json.dumps({"generated_text": [text.upper() for text in inputs]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_fields_naming_the_same_normalizer_service_share_one_batched_request():
+    _Echo.batches = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/normalize"
+    try:
+        cfg = config(field(0, "Start", Select="first", NormalizerEndpoint=url, NormalizerPrompt="p: "),
+                     field(1, "End", Select="first", NormalizerEndpoint=url, NormalizerPrompt="p: "))  # fmt: skip
+        result = extract_fields(enriched([line(0.1, W("jan", 0)), line(0.3, W("feb", 1))]), cfg, generators={})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _Echo.batches == [["p: jan", "p: feb"]]
+    assert (result.fields["Start"].value, result.fields["End"].value) == ("P: JAN", "P: FEB")

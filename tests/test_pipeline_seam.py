@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from typer.testing import CliRunner
 
 from docfields.annotations import read_class_ids
 from docfields.cli.main import app
+from docfields.cli.pipeline import ocr_settings
+from docfields.errors import OcrError
 from docfields.fields import load_field_configuration
 from docfields.ner import read_fields
 from docfields.ocr.registry import check_engine_options, load_engine
@@ -32,6 +36,8 @@ from docfields.pipeline.stages import STAGES, FieldsStage, OcrStage, StageInput,
 from docfields.pipeline.store import Store
 from docfields.samples import credit_card_fields
 from docfields.samples.corpus import CorpusOptions, write_corpus
+from docfields.serve import ServeSettings, create_app
+from hardening_support import AsgiClient
 from pipeline_support import tiny_tagger
 
 pytestmark = pytest.mark.slow
@@ -129,6 +135,16 @@ def test_process_languages_eng_tha_reach_tesseract_and_the_ocr_key(corpus, model
     assert load_engine("tesseract", **settings.engine_options).options.languages == ("eng", "tha")
 
 
+def test_languages_and_dpi_route_to_the_engine_that_takes_them_and_are_checked_at_once(tmp_path):
+    assert ocr_settings("tesseract", "eng+tha", 200) == {
+        "engine": "tesseract", "engine_options": {"languages": ["eng", "tha"], "dpi": 200}}  # fmt: skip
+    auto = ocr_settings("auto", "eng,tha", None)
+    assert auto["engine_options"] == {"fallback_options": {"languages": ["eng", "tha"]}}
+    Pipeline(PipelineSettings(home=str(tmp_path / "auto"), **auto))
+    with pytest.raises(OcrError, match="pdftext.*languages"):  # a flag the engine has not, refused by name
+        Pipeline(PipelineSettings(home=str(tmp_path / "pdftext"), **ocr_settings("pdftext", "eng", None)))
+
+
 # -- one configuration reader ---------------------------------------------------------------------
 
 
@@ -176,14 +192,37 @@ def test_a_configuration_replaced_after_submission_does_not_mix_into_the_documen
     assert first[0]["Name"] not in pipeline.result(later)["Fields"]
 
 
+def test_put_config_fields_between_upload_and_run_does_not_mix_configurations(corpus, model, tmp_path):
+    first = credit_card_fields()
+    pipeline_settings = _settings(tmp_path / "home", model)
+    app = create_app(ServeSettings(pipeline=pipeline_settings, workers=0))  # installs the model's configuration
+    client = AsgiClient(app)
+    pdf = {"content": (corpus / "cc-0000.pdf").read_bytes(), "headers": {"Content-Type": "application/pdf"}}
+    before = client.post("/documents", params={"name": "before.pdf"}, **pdf).json()["id"]
+    replaced = [dict(entry, Ignore=True) for entry in first[:5]] + first[5:]
+    assert client.put("/config/fields", json=replaced).status_code == 200
+    after = client.post("/documents", params={"name": "after.pdf"}, **pdf).json()["id"]
+    app.state.pipeline.run_until_idle()
+    assert first[0]["Name"] in client.get(f"/documents/{before}/result").json()["Fields"]
+    assert first[0]["Name"] not in client.get(f"/documents/{after}/result").json()["Fields"]
+    keys = [app.state.pipeline.store.record(doc_id)["artifacts"] for doc_id in (before, after)]
+    assert keys[0]["enrich"] == keys[1]["enrich"] and keys[0]["fields"] != keys[1]["fields"]
+
+
 # -- a normalizer service that does not answer -----------------------------------------------------
 
 
 class _Unavailable(BaseHTTPRequestHandler):
+    """Answers 503, or (``hang_up``) closes the connection without an answer; counts the requests."""
+
     requests = 0
+    hang_up = False
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         type(self).requests += 1
+        if type(self).hang_up:
+            self.close_connection = True
+            return
         self.send_response(503)
         self.end_headers()
 
@@ -191,21 +230,25 @@ class _Unavailable(BaseHTTPRequestHandler):
         return None
 
 
-@pytest.fixture
-def unavailable_service():
+@contextmanager
+def _unavailable_service(hang_up: bool) -> Iterator[str]:
+    _Unavailable.requests, _Unavailable.hang_up = 0, hang_up
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    _Unavailable.requests = 0
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/normalize"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/normalize"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
-def _closed_port_url() -> str:
+@contextmanager
+def _unused_port() -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}/normalize"
+        port = sock.getsockname()[1]
+    yield f"http://127.0.0.1:{port}/normalize"
 
 
 def _with_service(url: str) -> list[dict]:
@@ -213,25 +256,33 @@ def _with_service(url: str) -> list[dict]:
     return [dict(entry, NormalizerEndpoint=url, NormalizerPrompt="Normalize: ") for entry in plain]
 
 
-@pytest.mark.parametrize("kind", ["answers 503", "refuses connections"])
-def test_an_unavailable_normalizer_is_retried_then_fails_clearly(corpus, model, tmp_path, unavailable_service, kind):
-    url = unavailable_service if kind == "answers 503" else _closed_port_url()
+SERVICES = {
+    "answers 503": (lambda: _unavailable_service(hang_up=False), "answered HTTP 503"),
+    "hangs up": (lambda: _unavailable_service(hang_up=True), "unreachable (RemoteDisconnected)"),
+    "unused port": (_unused_port, "unreachable (URLError)"),
+}
+
+
+@pytest.mark.parametrize("kind", SERVICES)
+def test_an_unavailable_normalizer_is_retried_then_fails_clearly(corpus, model, tmp_path, kind):
+    start, message = SERVICES[kind]
     config = tmp_path / "fields.json"
-    config.write_text(json.dumps(_with_service(url)))
     settings = _settings(tmp_path / "home", model, fields=str(config), max_attempts=3, retry_base_seconds=0.01)
-    pipeline = Pipeline(settings)
-    doc_id = pipeline.submit(str(corpus / "cc-0000.pdf"))
-    pipeline.run_until_idle()
+    with start() as url:
+        config.write_text(json.dumps(_with_service(url)))
+        pipeline = Pipeline(settings)
+        doc_id = pipeline.submit(str(corpus / "cc-0000.pdf"))
+        pipeline.run_until_idle()
     status = pipeline.status(doc_id)
     assert status.status == "failed"
     assert status.error.startswith("fields: ") and url in status.error
-    assert ("HTTP 503" if kind == "answers 503" else "unreachable") in status.error
+    assert message in status.error
     fields = [a for a in pipeline.store.attempts(doc_id) if a["stage"] == "fields"]
     assert [a["outcome"] for a in fields] == ["retry", "retry", "failed"]
     assert pipeline.result(doc_id) is None
     assert pipeline.artifact_path(doc_id, "fields") is None  # no degraded result stored as final
-    if kind == "answers 503":
-        assert _Unavailable.requests == 3
+    if kind != "unused port":
+        assert _Unavailable.requests == 3  # one batched request per attempt
 
 
 # -- the executor protocol -------------------------------------------------------------------------

@@ -56,12 +56,16 @@ def _configured_normalizers(
     from docfields.normalize.registry import resolve_normalizer
 
     normalizers: dict[int, Normalizer | None] = {}
+    resolved: dict[tuple[str, str | None], Normalizer] = {}  # fields naming the same one share its batch
     for spec in active:
         name = spec.normalizer_spec
         if name is None:
             continue
         try:
-            normalizers[spec.class_id] = resolve_normalizer(name, spec.normalizer_prompt, allowed_urls, generators)
+            key = (name, spec.normalizer_prompt)
+            if key not in resolved:
+                resolved[key] = resolve_normalizer(name, spec.normalizer_prompt, allowed_urls, generators)
+            normalizers[spec.class_id] = resolved[key]
         except DocfieldsError as exc:
             warnings.append(f"field {spec.name!r}: normalizer {name!r} unusable, raw texts kept: {exc}")
             logger.warning("field %r: normalizer %r unusable: %s", spec.name, name, exc)
