@@ -107,16 +107,21 @@ def test_ocr_on_ray_gives_the_local_outputs_and_failures(cluster, mixed_corpus, 
     assert "0 processed, 2 already done" in rerun.stdout, rerun.stdout + rerun.stderr
 
 
-def busy_workers(cluster) -> list:
-    """Worker processes of THIS cluster's raylets that are running a task (not idle, not an agent)."""
+def titles(node) -> list[tuple[psutil.Process, str]]:
+    """The processes a node's raylet started (its workers and agents) with their titles; the exited skipped."""
     found = []
-    for node in cluster.list_all_nodes():
-        raylet = psutil.Process(node.all_processes["raylet"][0].process.pid)
-        for child in raylet.children():
-            title = " ".join(child.cmdline())
-            if not title.startswith(("ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent")):
-                found.append(child)
+    for child in psutil.Process(node.all_processes["raylet"][0].process.pid).children():
+        try:
+            found.append((child, " ".join(child.cmdline())))
+        except psutil.Error:  # exited meanwhile, or a zombie not yet reaped
+            continue
     return found
+
+
+def busy_workers(cluster) -> list[psutil.Process]:
+    """Worker processes of THIS cluster's raylets that are running a task (not idle, not an agent)."""
+    idle = ("ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent")
+    return [child for node in cluster.list_all_nodes() for child, title in titles(node) if not title.startswith(idle)]
 
 
 @pytest.mark.slow
@@ -165,24 +170,24 @@ def completions(home: Path) -> list[tuple[str, str, int]]:
 
 
 @pytest.fixture(scope="module")
-def tagger(tmp_path_factory) -> str:
+def tagger(shared_data, tmp_path_factory) -> str:
     """A tiny untrained tagger: the test checks where stages run, not what the model finds."""
-    from docfields.ner import build_tagger
-    from docfields.samples import credit_card_fields
+    from pipeline_support import tiny_tagger
 
-    texts = ["invoice", "total", "card", "number", "date", "name"]
-    model = build_tagger("layoutlm-tiny", credit_card_fields(), texts, seed=0, vocab_size=500)
-    return str(model.save(tmp_path_factory.mktemp("model") / "tagger"))
+    words = tmp_path_factory.mktemp("words")
+    shutil.copy(shared_data / "pdfs" / "scotus-transcript-p1.pdf", words)
+    return tiny_tagger(words, tmp_path_factory.mktemp("model"))
 
 
 def kill_when_running(cluster, title: str, stop: threading.Event, killed: list[int]) -> None:
     """Kill the first worker process of this cluster whose title starts with ``title`` (a call it runs)."""
     while not killed and not stop.is_set():
-        for worker in busy_workers(cluster):
-            if " ".join(worker.cmdline()).startswith(title):
-                worker.kill()
-                killed.append(worker.pid)
-                return
+        for node in cluster.list_all_nodes():
+            for worker, running in titles(node):
+                if running.startswith(title):
+                    worker.kill()
+                    killed.append(worker.pid)
+                    return
         time.sleep(0.02)
 
 
@@ -248,8 +253,7 @@ def test_pipeline_loses_nothing_when_the_second_node_goes_away(cluster, shared_d
     def remove_when_busy() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            raylet = psutil.Process(second.all_processes["raylet"][0].process.pid)
-            if any(" ".join(child.cmdline()).startswith("ray::StageWorker.run") for child in raylet.children()):
+            if any(title.startswith("ray::StageWorker.run") for _, title in titles(second)):
                 cluster.remove_node(second, allow_graceful=False)
                 removed.set()
                 return
