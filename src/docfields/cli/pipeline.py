@@ -68,7 +68,7 @@ def process(
 
     from docfields.pipeline import DocState, DocumentStatus, Pipeline, process_files
 
-    with fail_on_error(), _executor(ray) as executor:
+    with fail_on_error(), executor_for(ray) as executor:
         settings = _settings(home, ocr_settings(engine, languages, dpi), model, fields, review_threshold)
         pipeline = Pipeline(settings, executor=executor)
         columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -93,7 +93,7 @@ def process(
         raise typer.Exit(2)
 
 
-def _executor(ray: str | None) -> AbstractContextManager[Executor | None]:
+def executor_for(ray: str | None) -> AbstractContextManager[Executor | None]:
     """No executor (local worker processes), or a Ray executor at that address for the ``with`` block."""
     if ray is None:
         return nullcontext()

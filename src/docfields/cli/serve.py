@@ -9,7 +9,7 @@ import typer
 
 from docfields.cli.main import app
 from docfields.cli.output import fail_on_error, require_extra
-from docfields.cli.pipeline import DPI_HELP, LANGUAGES_HELP, ocr_settings
+from docfields.cli.pipeline import DPI_HELP, LANGUAGES_HELP, executor_for, ocr_settings
 
 
 def parse_model_option(value: str, option: str = "--model") -> tuple[str, str]:
@@ -59,6 +59,11 @@ def serve(
         None, envvar="DOCFIELDS_REVIEW_CONFIG",
         help="Review desk settings (JSON: users, tokens, assignments); serves the desk at /review.",
     ),
+    ray: str | None = typer.Option(
+        None, "--ray", metavar="ADDRESS",
+        help="Run the pipeline's stages on Ray instead of --workers (local, auto, ray://HOST:PORT, HOST:PORT); "
+        "HOME must be reachable from every node.",
+    ),  # fmt: skip
 ) -> None:
     """Serve the pipeline and each stage over HTTP; API docs at http://HOST:PORT/docs."""
     require_extra("serve", "docfields serve")
@@ -68,7 +73,7 @@ def serve(
 
     models = dict(parse_model_option(value) for value in model or [])
     normalizer_models = dict(parse_model_option(value, "--normalizer-model") for value in normalizer_model or [])
-    with fail_on_error():
+    with fail_on_error(), executor_for(ray) as executor:
         tagger = next(iter(models.values()), None)
         ocr = ocr_settings(engine, languages, dpi)
         pipeline = PipelineSettings(home=home, model=tagger, review_threshold=review_threshold, **ocr)
@@ -78,4 +83,4 @@ def serve(
             normalizer_models=normalizer_models, normalizer_urls=normalizer_url or [],
             review=load_review_settings(review_config) if review_config else None,
         )  # fmt: skip
-        run_server(settings, host=host, port=port)
+        run_server(settings, host=host, port=port, executor=executor)
