@@ -60,6 +60,10 @@ def scan(shared_data: Path, tmp_path: Path) -> Path:
         ("torch", "ml", ["train", "ner", "--manifest", "m", "--fields", "f", "-o", "{tmp}/model"]),
         ("torch", "ml", ["train", "seq2seq", "--train", "t", "--eval", "e", "-o", "{tmp}/model"]),
         ("ray", "ray", ["ocr", "{corpus}", "-o", "{tmp}/out", "--ray", "local"]),
+        ("torch", "ml", ["process", "{corpus}/scan.png", "--model", "{tmp}/model", "--home", "{tmp}/home"]),
+        ("torch", "ml", ["watch", "{corpus}", "-o", "{tmp}/out", "--model", "{tmp}/model", "--once"]),
+        ("torch", "ml", ["serve", "--home", "{tmp}/home", "--model", "{tmp}/model"]),
+        ("ray", "ray", ["process", "{corpus}/scan.png", "--model", "{tmp}/model", "--ray", "local"]),
         ("matplotlib", "autoscale", ["autoscale", "simulate", "--trace", "t", "--policy", "serve", "--plot", "p"]),
     ],
 )

@@ -64,6 +64,7 @@ def process(
     reused. Exit code 0 when every document is done or in review, 2 when some failed, 130 when
     interrupted (Ctrl-C or SIGTERM; rerun the same command to resume).
     """
+    require_extra("ml", "docfields process")  # the tagger
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from docfields.pipeline import DocState, DocumentStatus, Pipeline, process_files
@@ -185,6 +186,8 @@ def watch(
     A file is taken once it stopped changing; each is processed once, across restarts. Ctrl-C
     stops. With --once, the exit code is 2 when some file was quarantined.
     """
+    if model is not None:
+        require_extra("ml", "docfields watch --model")
     from docfields.pipeline import DocState, Pipeline, WatchOptions, watch_folder
 
     def report(event: WatchEvent) -> None:

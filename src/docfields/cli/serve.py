@@ -67,6 +67,8 @@ def serve(
 ) -> None:
     """Serve the pipeline and each stage over HTTP; API docs at http://HOST:PORT/docs."""
     require_extra("serve", "docfields serve")
+    if model:
+        require_extra("ml", "docfields serve --model")
     from docfields.pipeline import PipelineSettings
     from docfields.review import load_review_settings
     from docfields.serve import ServeSettings, run_server
