@@ -302,18 +302,21 @@ def test_the_driver_through_an_executor_gives_the_results_of_local_workers(corpu
 
 
 class _LosesFirstCall:
-    """An executor whose first call is lost (as a dead Ray task), the others run inline."""
+    """An executor whose first call is lost (a dead Ray task, or a cluster that refused it); the others run inline."""
 
     slots = 1
 
-    def __init__(self) -> None:
+    def __init__(self, refuse: bool) -> None:
         self.inline = InlineExecutor()
+        self.refuse = refuse
         self.calls: list[StageCall] = []
 
     def submit(self, call: StageCall) -> Future[StageOutcome]:
         self.calls.append(call)
         if len(self.calls) > 1:
             return self.inline.submit(call)
+        if self.refuse:
+            raise RuntimeError("cluster gone")
         lost: Future[StageOutcome] = Future()
         lost.set_exception(ConnectionError("worker died"))
         return lost
@@ -322,8 +325,9 @@ class _LosesFirstCall:
         self.inline.close()
 
 
-def test_a_call_the_executor_lost_is_claimed_again_and_completed_once(corpus, tmp_path):
-    executor = _LosesFirstCall()
+@pytest.mark.parametrize("refuse", [False, True], ids=["future raises", "submit raises"])
+def test_a_call_the_executor_lost_is_claimed_again_and_completed_once(corpus, tmp_path, refuse):
+    executor = _LosesFirstCall(refuse)
     pipeline = Pipeline(_settings(tmp_path, None, retry_base_seconds=0.01), executor=executor)
     doc_id = pipeline.submit(str(corpus / "cc-0000.pdf"))
     pipeline.run_until_idle()
@@ -331,6 +335,7 @@ def test_a_call_the_executor_lost_is_claimed_again_and_completed_once(corpus, tm
     first = executor.calls[0]
     attempts = [a for a in pipeline.store.attempts(doc_id) if a["stage"] == first.stage]
     assert [a["outcome"] for a in attempts] == ["retry", "done"]
-    assert "the executor lost the stage" in attempts[0]["error"] and "worker died" in attempts[0]["error"]
+    assert "the executor lost the stage" in attempts[0]["error"]
+    assert ("cluster gone" if refuse else "worker died") in attempts[0]["error"]
     assert [c.stage for c in executor.calls].count(first.stage) == 2
     assert first.key == Path(pipeline.artifact_path(doc_id, first.stage)).stem

@@ -71,6 +71,11 @@ class _InFlight:
     started: float
 
 
+def _lost(claim: Claim, exc: BaseException) -> str:
+    """The error of a call the executor could not take or did not finish: transient, whatever it is."""
+    return f"{claim.name}: the executor lost the stage: {type(exc).__name__}: {exc}"
+
+
 class _Heartbeat:
     """Renews the driver's leases from a thread while calls are in flight, so a long stage is not taken over."""
 
@@ -147,12 +152,16 @@ class Driver:
             if self.artifacts.exists(stage.name, key):
                 self._complete(claim, key, start, reused=True)
                 return True
-            call = StageCall(stage.name, key, claim.document_id, claim.attempt, claim.name, claim.path, claim.sha256,
-                             claim.settings, str(self.artifacts.root), claim.artifacts,
-                             holder=f"{self.id}/{claim.document_id}")  # fmt: skip
-            future = self.executor.submit(call)
         except Exception as exc:
             self._failed(claim, describe(exc, claim.name), is_transient(exc), exc)
+            return True
+        call = StageCall(stage.name, key, claim.document_id, claim.attempt, claim.name, claim.path, claim.sha256,
+                         claim.settings, str(self.artifacts.root), claim.artifacts,
+                         holder=f"{self.id}/{claim.document_id}")  # fmt: skip
+        try:
+            future = self.executor.submit(call)
+        except Exception as exc:  # the executor could not take the call (a cluster gone): claim it again
+            self._failed(claim, _lost(claim, exc), True, exc)
             return True
         self._in_flight[future] = _InFlight(claim, key, start)
         return False
@@ -163,7 +172,7 @@ class Driver:
         try:
             outcome = future.result()
         except Exception as exc:  # the executor lost the call (a dead task or node): claim it again
-            self._failed(claim, f"{claim.name}: the executor lost the stage: {type(exc).__name__}: {exc}", True, exc)
+            self._failed(claim, _lost(claim, exc), True, exc)
             return claim.document_id
         if outcome.error is not None:
             self._failed(claim, outcome.error, outcome.transient, None)

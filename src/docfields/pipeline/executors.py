@@ -12,13 +12,13 @@ executor as ``StageCall`` records. An executor only runs them:
   finished future). Where the call runs, it is ``run_call(call, resources)``, with a
   ``Resources`` cache owned there (one per worker process or actor), never a module global.
 - A stage's own error comes back as a ``StageOutcome`` with ``error`` set and ``transient`` saying
-  whether the store should retry it (``run_call`` classifies it). A future that raises instead
-  (a dead task or node, a lost actor, a call that could not be sent) is transient too: the
-  driver retries the stage with the store's backoff, up to ``max_attempts``. So executors keep
-  their own retries off (Ray: ``max_retries=0``, ``max_task_retries=0``).
-- ``Executor.close()`` releases what the executor holds (processes, actors); the driver calls
-  it once it is done, and a call still in flight is then abandoned (its lease expires or is
-  given back, and another claim runs it again).
+  whether the store should retry it (``run_call`` classifies it). A future that raises instead,
+  or ``submit`` raising (a dead task or node, a lost actor, a call that could not be sent), is
+  transient too: the driver retries the stage with the store's backoff, up to ``max_attempts``.
+  So executors keep their own retries off (Ray: ``max_retries=0``, ``max_task_retries=0``).
+- ``Executor.close()`` releases what the executor holds (processes, actors). Whoever made the
+  executor closes it (``DriverThread.stop`` does, for a service); a call still in flight is then
+  abandoned (its lease is given back or expires, and another claim runs it again).
 
 The driver writes the returned artifact (atomically) and completes the stage under the lease
 owner check, renewing its leases while calls are in flight; exactly-once therefore holds
@@ -32,14 +32,16 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from docfields.errors import DocfieldsError, OcrError, OutputError
+from docfields.normalize.base import NormalizerUnavailableError
 from docfields.pipeline.artifacts import ArtifactStore
 from docfields.pipeline.resources import Resources
+from docfields.pipeline.settings import PipelineSettings
+from docfields.pipeline.stages import STAGE_BY_NAME, StageInput
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +54,8 @@ def is_transient(exc: BaseException) -> bool:
     An ``OcrError`` caused by one of those (the Textract rate limiter's database was busy) is
     transient too: the engine failed, not the document. So is an ``OutputError`` from the OS (a
     file where the pipeline's artifact folder goes): the home's disk failed, not the document;
-    and a ``NormalizerError`` from a service that did not answer (``normalizer_unavailable``).
+    and a normalizer service that did not answer (``NormalizerUnavailableError``).
     """
-    from docfields.normalize.base import NormalizerUnavailableError
-
     if isinstance(exc, NormalizerUnavailableError):
         return True
     if isinstance(exc, OcrError | OutputError):
@@ -95,12 +95,6 @@ class StageOutcome:
     output: bytes | None = None
     error: str | None = None
     transient: bool = False
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """True when the stage produced its output."""
-        return self.error is None
 
 
 class Executor(Protocol):
@@ -119,10 +113,6 @@ class Executor(Protocol):
 
 def run_call(call: StageCall, resources: Resources) -> StageOutcome:
     """Run one stage call where the executor placed it; a stage's error comes back classified, not raised."""
-    from docfields.pipeline.settings import PipelineSettings
-    from docfields.pipeline.stages import STAGE_BY_NAME, StageInput
-
-    start = time.perf_counter()
     try:
         settings = PipelineSettings.model_validate_json(call.settings)
         data = StageInput(call.name, call.path, call.sha256, settings, ArtifactStore(call.artifacts), call.upstream,
@@ -131,9 +121,8 @@ def run_call(call: StageCall, resources: Resources) -> StageOutcome:
     except Exception as exc:
         if not isinstance(exc, DocfieldsError) and not is_transient(exc):
             logger.error("%s: %s failed", call.name, call.stage, exc_info=exc)
-        return StageOutcome(error=describe(exc, call.name), transient=is_transient(exc),
-                            seconds=time.perf_counter() - start)  # fmt: skip
-    return StageOutcome(output=output, seconds=time.perf_counter() - start)
+        return StageOutcome(error=describe(exc, call.name), transient=is_transient(exc))
+    return StageOutcome(output=output)
 
 
 class InlineExecutor:
