@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.docfields-installed
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-tha poppler-utils chromium
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-tha poppler-utils chromium fonts-tlwg-garuda-ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= demo-output
 
@@ -13,8 +13,9 @@ DEMO_OUT ?= demo-output
 
 setup: system $(STAMP)
 
-# Debian packages: Tesseract's language data (tesserocr bundles the engine itself) and poppler,
-# which only the benchmarks' baseline (the original's pdf2image method) uses.
+# Debian packages: Tesseract's language data (tesserocr bundles the engine itself), poppler,
+# which only the benchmarks' baseline (the original's pdf2image method) uses, and a Thai font
+# for the test that OCRs a Thai page.
 system:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from docfields.errors import NormalizerError, UnknownNormalizerError
+from docfields.errors import NormalizerError, NormalizerUnavailableError, UnknownNormalizerError
 from docfields.normalize import (
     DateRuleNormalizer,
     HybridDateNormalizer,
@@ -217,11 +217,12 @@ def test_service_normalizer_speaks_the_contract(service):
     assert all(r.source == "service" for r in results)
 
 
-def test_service_errors_become_failed_values(service):
+def test_a_bad_answer_fails_its_values_and_no_answer_is_an_unavailable_service(service):
     broken = resolve_normalizer(f"{service}/broken").normalize(["a", "b"])
     assert all(r.status == "failed" and "generated_text" in r.reason for r in broken)
-    closed = resolve_normalizer("http://127.0.0.1:9/none").normalize(["a"])
-    assert closed[0].status == "failed" and "127.0.0.1:9" in closed[0].reason
+    # A service that does not answer is not a verdict on the texts: the caller retries later.
+    with pytest.raises(NormalizerUnavailableError, match="127.0.0.1:9"):
+        resolve_normalizer("http://127.0.0.1:9/none").normalize(["a"])
 
 
 def test_hybrid_with_a_service_model(service):

@@ -116,10 +116,45 @@ def test_the_ocr_key_holds_the_engine_options_and_model_version(tmp_path):
     assert eng == artifact_key("ocr", sha, "tesseract", options, version)
 
 
+THAI_FONT = Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf")  # Debian's fonts-tlwg-garuda-ttf (make setup)
+BANK = "ธนาคาร"  # "bank"
+
+
+def _thai_page(path: Path) -> Path:
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(THAI_FONT), 40)
+    page = Image.new("RGB", (1400, 260), "white")
+    draw = ImageDraw.Draw(page)
+    draw.text((40, 40), f"สัญญาบัตรเครดิต {BANK}", font=font, fill="black")
+    draw.text((40, 140), "Credit card agreement 2021", font=font, fill="black")
+    page.save(path)
+    return path
+
+
+def test_process_languages_eng_tha_ocrs_a_thai_page(model, tmp_path):
+    page = _thai_page(tmp_path / "thai.png")
+    texts = {}
+    for languages in ("eng", "eng+tha"):
+        args = ["process", str(page), "--model", model, "--engine", "tesseract", "--languages", languages,
+                "--home", str(tmp_path / "home")]  # fmt: skip
+        outcome = CliRunner().invoke(app, args, catch_exceptions=False)
+        assert outcome.exit_code == 0, outcome.output
+        pipeline = Pipeline(_settings(tmp_path / "home", model))
+        [status] = [s for s in pipeline.list() if languages.split("+") == _languages(pipeline, s.id)]
+        ocr = json.loads(Path(pipeline.artifact_path(status.id, "ocr")).read_text(encoding="utf-8"))
+        texts[languages] = "".join(b["Text"] for b in ocr["Blocks"] if b["BlockType"] == "WORD")
+    assert BANK in texts["eng+tha"] and "agreement" in texts["eng+tha"]
+    assert not any("\u0e00" <= c <= "\u0e7f" for c in texts["eng"])  # English alone reads no Thai letter
+    assert "agreement" in texts["eng"]
+
+
+def _languages(pipeline: Pipeline, doc_id: str) -> list[str]:
+    settings = PipelineSettings.model_validate_json(pipeline.store.record(doc_id)["settings"])
+    return settings.engine_options["languages"]
+
+
 def test_process_languages_eng_tha_reach_tesseract_and_the_ocr_key(corpus, model, tmp_path):
-    # No font with Thai glyphs on this machine (fc-list :lang=th is empty) and no Thai page in the
-    # test data: the check is that eng+tha reaches the engine (its options and key), and that
-    # Tesseract runs with both language files.
     document = corpus / "cc-0000.pdf"
     args = ["process", str(document), "--model", model, "--engine", "tesseract", "--languages", "eng+tha",
             "--dpi", "150", "--home", str(tmp_path)]  # fmt: skip

@@ -11,7 +11,8 @@ service) can catch ``DocfieldsError`` and report it, while programming errors st
      │    ├── EngineUnavailableError  the engine's library or data is not installed
      │    └── UnknownEngineError      no engine is registered under that name
      ├── NormalizerError        normalizer data, model or service unusable (names file or URL)
-     │    └── UnknownNormalizerError  a normalizer name is neither a rule, a model nor a URL
+     │    ├── UnknownNormalizerError  a normalizer name is neither a rule, a model nor a URL
+     │    └── NormalizerUnavailableError  a normalizer service did not answer (retry later)
      ├── AnnotationError        a manifest or export line is unusable (names file and line or task)
      ├── ModelError             a tagger model cannot be built, loaded, saved or trained (names it)
      ├── FieldConfigError       a field configuration is invalid (names file, field and key)
@@ -90,6 +91,14 @@ class NormalizerError(DocfieldsError):
 
 class UnknownNormalizerError(NormalizerError):
     """A normalizer name is neither a built-in rule, a model directory nor an http(s) URL."""
+
+
+class NormalizerUnavailableError(NormalizerError):
+    """A normalizer service did not answer (refused, timed out, HTTP 5xx): the service failed, not the text.
+
+    Normalizers let it through instead of marking values failed, so a caller can retry later
+    (the pipeline's fields stage: a transient error) or keep the raw texts (``docfields extract``).
+    """
 
 
 class AnnotationError(DocfieldsError):

@@ -24,12 +24,12 @@ import logging
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
-from docfields.errors import DocfieldsError
+from docfields.errors import DocfieldsError, NormalizerUnavailableError
 from docfields.fields.config import FieldConfiguration, FieldSpec
 from docfields.fields.consolidate import FieldDetection, consolidate_field, overall_confidence
 from docfields.fields.mentions import Mention, find_mentions
 from docfields.fields.result import Detection, ExtractionResult, write_result
-from docfields.normalize.base import NormalizedValue, Normalizer, NormalizerUnavailableError, TextGenerator
+from docfields.normalize.base import NormalizedValue, Normalizer, TextGenerator
 from docfields.textract import TextractDocument, iter_words, read_textract, validate_enrichment
 
 logger = logging.getLogger(__name__)

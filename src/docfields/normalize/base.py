@@ -13,8 +13,6 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from docfields.errors import NormalizerError
-
 Status = Literal["ok", "ambiguous", "unparsed", "invalid", "failed"]
 Source = Literal["rule", "model", "service"]
 
@@ -67,9 +65,3 @@ class TextGenerator(Protocol):
         ...
 
 
-class NormalizerUnavailableError(NormalizerError):
-    """A normalizer service did not answer (refused, timed out, HTTP 5xx): the service failed, not the text.
-
-    Normalizers let it through instead of marking values failed, so a caller can retry later
-    (the pipeline's fields stage: a transient error) or keep the raw texts (``docfields extract``).
-    """

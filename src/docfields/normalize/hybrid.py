@@ -22,8 +22,8 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from docfields.errors import NormalizerError
-from docfields.normalize.base import NormalizedValue, NormalizerUnavailableError, TextGenerator
+from docfields.errors import NormalizerError, NormalizerUnavailableError
+from docfields.normalize.base import NormalizedValue, TextGenerator
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
 from docfields.normalize.patterns import MONTHS, parse_strict, render_date
 from docfields.normalize.rules import DateOrder, DateRuleNormalizer

@@ -33,8 +33,8 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from docfields.errors import NormalizerError, UnknownNormalizerError
-from docfields.normalize.base import NormalizedValue, Normalizer, NormalizerUnavailableError, TextGenerator
+from docfields.errors import NormalizerError, NormalizerUnavailableError, UnknownNormalizerError
+from docfields.normalize.base import NormalizedValue, Normalizer, TextGenerator
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
 from docfields.normalize.hybrid import HybridDateNormalizer
 from docfields.normalize.rules import DateRuleNormalizer

@@ -36,8 +36,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from docfields.errors import DocfieldsError, OcrError, OutputError
-from docfields.normalize.base import NormalizerUnavailableError
+from docfields.errors import DocfieldsError, NormalizerUnavailableError, OcrError, OutputError
 from docfields.pipeline.artifacts import ArtifactStore
 from docfields.pipeline.resources import Resources
 from docfields.pipeline.settings import PipelineSettings

@@ -27,11 +27,11 @@ from docfields.errors import (
     EngineUnavailableError,
     FieldConfigError,
     ModelError,
+    NormalizerUnavailableError,
     PipelineError,
     UnknownDocumentError,
 )
 from docfields.fields import load_field_configuration
-from docfields.normalize.base import NormalizerUnavailableError
 from docfields.pipeline import Pipeline
 from docfields.pipeline.executors import Executor
 from docfields.serve.metrics import MetricsMiddleware, ServeMetrics
