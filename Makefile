@@ -31,8 +31,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[all,dev]'
 	touch $@
 
+# One worker per core, a test module per worker (module fixtures such as a Ray cluster start once):
+# the suite waits on subprocesses, servers and a browser about half of its time.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 demo: setup
 	bash examples/demo.sh $(DEMO_OUT)

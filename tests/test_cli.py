@@ -127,3 +127,11 @@ def test_error_naming_a_path_with_brackets_is_printed_verbatim(tmp_path):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "scans[/b]" in result.stderr and "x[red].pdf" in result.stderr
+
+
+def test_an_error_naming_a_long_path_stays_on_one_line_in_a_narrow_terminal(tmp_path):
+    missing = tmp_path / ("a-folder-with-a-long-name-" * 4) / "document.pdf"
+    result = subprocess.run([*DOCFIELDS, "inspect", str(missing)], capture_output=True, text=True, timeout=300,
+                            env={"COLUMNS": "40", "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert result.returncode != 0
+    assert str(missing) in result.stderr  # not broken by a newline at 40 columns

@@ -9,8 +9,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-console = Console()
-error_console = Console(stderr=True)
+# Soft wrap: a message is one line however narrow the terminal, so a path in it can be copied
+# (Rich would otherwise break it with a newline at the terminal's width).
+console = Console(soft_wrap=True)
+error_console = Console(stderr=True, soft_wrap=True)
 
 
 @contextmanager
