@@ -1,4 +1,5 @@
-"""A tiny tagger for pipeline tests: built on the spot from a corpus's words, never downloaded."""
+"""Pipeline test data: a small born-digital credit card corpus, and a tiny tagger built on the spot from
+its words (never downloaded)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from pathlib import Path
 from docfields.ner import build_tagger
 from docfields.ocr import ocr_document
 from docfields.samples import credit_card_fields
+from docfields.samples.corpus import CorpusOptions, write_corpus
 from docfields.textract import iter_words
+
+
+def credit_card_corpus(root: Path, n: int, seed: int) -> Path:
+    """``n`` generated born-digital credit card agreements under ``root``; returns their folder."""
+    write_corpus(root, CorpusOptions(n=n, seed=seed, scan_share=0.0))
+    return root / "docs"
 
 
 def tiny_tagger(corpus: Path, folder: Path) -> str:

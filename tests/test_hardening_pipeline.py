@@ -27,9 +27,8 @@ from docfields.errors import UnknownDocumentError
 from docfields.fields import ExtractionResult
 from docfields.pipeline import Pipeline, PipelineSettings, process_files
 from docfields.samples import credit_card_fields
-from docfields.samples.corpus import CorpusOptions, write_corpus
 from docfields.serve import ServeSettings, create_app
-from pipeline_support import tiny_tagger
+from pipeline_support import credit_card_corpus, tiny_tagger
 from serve_server import serve_app
 
 pytestmark = pytest.mark.slow  # documents go through OCR, a tagger and field extraction
@@ -37,9 +36,7 @@ pytestmark = pytest.mark.slow  # documents go through OCR, a tagger and field ex
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    write_corpus(root, CorpusOptions(n=3, seed=7, scan_share=0.0))
-    return root / "docs"
+    return credit_card_corpus(tmp_path_factory.mktemp("corpus"), n=3, seed=7)
 
 
 @pytest.fixture(scope="module")

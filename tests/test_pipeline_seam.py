@@ -35,19 +35,16 @@ from docfields.pipeline.settings import DocState, StageState
 from docfields.pipeline.stages import STAGES, FieldsStage, OcrStage, StageInput, plan_stages
 from docfields.pipeline.store import Store
 from docfields.samples import credit_card_fields
-from docfields.samples.corpus import CorpusOptions, write_corpus
 from docfields.serve import ServeSettings, create_app
 from hardening_support import AsgiClient
-from pipeline_support import tiny_tagger
+from pipeline_support import credit_card_corpus, tiny_tagger
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    write_corpus(root, CorpusOptions(n=2, seed=5, scan_share=0.0))
-    return root / "docs"
+    return credit_card_corpus(tmp_path_factory.mktemp("corpus"), n=2, seed=5)
 
 
 @pytest.fixture(scope="module")
