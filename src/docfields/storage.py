@@ -82,13 +82,13 @@ def check_output_folder(url: str) -> None:
     """
     if is_local(url):
         path = local_path(url)
-        if path.exists() and not path.is_dir():
-            raise OutputError(f"{url}: exists and is not a folder (name a folder for the output)")
-        return
-    import fsspec
+        blocked = path.exists() and not path.is_dir()
+    else:
+        import fsspec
 
-    fs, path = fsspec.core.url_to_fs(url)
-    if fs.exists(path) and not fs.isdir(path):
+        fs, remote = fsspec.core.url_to_fs(url)
+        blocked = fs.exists(remote) and not fs.isdir(remote)
+    if blocked:
         raise OutputError(f"{url}: exists and is not a folder (name a folder for the output)")
 
 

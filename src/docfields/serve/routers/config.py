@@ -122,7 +122,8 @@ def _installed_normalizers(settings: ServeSettings) -> set[str]:
     if not storage.exists(settings.fields_path):
         return set()
     installed = load_field_configuration(settings.fields_path)
-    return {name.strip() for spec in installed.fields for name in (spec.normalizer, spec.normalizer_endpoint) if name}
+    names = (getattr(spec, attribute) for spec in installed.fields for _, attribute in _NORMALIZER_KEYS)
+    return {name.strip() for name in names if name}
 
 
 def install_fields(config: FieldConfiguration, settings: ServeSettings) -> None:
