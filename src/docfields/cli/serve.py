@@ -63,7 +63,32 @@ def serve(
         None, "--ray", metavar="ADDRESS",
         help="Run the pipeline's stages on Ray instead of --workers (local, auto, ray://HOST:PORT, HOST:PORT); "
         "HOME must be reachable from every node.",
-    ),  # fmt: skip
+    ),
+    autoscaling: str | None = typer.Option(
+        None, metavar="FILE", help="Autoscaling file (YAML or JSON) of the Ray Serve deployments (with --ray)."
+    ),
+    normalizer_endpoint: Annotated[
+        list[str] | None,
+        typer.Option("--normalizer-endpoint", help="Named normalizer endpoint as NAME=URL or NAME=DEPLOYMENT, "
+                     "repeatable: a field's NormalizerEndpoint holding NAME resolves to it."),
+    ] = None,
+    webhook_url: Annotated[
+        list[str] | None,
+        typer.Option("--webhook-url", envvar="DOCFIELDS_WEBHOOK_URLS",
+                     help="URL prefix async invocations' webhooks may call, repeatable (the variable: "
+                     "space-separated); others are refused."),
+    ] = None,
+    webhook_secret: str | None = typer.Option(
+        None, envvar="DOCFIELDS_WEBHOOK_SECRET", help="Shared secret signing webhook calls (HMAC-SHA256)."
+    ),
+    invocations_per_replica: int = typer.Option(
+        2, min=1, help="Async invocations a replica (or this process, per deployment) runs at once."
+    ),
+    allowed_root: Annotated[
+        list[str] | None,
+        typer.Option("--allowed-root", help="Local folder async invocations may read from and write to, "
+                     "repeatable (fsspec URLs are always allowed)."),
+    ] = None,
 ) -> None:
     """Serve the pipeline and each stage over HTTP; API docs at http://HOST:PORT/docs."""
     require_extra("serve", "docfields serve")
@@ -84,5 +109,9 @@ def serve(
             models=models, normalizer=normalizer, fields=fields, idle_unload_seconds=idle_unload,
             normalizer_models=normalizer_models, normalizer_urls=normalizer_url or [],
             review=load_review_settings(review_config) if review_config else None,
+            autoscaling=autoscaling, normalizer_endpoints=dict(parse_model_option(value, "--normalizer-endpoint")
+                                                               for value in normalizer_endpoint or []),
+            webhook_urls=webhook_url or [], webhook_secret=webhook_secret or None,
+            invocations_per_replica=invocations_per_replica, allowed_roots=allowed_root or [],
         )  # fmt: skip
         run_server(settings, host=host, port=port, executor=executor)

@@ -34,9 +34,11 @@ from docfields.errors import (
 from docfields.fields import load_field_configuration
 from docfields.pipeline import Pipeline
 from docfields.pipeline.executors import Executor
+from docfields.serve.calls import LocalModels, ModelBackend
 from docfields.serve.metrics import MetricsMiddleware, ServeMetrics
 from docfields.serve.models import ModelCache
-from docfields.serve.routers import config, documents, health, models, normalize, ocr, thumbnails
+from docfields.serve.routers import config, documents, health, normalize, ocr, thumbnails
+from docfields.serve.routers import models as model_routes
 from docfields.serve.routers.config import check_against_model, check_service_urls, install_fields
 from docfields.serve.security import BodyLimitMiddleware, require_token
 from docfields.serve.settings import FIELDS_FILE, ServeSettings
@@ -118,10 +120,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         cache.close()
 
 
-def create_app(settings: ServeSettings, executor: Executor | None = None) -> FastAPI:
+def create_app(
+    settings: ServeSettings, executor: Executor | None = None, models: ModelBackend | None = None
+) -> FastAPI:
     """The service for ``settings``; ``app.state.pipeline`` is there for routes mounted later (review).
 
     ``executor``: where the pipeline's stages run (None: local worker processes, ``settings.workers``).
+    ``models``: where the model routes' calls run (None: this process, through its model cache).
 
     Raises:
         ModelError: when the pipeline's model is not a tagger directory.
@@ -134,12 +139,13 @@ def create_app(settings: ServeSettings, executor: Executor | None = None) -> Fas
     app = FastAPI(title="docfields", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.settings, app.state.pipeline = settings, pipeline
     app.state.model_cache, app.state.metrics = cache, metrics
+    app.state.models = models if models is not None else LocalModels(cache)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last, so outermost: it sees every 413
     app.add_exception_handler(DocfieldsError, _docfields_error)
     app.include_router(health.router)
     app.include_router(health.metrics_router)
-    for module in (documents, thumbnails, ocr, models, normalize, config):
+    for module in (documents, thumbnails, ocr, model_routes, normalize, config):
         app.include_router(module.router, dependencies=[Depends(require_token)])
     if settings.review is not None:
         from docfields.review.web import mount_review

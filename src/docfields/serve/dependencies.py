@@ -1,4 +1,4 @@
-"""What the routers ask FastAPI for: settings, pipeline, model cache, and request bodies.
+"""What the routers ask FastAPI for: settings, pipeline, model backend, and request bodies.
 
 Everything shared lives on ``app.state`` (set once by ``create_app``) and reaches endpoints
 through these functions, so a test swaps any of them with ``app.dependency_overrides``.
@@ -21,8 +21,8 @@ from docfields.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
     from docfields.pipeline import Pipeline
+    from docfields.serve.calls import ModelBackend
     from docfields.serve.metrics import ServeMetrics
-    from docfields.serve.models import ModelCache
 
 MULTIPART = "multipart/form-data"
 UPLOAD_FIELD = "file"
@@ -59,9 +59,9 @@ def get_pipeline(request: Request) -> Pipeline:
     return request.app.state.pipeline
 
 
-def get_model_cache(request: Request) -> ModelCache:
-    """The app's lazily loaded models."""
-    return request.app.state.model_cache
+def get_models(request: Request) -> ModelBackend:
+    """Where the app's model calls run (this process, or Ray Serve deployments)."""
+    return request.app.state.models
 
 
 def get_metrics(request: Request) -> ServeMetrics:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from docfields import storage
 from docfields.documents import DocumentLimits
@@ -76,6 +76,29 @@ class ServeSettings(BaseModel):
     review: ReviewSettings | None = Field(
         None, description="The review desk under /review, with its own logins; None: no desk."
     )
+    autoscaling: str | None = Field(
+        None, description="Autoscaling file (YAML or JSON) of the Ray Serve deployments; None: the defaults."
+    )
+    normalizer_endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Named normalizer endpoints (the original's SageMaker endpoint names): a field's "
+        "NormalizerEndpoint holding NAME resolves to this URL or deployment.",
+    )
+    webhook_urls: list[str] = Field(
+        default_factory=list,
+        description="URL prefixes async invocations' success_url/error_url may point at; others are refused.",
+    )
+    webhook_secret: str | None = Field(
+        None, min_length=1, description="Shared secret that signs webhook calls (HMAC-SHA256); None: unsigned."
+    )
+    invocations_per_replica: int = Field(
+        2, ge=1, description="Async invocations one replica (or this process, per deployment) runs at once."
+    )
+    allowed_roots: list[str] = Field(
+        default_factory=list,
+        description="Local folders async invocations may read inputs from and write outputs to (besides fsspec "
+        "URLs); empty: none but the home's async folder.",
+    )
 
     @field_validator("models", "normalizer_models")
     @classmethod
@@ -85,13 +108,14 @@ class ServeSettings(BaseModel):
                 raise ValueError(f"model name {name!r} must be letters, digits, '.', '_' or '-'")
         return models
 
-    @field_validator("normalizer_urls")
+    @field_validator("normalizer_urls", "webhook_urls")
     @classmethod
-    def _check_url_prefixes(cls, prefixes: list[str]) -> list[str]:
+    def _check_url_prefixes(cls, prefixes: list[str], info: ValidationInfo) -> list[str]:
+        kind = str(info.field_name).removesuffix("_urls")
         for prefix in prefixes:
             parts = urlsplit(prefix)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-                raise ValueError(f"normalizer URL prefix {prefix!r}: not an http(s) URL with a host (and port, path)")
+                raise ValueError(f"{kind} URL prefix {prefix!r}: not an http(s) URL with a host (and port, path)")
         return prefixes
 
     @model_validator(mode="after")

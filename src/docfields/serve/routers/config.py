@@ -81,9 +81,7 @@ def check_service_urls(config: FieldConfiguration, allowed: list[str], source: s
                 check_normalizer_urls(getattr(spec, attribute) or "", allowed)
 
 
-def check_client_normalizers(
-    config: FieldConfiguration, settings: ServeSettings, source: str
-) -> FieldConfiguration:
+def check_client_normalizers(config: FieldConfiguration, settings: ServeSettings, source: str) -> FieldConfiguration:
     """The configuration with every normalizer a client named checked, and exposed model names
     replaced by their directories (the pipeline resolves directories, not names).
 

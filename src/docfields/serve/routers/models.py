@@ -8,16 +8,13 @@ and ``PredictedClassConfidence``. Models are named by the service (``--model NAM
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
 
-from docfields.serve.dependencies import get_model_cache, get_settings, json_body, json_request_body, load_json
-from docfields.serve.models import ModelCache
+from docfields.serve.calls import ModelBackend, ModelSpec, run_tagger
+from docfields.serve.dependencies import get_models, get_settings, json_body, json_request_body, load_json
 from docfields.serve.settings import ServeSettings
-
-if TYPE_CHECKING:
-    from docfields.ner.model import Tagger
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -26,13 +23,6 @@ _REQUEST = json_request_body(
      "TargetPageOnly"},
     "The original enrichment endpoint's request forms (upstream 4.9).",
 )  # fmt: skip
-
-
-def _load_tagger(directory: str) -> Tagger:
-    """Load a tagger directory (torch and transformers are imported here, on first use)."""
-    from docfields.ner.model import Tagger
-
-    return Tagger.load(directory)
 
 
 @router.get("", summary="Named models this service can load")
@@ -56,11 +46,9 @@ def invoke_model(
     name: str,
     body: Annotated[bytes, Depends(json_body)],
     settings: Annotated[ServeSettings, Depends(get_settings)],
-    cache: Annotated[ModelCache, Depends(get_model_cache)],
+    models: Annotated[ModelBackend, Depends(get_models)],
 ) -> dict[str, Any]:
     """Run the named tagger over the posted document (loaded on first use, unloaded when idle)."""
-    from docfields.ner.enrich import enrich_request
-
     directory = settings.models.get(name)
     if directory is None:
         known = ", ".join(sorted(settings.models)) or "none (start the service with --model NAME=DIR)"
@@ -72,5 +60,4 @@ def invoke_model(
             detail=f"request body must be a JSON object (a Textract JSON or {{'Content': ...}}), "
             f"not {type(request).__name__}",
         )
-    with cache.use("tagger", name, lambda: _load_tagger(directory)) as tagger:
-        return enrich_request(request, tagger)
+    return models.call(ModelSpec("tagger", name, directory), run_tagger, request)

@@ -11,17 +11,14 @@ says which outputs are not certain.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from docfields.serve.dependencies import get_model_cache, get_settings, require_json
-from docfields.serve.models import ModelCache
+from docfields.serve.calls import ModelBackend, ModelSpec, run_normalizer
+from docfields.serve.dependencies import get_models, get_settings, require_json
 from docfields.serve.settings import ServeSettings
-
-if TYPE_CHECKING:
-    from docfields.normalize import Normalizer
 
 router = APIRouter(prefix="/normalize", tags=["normalize"])
 
@@ -41,12 +38,6 @@ class NormalizeResponse(BaseModel):
 
     generated_text: str | list[str] = Field(description="The normalized text(s), trimmed.")
     needs_review: bool | list[bool] = Field(description="True where the output is not certain.")
-
-
-def _load_normalizer(spec: str, prompt: str) -> Normalizer:
-    from docfields.normalize import resolve_normalizer
-
-    return resolve_normalizer(spec, prompt)
 
 
 def _spec(asked: str | None, settings: ServeSettings) -> str:
@@ -79,7 +70,7 @@ def _spec(asked: str | None, settings: ServeSettings) -> str:
 def normalize(
     request: NormalizeRequest,
     settings: Annotated[ServeSettings, Depends(get_settings)],
-    cache: Annotated[ModelCache, Depends(get_model_cache)],
+    models: Annotated[ModelBackend, Depends(get_models)],
     normalizer: Annotated[
         str | None, Query(description="date:<FORMAT>[;order=MDY|DMY][;model=NAME], or an exposed model's NAME.")
     ] = None,
@@ -88,11 +79,9 @@ def normalize(
     """Normalize each input; the output list has the input list's length and order."""
     spec = _spec(normalizer, settings)
     texts = [request.inputs] if isinstance(request.inputs, str) else request.inputs
-    key = f"{spec} prompt={prompt!r}" if prompt else spec
-    with cache.use("normalizer", key, lambda: _load_normalizer(spec, prompt)) as loaded:
-        values = loaded.normalize(texts)
-    outputs = [value.text.strip() for value in values]
-    review = [value.needs_review for value in values]
+    model = ModelSpec("normalizer", spec, spec, {"prompt": prompt} if prompt else {}, "normalizer")
+    values = models.call(model, run_normalizer, texts)
+    outputs, review = [text for text, _ in values], [needs for _, needs in values]
     if isinstance(request.inputs, str):
         return NormalizeResponse(generated_text=outputs[0], needs_review=review[0])
     return NormalizeResponse(generated_text=outputs, needs_review=review)

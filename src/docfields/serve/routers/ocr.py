@@ -10,18 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from docfields.documents import open_document
-from docfields.ocr import load_engine
-from docfields.serve.dependencies import (
-    DOCUMENT_REQUEST_BODY,
-    DocumentBody,
-    document_body,
-    get_model_cache,
-    get_settings,
-)
-from docfields.serve.models import ModelCache
+from docfields.serve.calls import ModelBackend, ModelSpec, run_ocr
+from docfields.serve.dependencies import DOCUMENT_REQUEST_BODY, DocumentBody, document_body, get_models, get_settings
 from docfields.serve.settings import ServeSettings
-from docfields.textract import textract_to_dict
 
 router = APIRouter(prefix="/ocr", tags=["ocr"])
 
@@ -38,13 +29,10 @@ router = APIRouter(prefix="/ocr", tags=["ocr"])
 def ocr(
     body: Annotated[DocumentBody, Depends(document_body)],
     settings: Annotated[ServeSettings, Depends(get_settings)],
-    cache: Annotated[ModelCache, Depends(get_model_cache)],
+    models: Annotated[ModelBackend, Depends(get_models)],
     engine: Annotated[str | None, Query(description="OCR engine (default: the service's, usually auto).")] = None,
 ) -> dict[str, Any]:
     """Run OCR on every page; the engine is loaded on first use and kept until idle."""
     name = engine or settings.pipeline.engine
     options = settings.pipeline.engine_options if name == settings.pipeline.engine else {}  # --languages, --dpi
-    with open_document(body.data, name=body.name, limits=settings.document_limits) as document:
-        with cache.use("ocr", name, lambda: load_engine(name, **options), lambda loaded: loaded.close()) as ocr_engine:
-            result = ocr_engine.process(document)
-    return textract_to_dict(result)
+    return models.call(ModelSpec("ocr", name, options=options), run_ocr, body.data, body.name, settings.document_limits)

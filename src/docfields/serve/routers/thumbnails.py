@@ -7,23 +7,21 @@ one image, for one-page documents only.
 
 from __future__ import annotations
 
-import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 
-from docfields.documents import Document, open_document
-from docfields.serve.dependencies import DOCUMENT_REQUEST_BODY, DocumentBody, document_body, get_settings
+from docfields.serve.calls import NPZ, ModelBackend, ModelSpec, render_thumbnails
+from docfields.serve.dependencies import DOCUMENT_REQUEST_BODY, DocumentBody, document_body, get_models, get_settings
 from docfields.serve.settings import ServeSettings
-from docfields.thumbnails import ThumbnailOptions, image_to_png, make_thumbnail, make_thumbnails, thumbnails_to_npz
+from docfields.thumbnails import ThumbnailOptions
 
 router = APIRouter(prefix="/thumbnails", tags=["thumbnails"])
 
-NPZ = "application/x-npz"
+THUMBNAILS = ModelSpec("thumbnails", "thumbnails")
 SINGLE_IMAGE_TYPES = ("image/png", "image/jpeg")
 THUMBNAIL_TYPES = (NPZ, *SINGLE_IMAGE_TYPES)
 _ALIASES = {"image/jpg": "image/jpeg", "*/*": NPZ, "application/*": NPZ, "image/*": "image/png"}
-JPEG_QUALITY = 90
 
 
 def choose_media_type(accept: str | None) -> str:
@@ -59,6 +57,7 @@ def choose_media_type(accept: str | None) -> str:
 def thumbnails(
     body: Annotated[DocumentBody, Depends(document_body)],
     settings: Annotated[ServeSettings, Depends(get_settings)],
+    models: Annotated[ModelBackend, Depends(get_models)],
     accept: Annotated[str | None, Header(description=f"One of {', '.join(THUMBNAIL_TYPES)}")] = None,
     width: Annotated[int, Query(gt=0, description="Thumbnail width in pixels.")] = 224,
     height: Annotated[int, Query(gt=0, description="Thumbnail height in pixels.")] = 224,
@@ -78,23 +77,5 @@ def thumbnails(
             detail=f"thumbnail {width} x {height} too large: at most {settings.max_thumbnail_side} pixels a side",
         )
     options = ThumbnailOptions(width=width, height=height, fit=fit)
-    with open_document(body.data, name=body.name, limits=settings.document_limits) as document:
-        content = _render(document, options, kind)
+    content = models.call(THUMBNAILS, render_thumbnails, body.data, body.name, settings.document_limits, options, kind)
     return Response(content, media_type=kind)
-
-
-def _render(document: Document, options: ThumbnailOptions, kind: str) -> bytes:
-    if kind == NPZ:
-        return thumbnails_to_npz(make_thumbnails(document, options))
-    if document.page_count != 1:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"{document.source}: {kind} holds one page and the document has {document.page_count}; "
-            f"ask for {NPZ}",
-        )
-    image = make_thumbnail(document, 1, options)
-    if kind == "image/png":
-        return image_to_png(image)
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG", quality=JPEG_QUALITY)
-    return buffer.getvalue()
