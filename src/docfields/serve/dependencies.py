@@ -98,14 +98,19 @@ async def document_body(
     elif kind in DOCUMENT_TYPES:
         data, filename = await request.body(), None
     else:
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            detail=f"unsupported Content-Type {kind or '(none)'!r}: send a document as "
-            f"{', '.join(DOCUMENT_TYPES)}, or as {MULTIPART} with a '{UPLOAD_FIELD}' part",
-        )
+        raise not_a_document_type(kind)
     if not data:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="empty request body: no document")
-    return DocumentBody(data, _safe_name(name or filename, data))
+    return DocumentBody(data, safe_name(name or filename, data))
+
+
+def not_a_document_type(kind: str) -> HTTPException:
+    """The 415 of a document upload with another media type, naming the accepted ones."""
+    return HTTPException(
+        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        detail=f"unsupported Content-Type {kind or '(none)'!r}: send a document as "
+        f"{', '.join(DOCUMENT_TYPES)}, or as {MULTIPART} with a '{UPLOAD_FIELD}' part",
+    )
 
 
 async def _form_file(request: Request) -> tuple[bytes, str | None]:
@@ -121,8 +126,8 @@ async def _form_file(request: Request) -> tuple[bytes, str | None]:
         await form.close()
 
 
-def _safe_name(name: str | None, data: bytes) -> str:
-    """The last path component of a client's file name (never a path), or upload.<type>."""
+def safe_name(name: str | None, data: bytes) -> str:
+    """The last path component of a client's file name (never a path), or upload.<type> (``data``: its first bytes)."""
     base = PurePosixPath((name or "").replace("\\", "/")).name.strip()
     if base and base not in (".", ".."):
         return base
