@@ -35,9 +35,10 @@ from docfields.fields import load_field_configuration
 from docfields.pipeline import Pipeline
 from docfields.pipeline.executors import Executor
 from docfields.serve.calls import LocalModels, ModelBackend
+from docfields.serve.invocations import InvocationRunner
 from docfields.serve.metrics import MetricsMiddleware, ServeMetrics
 from docfields.serve.models import ModelCache
-from docfields.serve.routers import config, documents, health, normalize, ocr, thumbnails
+from docfields.serve.routers import config, documents, health, invocations, normalize, ocr, thumbnails
 from docfields.serve.routers import models as model_routes
 from docfields.serve.routers.config import check_against_model, check_service_urls, install_fields
 from docfields.serve.security import BodyLimitMiddleware, require_token
@@ -110,11 +111,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServeSettings = app.state.settings
     cache: ModelCache = app.state.model_cache
     cache.start()
+    app.state.invocations.start()  # queued and interrupted invocations run again
     pool = app.state.pipeline.start_workers(settings.workers) if settings.workers else None
     logger.info("serving with %d pipeline worker(s), models %s", settings.workers, sorted(settings.models))
     try:
         yield
     finally:
+        await run_in_threadpool(app.state.invocations.stop, SHUTDOWN_SECONDS)  # the rest is queued for the next start
         if pool is not None:  # bounded: dead workers are collected, slow ones killed (their leases expire)
             await run_in_threadpool(pool.stop, SHUTDOWN_SECONDS)
         cache.close()
@@ -140,12 +143,13 @@ def create_app(
     app.state.settings, app.state.pipeline = settings, pipeline
     app.state.model_cache, app.state.metrics = cache, metrics
     app.state.models = models if models is not None else LocalModels(cache)
+    app.state.invocations = InvocationRunner.under_home(pipeline.layout, app.state.models, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last, so outermost: it sees every 413
     app.add_exception_handler(DocfieldsError, _docfields_error)
     app.include_router(health.router)
     app.include_router(health.metrics_router)
-    for module in (documents, thumbnails, ocr, model_routes, normalize, config):
+    for module in (documents, thumbnails, ocr, model_routes, normalize, config, invocations):
         app.include_router(module.router, dependencies=[Depends(require_token)])
     if settings.review is not None:
         from docfields.review.web import mount_review
