@@ -31,7 +31,7 @@ from docfields.pipeline.settings import HomeLayout
 from docfields.serve import app as app_module
 from docfields.serve.app import create_app
 from docfields.serve.calls import LocalModels, ModelSpec
-from docfields.serve.invocations import InvocationStore
+from docfields.serve.invocations import MAX_ATTEMPTS, InvocationStore, NewInvocation
 from docfields.serve.models import ModelCache
 from docfields.serve.settings import ServeSettings
 from docfields.serve.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -248,6 +248,10 @@ def test_locations_outside_the_allowed_roots_are_refused_naming_them(client, tmp
     answer = client.post("/async/thumbnails", params={"output": str(tmp_path / "out.npz")}, content=png(),
                          headers={"content-type": "image/png"})  # fmt: skip
     assert answer.status_code == 422 and f"output {tmp_path / 'out.npz'}: outside" in answer.json()["detail"]
+    other = tmp_path / "home" / "async" / "0123" / "input"  # another invocation's upload
+    answer = client.post("/async/thumbnails", params={"output": str(other)}, content=png(),
+                         headers={"content-type": "image/png"})  # fmt: skip
+    assert answer.status_code == 422 and f"output {other}: outside" in answer.json()["detail"]
     answer = client.post("/async/thumbnails", json={"input": "https://example.com/a.png"})
     assert answer.status_code == 422 and "https://example.com/a.png" in answer.json()["detail"]
     answer = client.post("/async/thumbnails", json={"input": str(tmp_path / "data" / "missing.png")})
@@ -314,3 +318,18 @@ def test_at_most_n_invocations_of_a_deployment_run_at_once(tmp_path):
         gated.gate.set()
         assert [wait_state(test_client.get, i, FINAL)["State"] for i in ids] == ["succeeded"] * 4
     assert gated.entered == 4
+
+
+def test_a_run_whose_runner_died_is_taken_over_and_fails_after_max_attempts(tmp_path):
+    store = InvocationStore(tmp_path / "docfields.db")
+    store.add_invocation(NewInvocation("i1", "thumbnails", "/in/scan.png", "scan.png", False, "/out/scan.npz"), now=0)
+    assert store.claim_invocation("a", {"thumbnails"}, now=1) is None  # the deployment is at its limit
+    first = store.claim_invocation("a", (), now=1)
+    assert first is not None and store.claim_invocation("b", (), now=2) is None  # leased to a
+    owners = [store.claim_invocation(owner, (), now=100.0 * n) for n, owner in enumerate("bc", start=1)]
+    assert [job.owner for job in owners if job] == ["b", "c"]
+    assert store.claim_invocation("d", (), now=1000) is None
+    failed = store.invocation("i1")
+    assert failed is not None and (failed.state, failed.attempts) == ("failed", MAX_ATTEMPTS)
+    assert failed.error == f"scan.png: its run was lost {MAX_ATTEMPTS} times (the service stopped or died)"
+    assert not store.finish_invocation(first, None)  # a runner that lost its lease cannot overwrite the outcome

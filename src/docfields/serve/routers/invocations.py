@@ -122,11 +122,13 @@ async def start_invocation(
     _check_options(options, spec, settings)
     invocation_id = uuid.uuid4().hex
     folder = runner.folder / invocation_id
-    roots = [str(runner.folder), *settings.allowed_roots]
-    output = _check_output(options.output or str(folder / f"output{output_suffix(spec)}"), roots)
+    # Inputs may be any invocation's output under <home>/async (OCR, then a tagger); outputs go only to its own folder.
+    output = _check_output(options.output or str(folder / f"output{output_suffix(spec)}"),
+                           [str(folder), *settings.allowed_roots])  # fmt: skip
     if options.input is not None:
         _refuse_body(request, spec)
-        source, name, uploaded = _check_input(options.input, roots), options.input, False
+        source, name = _check_input(options.input, [str(runner.folder), *settings.allowed_roots]), options.input
+        uploaded = False
     else:
         source, uploaded = str(folder / INPUT_FILE), True
         name = await _save_upload(request, spec, folder / INPUT_FILE, options.name)
