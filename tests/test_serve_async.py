@@ -31,7 +31,7 @@ from docfields.pipeline.settings import HomeLayout
 from docfields.serve import app as app_module
 from docfields.serve.app import create_app
 from docfields.serve.calls import LocalModels, ModelSpec
-from docfields.serve.invocations import MAX_ATTEMPTS, InvocationStore, NewInvocation
+from docfields.serve.invocations import MAX_ATTEMPTS, InvocationRequest, InvocationStore
 from docfields.serve.models import ModelCache
 from docfields.serve.settings import ServeSettings
 from docfields.serve.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -322,7 +322,8 @@ def test_at_most_n_invocations_of_a_deployment_run_at_once(tmp_path):
 
 def test_a_run_whose_runner_died_is_taken_over_and_fails_after_max_attempts(tmp_path):
     store = InvocationStore(tmp_path / "docfields.db")
-    store.add_invocation(NewInvocation("i1", "thumbnails", "/in/scan.png", "scan.png", False, "/out/scan.npz"), now=0)
+    run = InvocationRequest("i1", "thumbnails", "/in/scan.png", "scan.png", False, "/out/scan.npz")
+    store.add_invocation(run, now=0)
     assert store.claim_invocation("a", {"thumbnails"}, now=1) is None  # the deployment is at its limit
     first = store.claim_invocation("a", (), now=1)
     assert first is not None and store.claim_invocation("b", (), now=2) is None  # leased to a

@@ -9,6 +9,8 @@ thread: a 100 MiB upload never blocks the event loop while it is decoded.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any
@@ -114,6 +116,17 @@ def not_a_document_type(kind: str) -> HTTPException:
 
 
 async def _form_file(request: Request) -> tuple[bytes, str | None]:
+    async with form_upload(request) as upload:
+        return await upload.read(), upload.filename
+
+
+@asynccontextmanager
+async def form_upload(request: Request) -> AsyncIterator[UploadFile]:
+    """The form's file part (spooled to disk past 1 MiB by the parser), closed at the end of the block.
+
+    Raises:
+        HTTPException: 422 when the form has no file part named ``file``.
+    """
     form = await request.form(max_files=1, max_fields=16)
     try:
         upload = form.get(UPLOAD_FIELD)
@@ -121,7 +134,7 @@ async def _form_file(request: Request) -> tuple[bytes, str | None]:
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"the form has no file part named '{UPLOAD_FIELD}'"
             )
-        return await upload.read(), upload.filename
+        yield upload
     finally:
         await form.close()
 

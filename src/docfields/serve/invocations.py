@@ -99,8 +99,8 @@ class Invocation(BaseModel):
 
 
 @dataclass(frozen=True)
-class NewInvocation:
-    """What ``POST /async/{deployment}`` stores: where to read and write, options, webhooks."""
+class InvocationRequest:
+    """What ``POST /async/{deployment}`` stores and a run reads: where to read and write, options, webhooks."""
 
     id: str
     deployment: str
@@ -115,15 +115,9 @@ class NewInvocation:
 
 @dataclass(frozen=True)
 class Job:
-    """An invocation leased to a runner, with what it needs to run."""
+    """An invocation leased to a runner (``owner``)."""
 
-    id: str
-    deployment: str
-    input: str
-    name: str
-    uploaded: bool
-    output: str
-    options: dict[str, Any]
+    request: InvocationRequest
     owner: str
 
 
@@ -136,7 +130,7 @@ class InvocationStore(Store):
             for statement in _SCHEMA:
                 conn.execute(statement)
 
-    def add_invocation(self, new: NewInvocation, now: float | None = None) -> Invocation:
+    def add_invocation(self, new: InvocationRequest, now: float | None = None) -> Invocation:
         """Queue an invocation (its uploaded input is already on disk)."""
         with self._write() as conn:
             conn.execute(
@@ -176,8 +170,7 @@ class InvocationStore(Store):
                     "started = ? WHERE id = ?",
                     (owner, now + LEASE_SECONDS, now, row["id"]),
                 )
-                return Job(row["id"], row["deployment"], row["input"], row["name"], bool(row["uploaded"]),
-                           row["output"], json.loads(row["options"]), owner)  # fmt: skip
+                return Job(_request(row), owner)
         return None
 
     def renew_invocations(self, owner: str, now: float | None = None) -> int:
@@ -201,7 +194,7 @@ class InvocationStore(Store):
     def finish_invocation(self, job: Job, error: str | None, now: float | None = None) -> bool:
         """Mark a run succeeded (``error`` None) or failed; False when ``job.owner`` lost its lease meanwhile."""
         with self._write() as conn:
-            return self._finish(conn, job.id, job.owner, error, time.time() if now is None else now)
+            return self._finish(conn, job.request.id, job.owner, error, time.time() if now is None else now)
 
     def _finish(self, conn: Any, invocation_id: str, owner: str | None, error: str | None, now: float) -> bool:
         return bool(
@@ -224,6 +217,14 @@ class InvocationStore(Store):
         """Record the outcome of an invocation's webhook call: it is not made again."""
         with self._write() as conn:
             conn.execute("UPDATE invocations SET webhook = ? WHERE id = ?", (outcome, invocation_id))
+
+
+def _request(row: Any) -> InvocationRequest:
+    return InvocationRequest(
+        id=row["id"], deployment=row["deployment"], input=row["input"], name=row["name"],
+        uploaded=bool(row["uploaded"]), output=row["output"], options=json.loads(row["options"]),
+        success_url=row["success_url"], error_url=row["error_url"],
+    )  # fmt: skip
 
 
 def _status(row: Any) -> Invocation:
@@ -315,7 +316,7 @@ class InvocationRunner:
         """The runner of a pipeline home: its store's file, and ``<home>/async`` for uploads and outputs."""
         return cls(InvocationStore(layout.database), models, settings, layout.home / "async")
 
-    def submit(self, new: NewInvocation) -> Invocation:
+    def submit(self, new: InvocationRequest) -> Invocation:
         """Queue an invocation and wake the runner."""
         invocation = self.store.add_invocation(new)
         self._wake.set()
@@ -367,42 +368,44 @@ class InvocationRunner:
             job = self.store.claim_invocation(self.owner, full)
             if job is None:
                 return
-            thread = threading.Thread(target=self._run, args=(job,), name=f"invocation-{job.id}", daemon=True)
+            run = job.request
+            thread = threading.Thread(target=self._run, args=(job,), name=f"invocation-{run.id}", daemon=True)
             with self._lock:
-                self._running[job.deployment] = self._running.get(job.deployment, 0) + 1
-                self._threads[job.id] = thread
+                self._running[run.deployment] = self._running.get(run.deployment, 0) + 1
+                self._threads[run.id] = thread
             thread.start()
 
     def _run(self, job: Job) -> None:
         """Run one invocation and record its outcome; the upload goes once the outcome is recorded."""
+        run = job.request
         try:
-            error = self._execute(job)
-            if self.store.finish_invocation(job, error) and job.uploaded:
-                _remove_upload(Path(job.input))
-            logger.info("invocation %s (%s): %s", job.id, job.deployment, error or "succeeded")
+            error = self._execute(run)
+            if self.store.finish_invocation(job, error) and run.uploaded:
+                _remove_upload(Path(run.input))
+            logger.info("invocation %s (%s): %s", run.id, run.deployment, error or "succeeded")
         finally:
             with self._lock:
-                self._running[job.deployment] -= 1
-                self._threads.pop(job.id, None)
+                self._running[run.deployment] -= 1
+                self._threads.pop(run.id, None)
             self.store.close()
             self._wake.set()
 
-    def _execute(self, job: Job) -> str | None:
+    def _execute(self, run: InvocationRequest) -> str | None:
         """Read, compute, write; None when it succeeded, else the error naming the file."""
-        spec = resolve_deployment(job.deployment, self.settings)
+        spec = resolve_deployment(run.deployment, self.settings)
         try:
             if spec is None:
-                raise ModelError(f"deployment {job.deployment!r} is not served by this service any more "
+                raise ModelError(f"deployment {run.deployment!r} is not served by this service any more "
                                  f"(known: {', '.join(known_deployments(self.settings))})")  # fmt: skip
-            data = storage.read_bytes(job.input)
-            output = compute(self.models, spec, data, job.name, job.options, self.settings.document_limits)
+            data = storage.read_bytes(run.input)
+            output = compute(self.models, spec, data, run.name, run.options, self.settings.document_limits)
             del data  # a 100 MiB input is not kept while the output is written
-            storage.write_bytes_atomic(job.output, output)
+            storage.write_bytes_atomic(run.output, output)
         except (DocfieldsError, OSError) as exc:
-            return _naming(job.name, exc)
+            return _naming(run.name, exc)
         except Exception as exc:  # a bug, or a backend's own error (Ray): the invocation fails, the runner goes on
-            logger.exception("invocation %s (%s) failed", job.id, job.deployment)
-            return f"{job.name}: internal error: {type(exc).__name__}: {exc}"
+            logger.exception("invocation %s (%s) failed", run.id, run.deployment)
+            return f"{run.name}: internal error: {type(exc).__name__}: {exc}"
         return None
 
     def _notify_pending(self) -> None:

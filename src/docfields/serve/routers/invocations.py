@@ -22,7 +22,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from docfields import storage
 from docfields.documents import SNIFF_BYTES
@@ -31,7 +30,7 @@ from docfields.serve.dependencies import (
     DOCUMENT_REQUEST_BODY,
     DOCUMENT_TYPES,
     MULTIPART,
-    UPLOAD_FIELD,
+    form_upload,
     get_settings,
     media_type,
     not_a_document_type,
@@ -41,8 +40,8 @@ from docfields.serve.dependencies import (
 from docfields.serve.invocations import (
     INPUT_FILE,
     Invocation,
+    InvocationRequest,
     InvocationRunner,
-    NewInvocation,
     known_deployments,
     output_suffix,
     resolve_deployment,
@@ -132,7 +131,7 @@ async def start_invocation(
     else:
         source, uploaded = str(folder / INPUT_FILE), True
         name = await _save_upload(request, spec, folder / INPUT_FILE, options.name)
-    new = NewInvocation(invocation_id, deployment, source, name, uploaded, output, _model_options(options),
+    new = InvocationRequest(invocation_id, deployment, source, name, uploaded, output, _model_options(options),
                         options.success_url, options.error_url)  # fmt: skip
     invocation = await run_in_threadpool(runner.submit, new)
     response.headers["Location"] = f"/async/{invocation_id}"
@@ -282,16 +281,8 @@ async def _stream_body(request: Request, path: Path) -> None:
 
 
 async def _copy_form_file(request: Request, path: Path) -> str | None:
-    """Copy the form's file part (spooled to disk by the form parser) to ``path``; returns its file name."""
-    form = await request.form(max_files=1, max_fields=16)
-    try:
-        upload = form.get(UPLOAD_FIELD)
-        if not isinstance(upload, UploadFile):
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"the form has no file part named '{UPLOAD_FIELD}'"
-            )
+    """Copy the form's file part to ``path``; returns its file name."""
+    async with form_upload(request) as upload:
         with path.open("wb") as handle:
             await run_in_threadpool(shutil.copyfileobj, upload.file, handle, 2**20)
         return upload.filename
-    finally:
-        await form.close()
