@@ -116,7 +116,8 @@ BAD = [
     ),
     (
         {"ClassId": 0, "Name": "D", "NormalizerEndpoint": "my-sagemaker-endpoint", "NormalizerPrompt": "p"},
-        "field 'D' (index 1): NormalizerEndpoint: 'my-sagemaker-endpoint' is not a normalizer",
+        "field 'D' (index 1): NormalizerEndpoint: 'my-sagemaker-endpoint' is not a registered normalizer endpoint name "
+        "(known: none)",
     ),
     ("Date", "field index 1: a field must be a JSON object"),
 ]

@@ -20,6 +20,8 @@ service) can catch ``DocfieldsError`` and report it, while programming errors st
      ├── ReviewError            a review answer, task or review setting is unusable (names it)
      ├── PipelineError          the pipeline store refuses an operation (names the document)
      │    └── UnknownDocumentError    no document with that id in the store
+     ├── PipelineConfigError    a pipeline reconfiguration is refused, or a service cannot be asked
+     │                          for one (names the key, or the service's URL)
      ├── OutputError            an output path is unusable: a file where a folder must go, or a
      │                          path that would land outside the output folder (names the path)
      ├── MissingExtraError      an optional part (pip extra) is not installed (names the pip command)
@@ -181,6 +183,23 @@ class PipelineError(DocfieldsError):
 
 class UnknownDocumentError(PipelineError):
     """No document with that id in the pipeline's store (the KeyError of the pipeline)."""
+
+
+class PipelineConfigError(DocfieldsError):
+    """A change of the pipeline's configuration (tagger, OCR engine, threshold) is refused.
+
+    ``key`` names the setting at fault (``tagger``, ``engine_options``, ...), so a ``PUT
+    /config/pipeline`` answer or a ``docfields config set`` error says what to fix; None when the
+    service itself cannot be reached (the message then names its URL).
+    """
+
+    exit_code = 18
+
+    def __init__(self, source: str, reason: str, key: str | None = None) -> None:
+        self.source = source
+        self.reason = reason
+        self.key = key
+        super().__init__(f"{source}: " + (f"{key}: " if key else "") + reason)
 
 
 class OutputError(DocfieldsError):

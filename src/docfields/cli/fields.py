@@ -1,7 +1,8 @@
-"""Commands on fields: ``fields extract`` (enriched JSON to results) and ``fields check``."""
+"""Commands on fields: ``fields extract`` (enriched JSON to results), ``fields check`` and ``fields export``."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,6 +13,17 @@ from docfields.cli.output import console, error_console, fail_on_error
 
 if TYPE_CHECKING:
     from docfields.fields import ExtractionResult, FieldConfiguration, FieldResult
+
+ENDPOINT_HELP = ("Named normalizer endpoint as NAME=URL or NAME=DIR, repeatable: a field's NormalizerEndpoint "
+                 "holding NAME (the original's SageMaker endpoint names) resolves to it.")  # fmt: skip
+
+
+def parse_endpoint_options(values: list[str] | None) -> dict[str, str]:
+    """``--normalizer-endpoint NAME=TARGET`` options as a mapping (as ``docfields serve`` reads them)."""
+    from docfields.cli.serve import parse_model_option
+
+    return dict(parse_model_option(value, "--normalizer-endpoint") for value in values or [])
+
 
 fields_app = typer.Typer(help="Field configurations and field extraction from enriched JSON.", no_args_is_help=True)
 app.add_typer(fields_app, name="fields")
@@ -81,15 +93,17 @@ def check_command(
     partial: bool = typer.Option(
         False, "--partial", help="The file lists only some of a tagger's classes (extraction only, not training)."
     ),
+    normalizer_endpoint: Annotated[list[str] | None, typer.Option("--normalizer-endpoint", help=ENDPOINT_HELP)] = None,
 ) -> None:
     """Validate a field configuration; errors name the field and the key.
 
-    Without --partial the ClassIds must be 0..n-1, as `train ner` requires.
+    Without --partial the ClassIds must be 0..n-1, as `train ner` requires. A NormalizerEndpoint
+    holding a name must be one of --normalizer-endpoint's names.
     """
     from docfields.fields.config import check_tagger_classes, load_field_configuration
 
     with fail_on_error():
-        config = load_field_configuration(fields)
+        config = load_field_configuration(fields, parse_endpoint_options(normalizer_endpoint))
         if not partial:
             check_tagger_classes(config, fields)
     _print_configuration(fields, config)
@@ -107,3 +121,30 @@ def _print_configuration(url: str, config: FieldConfiguration) -> None:
         select = "multi-value" if spec.is_multi_value else str(spec.select)
         table.add_row(str(spec.class_id), spec.name, kind, select, spec.normalizer_spec or "")
     console.print(table)
+
+
+class ExportFormat(StrEnum):
+    """Formats ``fields export`` writes."""
+
+    ORIGINAL = "original"
+
+
+@fields_app.command("export")
+def export_command(
+    fields: Annotated[str, typer.Argument(help="Field configuration to export.")],
+    out: Annotated[str, typer.Argument(help="File to write (JSON list).")],
+    export_format: Annotated[
+        ExportFormat, typer.Option("--format", help="original: the AWS sample's FieldConfiguration keys.")
+    ],
+    normalizer_endpoint: Annotated[list[str] | None, typer.Option("--normalizer-endpoint", help=ENDPOINT_HELP)] = None,
+) -> None:
+    """Write a configuration the original's post-processing loads: exactly its keys.
+
+    A field whose normalizer the original cannot express (a Normalizer rule, URL or folder) is
+    written without one, with a warning naming it.
+    """
+    from docfields.fields.config import export_original, load_field_configuration
+
+    with fail_on_error():
+        entries = export_original(load_field_configuration(fields, parse_endpoint_options(normalizer_endpoint)), out)
+    console.print(f"wrote {len(entries)} fields to {out} ({export_format.value} format)", highlight=False)

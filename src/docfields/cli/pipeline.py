@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from docfields.cli.fields import ENDPOINT_HELP
 from docfields.cli.main import app
 from docfields.cli.output import console, fail_on_error, require_extra
 
@@ -33,11 +34,13 @@ def ocr_settings(engine: str, languages: str | None, dpi: int | None) -> dict[st
 
 
 def _settings(
-    home: str, ocr: dict[str, Any], model: str | None, fields: str | None, threshold: float
+    home: str, ocr: dict[str, Any], model: str | None, fields: str | None, threshold: float, endpoints: list[str] | None
 ) -> PipelineSettings:
+    from docfields.cli.fields import parse_endpoint_options
     from docfields.pipeline import PipelineSettings
 
-    return PipelineSettings(home=home, model=model, fields=fields, review_threshold=threshold, **ocr)
+    return PipelineSettings(home=home, model=model, fields=fields, review_threshold=threshold,
+                            normalizer_endpoints=parse_endpoint_options(endpoints), **ocr)  # fmt: skip
 
 
 @app.command()
@@ -57,6 +60,7 @@ def process(
         help="Run the stages on Ray instead of --workers: local, auto, ray://HOST:PORT or HOST:PORT. "
         "The store stays here; HOME (originals, artifacts) must be reachable from every node.",
     ),  # fmt: skip
+    normalizer_endpoint: Annotated[list[str] | None, typer.Option("--normalizer-endpoint", help=ENDPOINT_HELP)] = None,
 ) -> None:
     """OCR, tag and extract the fields of documents; print them and write one result JSON each.
 
@@ -70,7 +74,8 @@ def process(
     from docfields.pipeline import DocState, DocumentStatus, Pipeline, process_files
 
     with fail_on_error(), executor_for(ray) as executor:
-        settings = _settings(home, ocr_settings(engine, languages, dpi), model, fields, review_threshold)
+        ocr = ocr_settings(engine, languages, dpi)
+        settings = _settings(home, ocr, model, fields, review_threshold, normalizer_endpoint)
         pipeline = Pipeline(settings, executor=executor)
         columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"))  # fmt: skip
@@ -180,6 +185,7 @@ def watch(
     workers: int = typer.Option(1, min=1, help="Worker processes (1: in this process)."),
     review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Results below go to review."),
     home: str = typer.Option(".docfields", envvar="DOCFIELDS_HOME", help=HOME_HELP),
+    normalizer_endpoint: Annotated[list[str] | None, typer.Option("--normalizer-endpoint", help=ENDPOINT_HELP)] = None,
 ) -> None:
     """Process new files of DIR as they arrive; results go to OUT, bad files to the quarantine folder.
 
@@ -199,7 +205,8 @@ def watch(
             console.print(f"[red]quarantined[/red] {moved}: {escape(str(status.error))}", highlight=False)
 
     with fail_on_error():
-        pipeline = Pipeline(_settings(home, ocr_settings(engine, languages, dpi), model, fields, review_threshold))
+        ocr = ocr_settings(engine, languages, dpi)
+        pipeline = Pipeline(_settings(home, ocr, model, fields, review_threshold, normalizer_endpoint))
         options = WatchOptions(out=out, quarantine=quarantine, interval=interval, once=once, workers=workers)
         if not once:
             console.print(f"watching {escape(folder)} (Ctrl-C stops)", highlight=False)

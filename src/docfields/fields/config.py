@@ -4,13 +4,17 @@ A JSON list (or ``{"Fields": [...]}``) of objects with PascalCase keys, as the o
 ``FieldConfiguration`` (DESIGN.md, "Field configuration"); snake_case keys load too. docfields
 adds ``Normalizer``: a built-in rule (``date:YYYY-MM-DD``), an http(s) normalizer service, or a
 local model directory. ``NormalizerEndpoint`` + ``NormalizerPrompt`` keep the original's
-spelling; the endpoint is a URL (or model directory) here, not a SageMaker endpoint name.
+spelling; the endpoint is a URL, a model directory, or a name as the original's SageMaker endpoint
+names (``date-norm-endpoint``) that the caller registered (``endpoints``: name -> URL or model
+directory; ``resolve_endpoint_names`` puts the target in its place). ``export_original`` writes a
+configuration back with exactly the original's keys.
 
 Validation is strict because a typo must not pass silently: an unknown key, both spellings of
 one key, a value of the wrong JSON type (``"ClassId": "0"``, ``"Optional": "yes"`` are not
 coerced), a ClassId outside ``0..MAX_CLASS_ID``, an unknown ``Select``, a duplicate ``ClassId``
 or ``Name``, an endpoint without its prompt (or the reverse), or a normalizer name that is no
-rule, URL or directory is a ``FieldConfigError`` naming the file, the field and the key.
+rule, URL or directory (nor, for an endpoint, a registered name) is a ``FieldConfigError`` naming
+the file, the field and the key.
 Normalizer models are not loaded here, only their names checked.
 
 A configuration used for extraction may list only some of a tagger's classes; one that trains
@@ -25,7 +29,10 @@ a tagger must number its fields ``0..n-1``: ``check_tagger_classes`` applies the
 from __future__ import annotations
 
 import json
+import logging
+import re
 import reprlib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -37,8 +44,15 @@ from docfields import storage
 from docfields.annotations.classes import ClassId, tagger_classes_problem
 from docfields.errors import DocfieldsError, FieldConfigError
 
+logger = logging.getLogger(__name__)
+
 SelectStrategy = Literal["confidence", "first", "last", "longest", "shortest"]
 _TOP_LEVEL_KEYS = ("Fields", "fields")
+# A SageMaker endpoint name: letters, digits and inner hyphens, at most 63 characters.
+ENDPOINT_NAME_PATTERN = re.compile(r"[A-Za-z0-9](?:-*[A-Za-z0-9]){0,62}")
+# The keys of the original's FieldConfiguration (its constructor's arguments, PascalCase).
+ORIGINAL_KEYS = ("ClassId", "Name", "Ignore", "Optional", "Select", "AnnotationGuidance", "NormalizerEndpoint",
+                 "NormalizerPrompt")  # fmt: skip
 
 
 class FieldSpec(BaseModel):
@@ -92,11 +106,15 @@ class FieldSpec(BaseModel):
             raise ValueError("NormalizerPrompt: set without NormalizerEndpoint or Normalizer")
         if self.normalizer_endpoint is not None and self.normalizer is not None:
             raise ValueError("Normalizer: set together with NormalizerEndpoint; keep one of them")
+        context = info.context or {}
+        check_location = context.get("check_locations", True)
         for key, spec in (("NormalizerEndpoint", self.normalizer_endpoint), ("Normalizer", self.normalizer)):
-            if spec is not None:
-                problem = _normalizer_problem(spec, check_location=(info.context or {}).get("check_locations", True))
-                if problem:
-                    raise ValueError(f"{key}: {problem}")
+            if key == "NormalizerEndpoint" and spec is not None:
+                problem = _endpoint_name_problem(spec, context.get("endpoints") or {}, check_location)
+            else:
+                problem = None if spec is None else _normalizer_problem(spec, check_location)
+            if problem:
+                raise ValueError(f"{key}: {problem}")
         return self
 
     @property
@@ -136,6 +154,25 @@ class FieldConfiguration(BaseModel):
     def to_json_list(self) -> list[dict[str, Any]]:
         """The JSON list with PascalCase keys; unset (None) keys are left out."""
         return [spec.model_dump(by_alias=True, exclude_none=True) for spec in self.fields]
+
+
+def is_endpoint_name(spec: str) -> bool:
+    """Whether ``spec`` reads as a SageMaker endpoint name (``date-norm-endpoint``), not a URL or a path."""
+    return ENDPOINT_NAME_PATTERN.fullmatch(spec.strip()) is not None
+
+
+def _endpoint_name_problem(spec: str, endpoints: Mapping[str, str], check_location: bool) -> str | None:
+    """Why a ``NormalizerEndpoint`` names nothing: a registered name passes, a name-shaped value that is
+    no registered name (nor an existing model folder) is refused with the known names, the rest is
+    checked as any normalizer."""
+    name = spec.strip()
+    if name in endpoints:
+        return None
+    if is_endpoint_name(name) and not (check_location and _is_dir(name)):
+        known = ", ".join(sorted(endpoints)) or "none"
+        return (f"{name!r} is not a registered normalizer endpoint name (known: {known}); register it "
+                "with --normalizer-endpoint NAME=URL")  # fmt: skip
+    return _normalizer_problem(spec, check_location)
 
 
 def _normalizer_problem(spec: str, check_location: bool = True) -> str | None:
@@ -219,13 +256,13 @@ def _known_keys() -> list[str]:
     return [info.alias or name for name, info in FieldSpec.model_fields.items()]
 
 
-def _parse_entry(entry: Any, index: int, source: str, check_locations: bool) -> FieldSpec:
+def _parse_entry(entry: Any, index: int, source: str, context: dict[str, Any]) -> FieldSpec:
     if not isinstance(entry, dict):
         raise FieldConfigError(
             source, f"a field must be a JSON object, not {type(entry).__name__}", _label(None, index)
         )
     try:
-        return FieldSpec.model_validate(entry, context={"check_locations": check_locations})
+        return FieldSpec.model_validate(entry, context=context)
     except ValidationError as exc:
         error = exc.errors()[0]
         key, reason = _error_key_and_reason(error)
@@ -250,7 +287,10 @@ def _field_list(data: Any, source: str) -> list[Any]:
 
 
 def parse_field_configuration(
-    data: Any, source: str = "<fields>", check_locations: bool = True
+    data: Any,
+    source: str = "<fields>",
+    check_locations: bool = True,
+    endpoints: Mapping[str, str] | None = None,
 ) -> FieldConfiguration:
     """A field configuration from loaded JSON (a list, or ``{"Fields": [...]}``), fully checked.
 
@@ -259,17 +299,31 @@ def parse_field_configuration(
         source: What errors name (the file, or the request).
         check_locations: Check that a normalizer's model directory exists. A service leaves this
             to its own rule for clients (which names no server path at all).
+        endpoints: Registered normalizer endpoint names (name -> URL or model directory): a
+            ``NormalizerEndpoint`` may hold one of them. The names stay in the configuration.
 
     Raises:
         FieldConfigError: naming ``source``, the field (Name or index) and the key.
     """
+    context = {"check_locations": check_locations, "endpoints": dict(endpoints or {})}
     entries = enumerate(_field_list(data, source))
-    fields = [_parse_entry(entry, index, source, check_locations) for index, entry in entries]
+    fields = [_parse_entry(entry, index, source, context) for index, entry in entries]
     problems = _duplicate_problems(fields)
     if problems:
         field, key, reason = problems[0]
         raise FieldConfigError(source, reason, field, key)
-    return FieldConfiguration.model_validate({"fields": fields}, context={"check_locations": check_locations})
+    return FieldConfiguration.model_validate({"fields": fields}, context=context)
+
+
+def resolve_endpoint_names(config: FieldConfiguration, endpoints: Mapping[str, str]) -> FieldConfiguration:
+    """The configuration with each ``NormalizerEndpoint`` that holds a name of ``endpoints`` replaced by
+    the URL or model directory registered under it (what extraction resolves), the rest unchanged."""
+
+    def resolved(spec: FieldSpec) -> FieldSpec:
+        name = (spec.normalizer_endpoint or "").strip()
+        return spec.model_copy(update={"normalizer_endpoint": endpoints[name]}) if name in endpoints else spec
+
+    return config.model_copy(update={"fields": [resolved(spec) for spec in config.fields]})
 
 
 def check_tagger_classes(config: FieldConfiguration, source: str = "<fields>") -> None:
@@ -313,18 +367,52 @@ def field_entries(raw: bytes, source: str) -> list[Any]:
     return _field_list(data, source)
 
 
-def parse_field_configuration_bytes(raw: bytes, source: str) -> FieldConfiguration:
-    """A field configuration from a file's bytes (either shape), fully checked."""
-    return parse_field_configuration(field_entries(raw, source), source=source)
+def parse_field_configuration_bytes(
+    raw: bytes, source: str, endpoints: Mapping[str, str] | None = None
+) -> FieldConfiguration:
+    """A field configuration from a file's bytes (either shape), fully checked (``endpoints``: as
+    ``parse_field_configuration``)."""
+    return parse_field_configuration(field_entries(raw, source), source=source, endpoints=endpoints)
 
 
-def load_field_configuration(url: str) -> FieldConfiguration:
-    """Read and check a field configuration file (local path or fsspec URL).
+def load_field_configuration(url: str, endpoints: Mapping[str, str] | None = None) -> FieldConfiguration:
+    """Read and check a field configuration file (local path or fsspec URL); ``endpoints`` are the
+    registered normalizer endpoint names its ``NormalizerEndpoint`` keys may hold.
 
     >>> load_field_configuration("examples/fields/credit-card.json").active()[0].name  # doctest: +SKIP
     'Agreement Effective Date'
     """
-    return parse_field_configuration(read_field_entries(url), source=url)
+    return parse_field_configuration(read_field_entries(url), source=url, endpoints=endpoints)
+
+
+def to_original_entries(config: FieldConfiguration) -> list[dict[str, Any]]:
+    """The configuration as the original's post-processing loads it: exactly its keys (``ORIGINAL_KEYS``).
+
+    The original's ``NormalizerEndpoint`` is a SageMaker endpoint name set together with its prompt:
+    a field normalized by a ``Normalizer`` (a rule, a URL, a model folder) or by an endpoint that is
+    a URL or a folder cannot say so there, and is written without a normalizer, with a WARNING
+    naming the field.
+    """
+    entries = []
+    for spec in config.fields:
+        entry = {key: value for key, value in spec.model_dump(by_alias=True, exclude_none=True).items()
+                 if key in ORIGINAL_KEYS}  # fmt: skip
+        endpoint = (spec.normalizer_endpoint or "").strip()
+        if spec.normalizer or (endpoint and not (is_endpoint_name(endpoint) and spec.normalizer_prompt)):
+            logger.warning("field %r: its normalizer %r cannot be expressed in the original's configuration "
+                           "(a SageMaker endpoint name with a prompt): written without one",
+                           spec.name, spec.normalizer_spec)  # fmt: skip
+            entry.pop("NormalizerEndpoint", None)
+            entry.pop("NormalizerPrompt", None)
+        entries.append(entry)
+    return entries
+
+
+def export_original(config: FieldConfiguration, url: str) -> list[dict[str, Any]]:
+    """Write ``to_original_entries(config)`` atomically to ``url`` as a JSON list; returns the entries."""
+    entries = to_original_entries(config)
+    storage.write_text_atomic(url, json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
+    return entries
 
 
 def credit_card_configuration() -> FieldConfiguration:

@@ -5,7 +5,8 @@ A single-value field (``Select`` set) has ``Value`` and ``Detections``; a multi-
 ``Values``, each ``{"Confidence", "Value", "Detections"}`` (the original's shape, section 5.5).
 ``Optional`` appears only when the configuration sets it, ``RawText`` only on a detection a
 normalizer changed. docfields adds ``Warnings`` (what degraded this result) and, once a person has
-checked it, ``Review`` (``{"Reviewer", "TimeSpentInSeconds", "ChangedFields", "ReviewedAt"}``).
+checked it, ``Review`` (``{"Reviewer", "TimeSpentInSeconds", "ChangedFields", "ReviewedAt"}``); the
+pipeline's results carry ``Producer`` (``{"Tagger", "Engine", "EngineOptions"}``), optional on reading.
 
 Unknown keys read from a file are kept, so a result written by a newer version (or by the
 original, with its ``Review.WorkerId``) survives ``from_json_dict`` -> ``to_json_dict``.
@@ -89,6 +90,19 @@ class ReviewInfo(_ResultModel):
     reviewed_at: str
 
 
+class ProducerInfo(_ResultModel):
+    """What made a result: the tagger (its name) and the OCR engine with its options.
+
+    docfields adds it to every result of the pipeline, so that after a reconfiguration each result
+    still says which models it came from. Optional: results written before it, by ``fields
+    extract`` or by the original have none, and read back the same.
+    """
+
+    tagger: str
+    engine: str
+    engine_options: dict[str, Any] = Field(default_factory=dict)
+
+
 class ExtractionResult(_ResultModel):
     """A document's fields, the overall confidence (min over counted fields), and what degraded it."""
 
@@ -96,6 +110,7 @@ class ExtractionResult(_ResultModel):
     fields: dict[str, FieldResult]
     warnings: list[str] | None = None
     review: ReviewInfo | None = None
+    producer: ProducerInfo | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """The Result JSON: PascalCase keys, keys that are None left out."""

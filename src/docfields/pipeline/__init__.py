@@ -14,7 +14,14 @@ from docfields.errors import PipelineError, UnknownDocumentError
 from docfields.pipeline.batch import ProcessedFile, ProcessSummary, process_files
 from docfields.pipeline.executors import Executor, InlineExecutor, StageCall, StageOutcome
 from docfields.pipeline.pipeline import Pipeline, Submission
-from docfields.pipeline.settings import DocState, DocumentStatus, PipelineSettings, StageState, StageStatus
+from docfields.pipeline.settings import (
+    DocState,
+    DocumentStatus,
+    PipelineConfig,
+    PipelineSettings,
+    StageState,
+    StageStatus,
+)
 from docfields.pipeline.watch import WatchEvent, WatchOptions, WatchSummary, watch_folder
 from docfields.pipeline.workers import WorkerPool
 
@@ -24,6 +31,7 @@ __all__ = [
     "Executor",
     "InlineExecutor",
     "Pipeline",
+    "PipelineConfig",
     "PipelineError",
     "PipelineSettings",
     "ProcessSummary",

@@ -12,17 +12,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
 from docfields import storage
-from docfields.errors import ModelError, PipelineError
+from docfields.errors import DocfieldsError, ModelError, PipelineConfigError, PipelineError
 from docfields.pipeline.artifacts import ArtifactStore, bytes_sha256
 from docfields.pipeline.driver import Driver, DriverThread, OnChange
 from docfields.pipeline.executors import Executor
-from docfields.pipeline.settings import DocState, DocumentStatus, HomeLayout, PipelineSettings
+from docfields.pipeline.settings import DocState, DocumentStatus, HomeLayout, PipelineConfig, PipelineSettings
 from docfields.pipeline.stages import FIELDS, plan_stages, read_configuration, result_key, stage_named
 from docfields.pipeline.store import NewDocument, Store
 from docfields.pipeline.workers import WorkerPool, run_pool_until_idle, start_pool
@@ -58,6 +59,7 @@ class Pipeline:
         self.store = Store(self.layout.database)
         self.artifacts = ArtifactStore(self.layout.artifacts)
         self._driver: Driver | None = None
+        self._reconfiguring = threading.Lock()
 
     # -- submitting ---------------------------------------------------------------------------
 
@@ -90,37 +92,81 @@ class Pipeline:
 
     def submit_bytes_once(self, data: bytes, name: str) -> Submission:
         """``submit_once`` for a document given as bytes (an upload)."""
-        key = result_key(bytes_sha256(data), self.settings)
-        return self._queue(data, name, key, retry_failed=True)
+        settings = self.settings  # one snapshot: a reconfiguration meanwhile applies to the next document
+        key = result_key(bytes_sha256(data), settings)
+        return self._queue(data, name, key, retry_failed=True, settings=settings)
 
-    def _queue(self, data: bytes, name: str, key: str | None, *, retry_failed: bool) -> Submission:
+    def _queue(
+        self, data: bytes, name: str, key: str | None, *, retry_failed: bool, settings: PipelineSettings | None = None
+    ) -> Submission:
+        settings = settings or self.settings
         digest = bytes_sha256(data)
         suffix = PurePath(name).suffix.lower()[:12]
         original = self.layout.documents / digest[:2] / f"{digest}{suffix}"
         if not original.is_file():
             storage.write_bytes_atomic(str(original), data)
-        settings_json = json.dumps(self._document_settings().model_dump(mode="json"), sort_keys=True)
+        settings_json = json.dumps(self._document_settings(settings).model_dump(mode="json"), sort_keys=True)
         new = NewDocument(uuid.uuid4().hex, name, digest, str(original), settings_json,
-                          plan_stages(self.settings), key)  # fmt: skip
+                          plan_stages(settings), key)  # fmt: skip
         doc_id = self.store.add_document(new, retry_failed=retry_failed)
         reused = doc_id != new.id
         logger.info("%s %s as %s", "reused" if reused else "queued", name, doc_id)
         return Submission(doc_id, reused)
 
-    def _document_settings(self) -> PipelineSettings:
+    def _document_settings(self, settings: PipelineSettings) -> PipelineSettings:
         """The settings a document is stored with: with a model, the hash of the configuration read now.
 
         The configuration's bytes are stored under the home by that hash (once), and its stages
         read that copy: a configuration replaced later applies to later submissions only.
         """
-        if self.settings.model is None:
-            return self.settings
-        raw = read_configuration(self.settings)
+        if settings.model is None:
+            return settings
+        raw = read_configuration(settings)
         digest = bytes_sha256(raw)
         stored = self.layout.configuration(digest)
         if not stored.is_file():
             storage.write_bytes_atomic(str(stored), raw)
-        return self.settings.model_copy(update={"fields_sha256": digest})
+        return settings.model_copy(update={"fields_sha256": digest})
+
+    # -- reconfiguring ------------------------------------------------------------------------
+
+    def configuration(self) -> PipelineConfig:
+        """Which model each stage of the next submitted document uses, and the review threshold."""
+        return PipelineConfig.from_settings(self.settings)
+
+    def reconfigure(self, config: PipelineConfig) -> PipelineConfig:
+        """Use ``config`` for documents submitted from now on, and keep it in ``<home>/pipeline.json``.
+
+        Documents already submitted keep the settings they were stored with, whatever stage they
+        are in, so no document mixes two taggers or engines; workers need no restart. The engine
+        and its options are checked, and the tagger directory must hold a model.
+
+        Raises:
+            PipelineConfigError: naming the key at fault (``engine``, ``engine_options``, ``model``).
+        """
+        with self._reconfiguring:
+            settings = self.settings.model_copy(update=config.model_dump())
+            _check_reconfiguration(settings)
+            self.settings = _absolute_paths(settings)
+            applied = self.configuration()
+            storage.write_text_atomic(str(self.layout.pipeline_config), applied.model_dump_json(indent=2) + "\n")
+        logger.info("reconfigured: tagger %s, engine %s, threshold %g", applied.tagger or applied.model,
+                    applied.engine, applied.review_threshold)  # fmt: skip
+        return applied
+
+    def stored_configuration(self) -> PipelineConfig | None:
+        """The configuration last applied with ``reconfigure`` in this home (None: never reconfigured).
+
+        Raises:
+            PipelineConfigError: when the file is not a pipeline configuration (naming it).
+        """
+        path = self.layout.pipeline_config
+        if not path.is_file():
+            return None
+        try:
+            return PipelineConfig.model_validate_json(path.read_bytes())
+        except ValueError as exc:
+            raise PipelineConfigError(str(path), f"not a pipeline configuration: {exc}") from exc
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -230,6 +276,21 @@ def _check_settings(settings: PipelineSettings) -> None:
     check_engine_options(settings.engine, **settings.engine_options)
     if settings.model is not None and not (Path(settings.model) / "config.json").is_file():
         raise ModelError(f"{settings.model}: not a tagger directory (no config.json)")
+
+
+def _check_reconfiguration(settings: PipelineSettings) -> None:
+    """``_check_settings``, its error naming the key a client sent."""
+    from docfields.errors import UnknownEngineError
+
+    source = "pipeline configuration"
+    try:
+        _check_settings(settings)
+    except UnknownEngineError as exc:
+        raise PipelineConfigError(source, str(exc), "engine") from exc
+    except ModelError as exc:
+        raise PipelineConfigError(source, str(exc), "model") from exc
+    except DocfieldsError as exc:
+        raise PipelineConfigError(source, str(exc), "engine_options") from exc
 
 
 def _absolute_paths(settings: PipelineSettings) -> PipelineSettings:

@@ -15,8 +15,10 @@ lock, held by the stage while it uses the object.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,15 +64,18 @@ class Resources:
                     torch.set_num_threads(self.torch_threads)
             return self._tagger[2]
 
-    def configuration(self, raw: bytes, source: str) -> FieldConfiguration:
-        """A field configuration parsed once per content (``source`` names it in errors)."""
-        from docfields.fields import parse_field_configuration_bytes
+    def configuration(self, raw: bytes, source: str, endpoints: Mapping[str, str] | None = None) -> FieldConfiguration:
+        """A field configuration parsed once per content and endpoints (``source`` names it in errors),
+        each ``NormalizerEndpoint`` holding a name of ``endpoints`` replaced by what it names."""
+        from docfields.fields.config import parse_field_configuration_bytes, resolve_endpoint_names
         from docfields.pipeline.artifacts import bytes_sha256
 
-        digest = bytes_sha256(raw)
-        if digest not in self._configs:
-            self._configs[digest] = parse_field_configuration_bytes(raw, source)
-        return self._configs[digest]
+        endpoints = dict(endpoints or {})
+        key = bytes_sha256(raw) + json.dumps(endpoints, sort_keys=True)
+        if key not in self._configs:
+            config = parse_field_configuration_bytes(raw, source, endpoints)
+            self._configs[key] = resolve_endpoint_names(config, endpoints)
+        return self._configs[key]
 
     def clear(self) -> None:
         """Close the engines and drop every model."""

@@ -50,6 +50,9 @@ class PipelineSettings(BaseModel):
         description="That engine's options, e.g. languages and DPI as `docfields.ocr.engine_options` routes them.",
     )
     model: str | None = Field(None, description="Tagger directory; None stops after OCR and thumbnails.")
+    tagger: str | None = Field(
+        None, description="The tagger's name (a service's --model NAME), recorded in results; None: its folder's name."
+    )
     fields: str | None = Field(None, description="Field configuration file; None: the model's fields.json.")
     fields_sha256: str | None = Field(
         None,
@@ -62,6 +65,11 @@ class PipelineSettings(BaseModel):
         description="URL prefixes the field configuration's normalizer "
         "services may be called at; None: any (the user's own configuration).",
     )
+    normalizer_endpoints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Named normalizer endpoints (the original's SageMaker endpoint names): a field's "
+        "NormalizerEndpoint holding NAME calls this URL or model directory.",
+    )
     thumbnails: bool = Field(True, description="Render page thumbnails (224 x 224 npz).")
     max_attempts: int = Field(3, ge=1, description="Attempts per stage for transient errors and lost workers.")
     retry_base_seconds: float = Field(1.0, ge=0.0, description="First retry delay; doubles per attempt.")
@@ -70,6 +78,29 @@ class PipelineSettings(BaseModel):
     lease_seconds: float = Field(60.0, gt=0.0, description="A running stage whose worker stops renewing "
                                  "its lease for this long is taken over by another worker.")  # fmt: skip
     poll_seconds: float = Field(0.5, gt=0.0, description="How often an idle worker looks for work.")
+
+
+class PipelineConfig(BaseModel):
+    """What an operator changes while the pipeline runs: which model each stage uses, and the threshold.
+
+    ``Pipeline.reconfigure`` applies one to documents submitted from then on (a document keeps the
+    settings it was submitted with) and keeps it in ``<home>/pipeline.json``. The field
+    configuration, normalizers included, is changed on its own (``/config/fields``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    thumbnails: bool = Field(description="Render page thumbnails.")
+    engine: str = Field(description="OCR engine name.")
+    engine_options: dict[str, Any] = Field(description="The engine's options (languages, dpi, ...).")
+    model: str | None = Field(description="Tagger directory; None stops after OCR and thumbnails.")
+    tagger: str | None = Field(description="The tagger's name, recorded in results.")
+    review_threshold: float = Field(ge=0.0, le=1.0, description="Results below this confidence go to review.")
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings) -> PipelineConfig:
+        """The reconfigurable part of ``settings``."""
+        return cls.model_validate(settings.model_dump(include=set(cls.model_fields)))
 
 
 class StageStatus(BaseModel):
@@ -147,6 +178,11 @@ class HomeLayout:
     def results(self) -> Path:
         """Final results, ``<id>.json``."""
         return self.home / "results"
+
+    @property
+    def pipeline_config(self) -> Path:
+        """The pipeline configuration a service was last reconfigured with (``PipelineConfig`` JSON)."""
+        return self.home / "pipeline.json"
 
     @property
     def ratelimit(self) -> Path:

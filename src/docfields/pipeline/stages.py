@@ -255,8 +255,17 @@ def _fields_sha256(settings: PipelineSettings) -> str:
 
 
 def field_configuration(data: StageInput) -> FieldConfiguration:
-    """The document's field configuration, parsed once per content by the stage runner's resources."""
-    return data.resources.configuration(_stored_configuration(data.settings), fields_url(data.settings))
+    """The document's field configuration, parsed once per content by the stage runner's resources,
+    its named normalizer endpoints resolved with the endpoints the document was submitted with."""
+    settings = data.settings
+    return data.resources.configuration(_stored_configuration(settings), fields_url(settings),
+                                        settings.normalizer_endpoints)  # fmt: skip
+
+
+def producer(settings: PipelineSettings) -> dict[str, Any]:
+    """The Result's ``Producer``: the tagger (its name, else its folder's) and the OCR engine that made it."""
+    tagger = settings.tagger or Path(_model_dir(settings)).name
+    return {"Tagger": tagger, "Engine": settings.engine, "EngineOptions": settings.engine_options}
 
 
 class FieldsStage(Stage):
@@ -270,18 +279,25 @@ class FieldsStage(Stage):
         return settings.model is not None
 
     def key(self, data: StageInput) -> str:
-        """The enrichment artifact and the stored field configuration's content hash."""
-        return artifact_key(FIELDS, data.upstream[ENRICH], _fields_sha256(data.settings))
+        """The enrichment artifact, the stored field configuration's content hash, the result's producer
+        and where named normalizer endpoints point."""
+        settings = data.settings
+        parts = [json.dumps(producer(settings), sort_keys=True)]
+        if settings.normalizer_endpoints:  # documents without named endpoints keep their keys
+            parts.append(json.dumps(settings.normalizer_endpoints, sort_keys=True))
+        return artifact_key(FIELDS, data.upstream[ENRICH], _fields_sha256(settings), *parts)
 
     def run(self, data: StageInput) -> bytes:
         """Extract; a normalizer service that does not answer fails the attempt (transient), not the field."""
         from docfields.fields import extract_fields
+        from docfields.fields.result import ProducerInfo
         from docfields.textract import parse_textract
 
         document = parse_textract(data.upstream_bytes(ENRICH), source=f"{data.name} (enriched)")
         result = extract_fields(document, field_configuration(data), source=data.name,
                                 allowed_urls=data.settings.normalizer_urls, generators=data.resources.generators,
                                 retry_unavailable=True)  # fmt: skip
+        result = result.model_copy(update={"producer": ProducerInfo.model_validate(producer(data.settings))})
         return json.dumps(result.to_json_dict(), ensure_ascii=False).encode("utf-8")
 
     def facts(self, output: bytes, settings: PipelineSettings) -> StageFacts:
@@ -316,6 +332,9 @@ _RUN_ONLY_SETTINGS = frozenset(
 )  # fmt: skip
 
 
+_COUNTED_WHEN_SET = ("tagger", "normalizer_endpoints")
+
+
 def result_key(sha256: str, settings: PipelineSettings) -> str:
     """A document's identity for idempotent submission: its content and the settings that change its result.
 
@@ -325,6 +344,9 @@ def result_key(sha256: str, settings: PipelineSettings) -> str:
     or an edited configuration makes a new key, and the document is processed again.
     """
     chosen = settings.model_dump(mode="json", exclude=set(_RUN_ONLY_SETTINGS | {"model", "fields", "fields_sha256"}))
+    for name in _COUNTED_WHEN_SET:  # unset, they leave the keys of documents submitted before they existed
+        if not chosen[name]:
+            del chosen[name]
     parts = [sha256, json.dumps(chosen, sort_keys=True)]
     if settings.model is not None:
         parts += [_checked_fingerprint(_model_dir(settings)), bytes_sha256(read_configuration(settings))]

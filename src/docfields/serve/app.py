@@ -40,7 +40,12 @@ from docfields.serve.metrics import MetricsMiddleware, ServeMetrics
 from docfields.serve.models import ModelCache
 from docfields.serve.routers import config, documents, health, invocations, normalize, ocr, thumbnails
 from docfields.serve.routers import models as model_routes
-from docfields.serve.routers.config import check_against_model, check_service_urls, install_fields
+from docfields.serve.routers.config import (
+    check_against_model,
+    check_service_urls,
+    install_fields,
+    restore_pipeline_configuration,
+)
 from docfields.serve.security import BodyLimitMiddleware, require_token
 from docfields.serve.settings import FIELDS_FILE, ServeSettings
 
@@ -90,16 +95,16 @@ def prepare_settings(settings: ServeSettings) -> ServeSettings:
     one either the pipeline model's ``fields.json`` is copied. Whatever is installed is checked
     against the model, so a stale file from another model fails at start, not per document.
     """
-    model, path = settings.pipeline.model, settings.fields_path
+    model, path, endpoints = settings.pipeline.model, settings.fields_path, settings.normalizer_endpoints
     if model is not None and not storage.exists(storage.join(model, FIELDS_FILE)):
         raise ModelError(f"{model}: not a docfields tagger directory (no {FIELDS_FILE})")
     if settings.fields is not None:
-        install_fields(load_field_configuration(settings.fields), settings)
+        install_fields(load_field_configuration(settings.fields, endpoints), settings)
     elif model is not None and not storage.exists(path):
-        install_fields(load_field_configuration(storage.join(model, FIELDS_FILE)), settings)
+        install_fields(load_field_configuration(storage.join(model, FIELDS_FILE), endpoints), settings)
     if not storage.exists(path):
         return settings
-    installed = load_field_configuration(path)
+    installed = load_field_configuration(path, endpoints)
     check_against_model(installed, model, path)
     check_service_urls(installed, settings.normalizer_urls, path)
     pipeline = settings.pipeline.model_copy(update={"fields": path})
@@ -137,6 +142,7 @@ def create_app(
     """
     settings = prepare_settings(settings)
     pipeline = Pipeline(settings.pipeline, executor)
+    restore_pipeline_configuration(pipeline, settings)  # the last PUT /config/pipeline outlives a restart
     cache = ModelCache(settings.idle_unload_seconds)
     metrics = ServeMetrics(pipeline.status_counts, cache)
     app = FastAPI(title="docfields", version=__version__, description=DESCRIPTION, lifespan=_lifespan)

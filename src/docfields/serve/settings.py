@@ -22,6 +22,7 @@ from docfields.review.settings import ReviewSettings
 from docfields.thumbnails import MAX_THUMBNAIL_SIDE
 
 FIELDS_FILE = "fields.json"
+NORMALIZER_DEPLOYMENT_PREFIX = "normalizer-"  # a normalizer model's deployment: normalizer-<MODEL>
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
@@ -120,10 +121,32 @@ class ServeSettings(BaseModel):
 
     @model_validator(mode="after")
     def _pipeline_allows_the_same_urls(self) -> ServeSettings:
-        """The pipeline's workers call only the URLs the service allows (they check it again)."""
-        if self.pipeline.normalizer_urls != self.normalizer_urls:
-            self.pipeline = self.pipeline.model_copy(update={"normalizer_urls": list(self.normalizer_urls)})
+        """The pipeline's workers call only the URLs the service allows (they check it again), resolve
+        named normalizer endpoints to what the service registered under those names, and record the
+        tagger's ``--model`` name in results."""
+        endpoints = {name: self._endpoint_target(name, target) for name, target in self.normalizer_endpoints.items()}
+        tagger = self.pipeline.tagger or next((n for n, d in self.models.items() if d == self.pipeline.model), None)
+        update = {"normalizer_urls": list(self.normalizer_urls), "normalizer_endpoints": endpoints, "tagger": tagger}
+        self.pipeline = self.pipeline.model_copy(update=update)
         return self
+
+    def _endpoint_target(self, name: str, target: str) -> str:
+        """What a pipeline worker calls for a named endpoint: its URL (inside ``normalizer_urls``), or
+        the model folder of a normalizer deployment ``normalizer-<MODEL>`` (MODEL a ``normalizer_models``
+        name; the worker runs that model itself)."""
+        from docfields.normalize.registry import url_allowed
+
+        if target.startswith(("http://", "https://")):
+            if not url_allowed(target, self.normalizer_urls):
+                raise ValueError(f"normalizer endpoint {name}: {target} is not inside the allowed normalizer URLs "
+                                 "(--normalizer-url PREFIX)")  # fmt: skip
+            return target
+        model = target.removeprefix(NORMALIZER_DEPLOYMENT_PREFIX)
+        if target.startswith(NORMALIZER_DEPLOYMENT_PREFIX) and model in self.normalizer_models:
+            return self.normalizer_models[model]
+        known = ", ".join(NORMALIZER_DEPLOYMENT_PREFIX + model for model in sorted(self.normalizer_models)) or "none"
+        raise ValueError(f"normalizer endpoint {name}: {target!r} is neither an http(s) URL nor a normalizer "
+                         f"deployment (deployments: {known}; add models with --normalizer-model NAME=DIR)")  # fmt: skip
 
     @property
     def document_limits(self) -> DocumentLimits:
