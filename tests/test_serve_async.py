@@ -334,3 +334,27 @@ def test_a_run_whose_runner_died_is_taken_over_and_fails_after_max_attempts(tmp_
     assert failed is not None and (failed.state, failed.attempts) == ("failed", MAX_ATTEMPTS)
     assert failed.error == f"scan.png: its run was lost {MAX_ATTEMPTS} times (the service stopped or died)"
     assert not store.finish_invocation(first, None)  # a runner that lost its lease cannot overwrite the outcome
+
+
+@pytest.mark.slow
+def test_ocr_output_chained_into_a_tagger_by_location_and_a_json_upload(tmp_path):
+    from pipeline_support import credit_card_corpus, tiny_tagger
+
+    corpus = credit_card_corpus(tmp_path / "corpus", n=1, seed=3)
+    settings = service_settings(tmp_path, models={"cards": tiny_tagger(corpus, tmp_path)})
+    with TestClient(create_app(settings)) as test_client:
+        pdf = (corpus / "cc-0000.pdf").read_bytes()
+        ocr = test_client.post("/async/ocr-pdftext", content=pdf, headers={"content-type": "application/pdf"})
+        textract = wait_state(test_client.get, ocr.json()["InvocationId"], FINAL)["OutputLocation"]
+        by_location = test_client.post("/async/tagger-cards", params={"input": textract})  # an earlier output
+        uploaded = test_client.post("/async/tagger-cards", content=Path(textract).read_bytes(),
+                                    headers={"content-type": "application/json"})  # fmt: skip
+        statuses = [wait_state(test_client.get, r.json()["InvocationId"], FINAL) for r in (by_location, uploaded)]
+        bad = test_client.post("/async/tagger-cards", params={"name": "page.json"}, json=[1, 2])
+        failed = wait_state(test_client.get, bad.json()["InvocationId"], FINAL)
+    assert [s["State"] for s in statuses] == ["succeeded", "succeeded"], statuses
+    for status in statuses:
+        blocks = json.loads(Path(status["OutputLocation"]).read_text())["Blocks"]
+        words = [block for block in blocks if block["BlockType"] == "WORD"]
+        assert words and all("PredictedClass" in word for word in words)
+    assert failed["State"] == "failed" and failed["Error"].startswith("page.json: a tagger takes a JSON object")

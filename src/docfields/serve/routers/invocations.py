@@ -131,9 +131,13 @@ async def start_invocation(
     else:
         source, uploaded = str(folder / INPUT_FILE), True
         name = await _save_upload(request, spec, folder / INPUT_FILE, options.name)
-    new = InvocationRequest(invocation_id, deployment, source, name, uploaded, output, _model_options(options),
-                        options.success_url, options.error_url)  # fmt: skip
-    invocation = await run_in_threadpool(runner.submit, new)
+    run = InvocationRequest(invocation_id, deployment, source, name, uploaded, output, _model_options(options),
+                            options.success_url, options.error_url)  # fmt: skip
+    try:
+        invocation = await run_in_threadpool(runner.submit, run)
+    except BaseException:  # not stored: its upload would never be run nor removed
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     response.headers["Location"] = f"/async/{invocation_id}"
     return invocation
 
