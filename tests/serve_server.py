@@ -84,3 +84,34 @@ def serve_cli(args: list[str], log: Path, env: dict[str, str] | None = None, tim
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def serve_on_ray(settings: Any, cpus: int = 2) -> Iterator[str]:
+    """Deploy ``settings`` on Ray Serve in a private Ray started here; yields the proxy's base URL.
+
+    The cluster is this test process's own (127.0.0.1, no dashboard, a small object store); on exit
+    Serve is shut down, then Ray, so nothing is left running.
+    """
+    import logging
+
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # every address stays 127.0.0.1
+        import ray
+
+        from docfields.cluster.serving import deploy_service
+
+        ray.init(address="local", num_cpus=cpus, object_store_memory=100 * 2**20, include_dashboard=False,
+                 _node_ip_address="127.0.0.1", logging_level=logging.WARNING)  # fmt: skip
+        try:
+            service = deploy_service(settings, "127.0.0.1", free_port())
+            try:
+                wait_healthy(service.url, 60)
+                yield service.url
+            finally:
+                service.stop()
+        finally:
+            ray.shutdown()

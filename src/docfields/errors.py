@@ -26,17 +26,34 @@ service) can catch ``DocfieldsError`` and report it, while programming errors st
      │                          path that would land outside the output folder (names the path)
      ├── MissingExtraError      an optional part (pip extra) is not installed (names the pip command)
      ├── ClusterError           a Ray cluster cannot be reached or used (names the address)
+     ├── CapacityError          a model deployment's queue is full: retry after the seconds it names
+     │                          (HTTP 429 with Retry-After; names the deployment)
      └── AutoscaleError         an autoscaling file, request trace or scaling policy is unusable
                                 (names the file, and the deployment and key or the line)
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DocfieldsError(Exception):
     """Base of every error docfields raises on bad input or missing parts."""
 
     exit_code = 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by class, ``args`` and attributes, so an error raised in another process (a Ray
+        Serve replica) comes back as its own class: the default replays ``cls(*args)``, which fails
+        for the subclasses whose ``__init__`` takes other arguments than their message."""
+        return (_restore_error, (type(self), self.args, self.__dict__))
+
+
+def _restore_error(cls: type[DocfieldsError], args: tuple[Any, ...], state: dict[str, Any]) -> DocfieldsError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class DocumentError(DocfieldsError):
@@ -227,6 +244,21 @@ class ClusterError(DocfieldsError):
     """A Ray cluster cannot be reached or used: a bad ``--ray`` address, a refused connection."""
 
     exit_code = 16
+
+
+class CapacityError(DocfieldsError):
+    """A Ray Serve model deployment holds ``max_queued_requests`` waiting requests: this one is refused.
+
+    Nothing was done, so the caller may simply send it again after ``retry_after`` seconds (the
+    service answers 429 with that ``Retry-After``), by when a replica has started or freed a slot.
+    """
+
+    exit_code = 19
+
+    def __init__(self, deployment: str, reason: str, retry_after: int) -> None:
+        self.deployment = deployment
+        self.retry_after = retry_after
+        super().__init__(f"deployment {deployment}: {reason}; retry after {retry_after} s")
 
 
 class AutoscaleError(DocfieldsError):

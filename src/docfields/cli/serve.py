@@ -9,7 +9,7 @@ import typer
 
 from docfields.cli.main import app
 from docfields.cli.output import fail_on_error, require_extra
-from docfields.cli.pipeline import DPI_HELP, LANGUAGES_HELP, executor_for, ocr_settings
+from docfields.cli.pipeline import DPI_HELP, LANGUAGES_HELP, _sigterm_interrupts, ocr_settings
 
 
 def parse_model_option(value: str, option: str = "--model") -> tuple[str, str]:
@@ -61,8 +61,9 @@ def serve(
     ),
     ray: str | None = typer.Option(
         None, "--ray", metavar="ADDRESS",
-        help="Run the pipeline's stages on Ray instead of --workers (local, auto, ray://HOST:PORT, HOST:PORT); "
-        "HOME must be reachable from every node.",
+        help="Serve on Ray Serve (local, auto, ray://HOST:PORT, HOST:PORT): a deployment per model, each "
+        "autoscaled between 0 and N replicas; --workers pipeline actors on the cluster; HOME must be reachable "
+        "from every node.",
     ),
     autoscaling: str | None = typer.Option(
         None, metavar="FILE", help="Autoscaling file (YAML or JSON) of the Ray Serve deployments (with --ray)."
@@ -91,6 +92,8 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the pipeline and each stage over HTTP; API docs at http://HOST:PORT/docs."""
+    if autoscaling is not None and ray is None:
+        raise typer.BadParameter("only with --ray: it scales the Ray Serve deployments", param_hint="--autoscaling")
     require_extra("serve", "docfields serve")
     if model:
         require_extra("ml", "docfields serve --model")
@@ -100,7 +103,7 @@ def serve(
 
     models = dict(parse_model_option(value) for value in model or [])
     normalizer_models = dict(parse_model_option(value, "--normalizer-model") for value in normalizer_model or [])
-    with fail_on_error(), executor_for(ray) as executor:
+    with fail_on_error():
         tagger = next(iter(models.values()), None)
         ocr = ocr_settings(engine, languages, dpi)
         pipeline = PipelineSettings(home=home, model=tagger, review_threshold=review_threshold, **ocr)
@@ -114,4 +117,12 @@ def serve(
             webhook_urls=webhook_url or [], webhook_secret=webhook_secret or None,
             invocations_per_replica=invocations_per_replica, allowed_roots=allowed_root or [],
         )  # fmt: skip
-        run_server(settings, host=host, port=port, executor=executor)
+        if ray is None:
+            run_server(settings, host=host, port=port)
+            return
+        require_extra("ray", "docfields serve --ray")
+        from docfields.cluster.serving import check_autoscaling, run_serve
+
+        check_autoscaling(settings)  # a bad file fails here, naming the deployment and key, before Ray starts
+        with _sigterm_interrupts():
+            run_serve(settings, ray, host=host, port=port)

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from docfields import __version__, storage
 from docfields.errors import (
+    CapacityError,
     DocfieldsError,
     DocumentError,
     DocumentLimitError,
@@ -63,6 +64,7 @@ SHUTDOWN_SECONDS = 10.0  # open requests, then the workers, each get this long o
 # Most specific first: the first class an error is an instance of gives its status.
 _ERROR_STATUS: tuple[tuple[type[DocfieldsError], int], ...] = (
     (DocumentLimitError, 413),
+    (CapacityError, 429),  # a Ray Serve deployment's queue is full: Retry-After says when to try again
     (UnknownDocumentError, 404),
     (EngineUnavailableError, 503),
     (NormalizerUnavailableError, 502),  # the normalizer service behind this one did not answer
@@ -85,7 +87,8 @@ async def _docfields_error(request: Request, exc: Exception) -> JSONResponse:
     code = error_status(exc)
     if code >= 500:
         logger.error("%s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(content, status_code=code)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, CapacityError) else None
+    return JSONResponse(content, status_code=code, headers=headers)
 
 
 def prepare_settings(settings: ServeSettings) -> ServeSettings:

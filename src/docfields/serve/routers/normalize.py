@@ -57,6 +57,17 @@ def _spec(asked: str | None, settings: ServeSettings) -> str:
     return default
 
 
+def normalizer_deployment(asked: str | None, settings: ServeSettings) -> str:
+    """The deployment that runs what the client named: ``normalizer-NAME`` for an exposed model
+    (``NAME``, or a rule with ``;model=NAME``), ``normalizer`` for rules and the service's default."""
+    from docfields.normalize.registry import parse_rule_spec
+
+    name = (asked or "").strip()
+    if name.startswith("date:"):
+        name = parse_rule_spec(name)[1].get("model", "")
+    return f"normalizer-{name}" if name in settings.normalizer_models else "normalizer"
+
+
 @router.post(
     "",
     summary="Normalize texts (dates by default rules, or a seq2seq model)",
@@ -79,7 +90,8 @@ def normalize(
     """Normalize each input; the output list has the input list's length and order."""
     spec = _spec(normalizer, settings)
     texts = [request.inputs] if isinstance(request.inputs, str) else request.inputs
-    model = ModelSpec("normalizer", spec, spec, {"prompt": prompt} if prompt else {}, "normalizer")
+    options = {"prompt": prompt} if prompt else {}
+    model = ModelSpec("normalizer", spec, spec, options, normalizer_deployment(normalizer, settings))
     values = models.call(model, run_normalizer, texts)
     outputs, review = [text for text, _ in values], [needs for _, needs in values]
     if isinstance(request.inputs, str):
