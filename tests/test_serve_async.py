@@ -26,6 +26,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from docfields.errors import CapacityError
 from docfields.pipeline import PipelineSettings
 from docfields.pipeline.settings import HomeLayout
 from docfields.serve import app as app_module
@@ -138,6 +139,20 @@ class GatedModels:
     def call(self, spec: ModelSpec, work: Callable[..., Any], *args: Any) -> Any:
         self.entered += 1
         self.gate.wait(120)
+        return self.inner.call(spec, work, *args)
+
+
+class FullOnceModels:
+    """The real in-process backend behind a deployment whose queue is full at the first call (as Ray Serve's is)."""
+
+    def __init__(self) -> None:
+        self.inner = LocalModels(ModelCache(0))
+        self.calls = 0
+
+    def call(self, spec: ModelSpec, work: Callable[..., Any], *args: Any) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise CapacityError(spec.deployment, "1 request(s) queued, the limit", retry_after=1)
         return self.inner.call(spec, work, *args)
 
 
@@ -358,3 +373,11 @@ def test_ocr_output_chained_into_a_tagger_by_location_and_a_json_upload(tmp_path
         words = [block for block in blocks if block["BlockType"] == "WORD"]
         assert words and all("PredictedClass" in word for word in words)
     assert failed["State"] == "failed" and failed["Error"].startswith("page.json: a tagger takes a JSON object")
+
+
+def test_a_run_refused_by_a_full_deployment_is_queued_again_not_failed(tmp_path):
+    backend = FullOnceModels()
+    with TestClient(create_app(service_settings(tmp_path), models=backend)) as test_client:
+        answer = test_client.post("/async/thumbnails", content=png(), headers={"content-type": "image/png"})
+        status = wait_state(test_client.get, answer.json()["InvocationId"], FINAL)
+    assert (status["State"], status["Attempts"], backend.calls) == ("succeeded", 1, 2)

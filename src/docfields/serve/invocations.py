@@ -15,7 +15,8 @@ counted); a killed service leaves leases that run out, and the next start claims
 ``MAX_ATTEMPTS`` runs. An uploaded input stays on disk until its invocation is final.
 
 At most ``settings.invocations_per_replica`` invocations of one deployment run at once in a
-process (on Ray Serve the deployment's replicas bound the calls too). Webhooks of final
+process (on Ray Serve the deployment's replicas bound the calls too, and a run its full queue
+refuses is queued again for the ``Retry-After`` it was told, not failed). Webhooks of final
 invocations are delivered from their own threads (``webhooks.deliver``); each outcome is recorded,
 and one still pending at a stop is delivered after the next start.
 """
@@ -39,7 +40,7 @@ from pydantic.alias_generators import to_pascal
 
 from docfields import storage
 from docfields.documents import DocumentLimits
-from docfields.errors import DocfieldsError, DocumentError, ModelError
+from docfields.errors import CapacityError, DocfieldsError, DocumentError, ModelError
 from docfields.pipeline.settings import HomeLayout
 from docfields.pipeline.store import Store
 from docfields.serve.calls import NPZ, ModelBackend, ModelSpec, render_thumbnails, run_ocr, run_tagger
@@ -68,6 +69,7 @@ _SCHEMA = (
     error_url TEXT,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0,
     owner TEXT,
     lease_expires REAL,
     created REAL NOT NULL,
@@ -156,9 +158,9 @@ class InvocationStore(Store):
         with self._write() as conn:
             now = time.time() if now is None else now
             rows = conn.execute(
-                "SELECT * FROM invocations WHERE state = 'queued' OR (state = 'running' AND lease_expires < ?) "
-                "ORDER BY created, rowid",
-                (now,),
+                "SELECT * FROM invocations WHERE (state = 'queued' AND not_before <= ?) "
+                "OR (state = 'running' AND lease_expires < ?) ORDER BY created, rowid",
+                (now, now),
             ).fetchall()
             for row in (r for r in rows if r["deployment"] not in full):
                 if row["state"] == "running" and row["attempts"] >= MAX_ATTEMPTS:
@@ -190,6 +192,18 @@ class InvocationStore(Store):
                 "WHERE owner = ? AND state = 'running'",
                 (owner,),
             ).rowcount
+
+    def defer_invocation(self, job: Job, seconds: float, now: float | None = None) -> bool:
+        """Queue a run again in ``seconds`` (its deployment refused it: full); the attempt does not count."""
+        with self._write() as conn:
+            now = time.time() if now is None else now
+            return bool(
+                conn.execute(
+                    "UPDATE invocations SET state = 'queued', owner = NULL, lease_expires = NULL, "
+                    "attempts = attempts - 1, not_before = ? WHERE id = ? AND owner = ? AND state = 'running'",
+                    (now + seconds, job.request.id, job.owner),
+                ).rowcount
+            )
 
     def finish_invocation(self, job: Job, error: str | None, now: float | None = None) -> bool:
         """Mark a run succeeded (``error`` None) or failed; False when ``job.owner`` lost its lease meanwhile."""
@@ -383,6 +397,9 @@ class InvocationRunner:
             if self.store.finish_invocation(job, error) and run.uploaded:
                 _remove_upload(Path(run.input))
             logger.info("invocation %s (%s): %s", run.id, run.deployment, error or "succeeded")
+        except CapacityError as exc:  # a Ray Serve deployment's queue is full: wait, as a client told 429 would
+            self.store.defer_invocation(job, exc.retry_after)
+            logger.info("invocation %s: %s", run.id, exc)
         finally:
             with self._lock:
                 self._running[run.deployment] -= 1
@@ -401,6 +418,8 @@ class InvocationRunner:
             output = compute(self.models, spec, data, run.name, run.options, self.settings.document_limits)
             del data  # a 100 MiB input is not kept while the output is written
             storage.write_bytes_atomic(run.output, output)
+        except CapacityError:
+            raise
         except (DocfieldsError, OSError) as exc:
             return _naming(run.name, exc)
         except Exception as exc:  # a bug, or a backend's own error (Ray): the invocation fails, the runner goes on
