@@ -1,8 +1,10 @@
-"""The service as a client sees it: ``docfields serve`` in a subprocess, real uvicorn, httpx over loopback.
+"""The service as a client sees it: httpx over loopback, against both ways of serving it.
 
-One server for the module (a tiny tagger built on the spot, the pdftext engine, a 2 MiB request
-limit, a 2 s idle unload, an API token from the environment): upload -> poll -> result, every
-stage endpoint, the limits and checks, the field configuration, metrics and idle unloading.
+``local``: ``docfields serve`` in a subprocess (real uvicorn). ``ray``: the same service on Ray Serve
+in a private Ray of this process (``serve --ray``: the app as ingress, a deployment per model), the
+same settings built directly. One server of each kind for the module (a tiny tagger built on the
+spot, the pdftext engine, a 2 MiB request limit, a 2 s idle unload, an API token): upload -> poll ->
+result, every stage endpoint, the limits and checks, the field configuration, metrics, the desk.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from docfields.fields import load_field_configuration
 from docfields.ocr import ocr_document
 from docfields.samples import credit_card_fields, generate_credit_card_corpus
 from docfields.textract import iter_words, parse_textract
-from serve_server import serve_cli
+from serve_server import serve_cli, serve_on_ray
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:The `metrics_interval_s`:DeprecationWarning"),  # still Ray 2.60's knob
+]
 
 TOKEN = "test-token-1"
 AUTH = {"X-API-Key": TOKEN}
@@ -61,12 +66,19 @@ def tagger_dir(corpus, tmp_path_factory) -> Path:
 REVIEWER, REVIEWER_PASSWORD = "rita", "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def server(tagger_dir, tmp_path_factory):
+#: Serve replicas share the one CPU the pipeline's stage actor leaves: four models at once.
+RAY_SCALING = {"defaults": {"num_cpus": 0.2, "upscale_delay_s": 0, "metrics_interval_s": 0.5}}
+
+
+@pytest.fixture(scope="module", params=["local", "ray"])
+def server(request, tagger_dir, tmp_path_factory):
     from docfields.review import hash_password
 
     tmp = tmp_path_factory.mktemp("serve")
     (tmp / "review.json").write_text(json.dumps({"users": {REVIEWER: hash_password(REVIEWER_PASSWORD)}}))
+    if request.param == "ray":
+        yield from _served_on_ray(tmp, tagger_dir)
+        return
     args = [
         "--home", str(tmp / "home"), "--model", f"cards={tagger_dir}", "--engine", "pdftext", "--workers", "1",
         "--max-request-mb", str(LIMIT / 2**20), "--idle-unload", "2", "--normalizer", "date:YYYY-MM-DD",
@@ -74,6 +86,29 @@ def server(tagger_dir, tmp_path_factory):
     ]  # fmt: skip
     with serve_cli(args, log=tmp / "serve.log", env={"DOCFIELDS_API_TOKEN": TOKEN}) as url:
         yield url
+
+
+def _served_on_ray(tmp: Path, tagger_dir: Path):
+    """The settings the ``local`` variant's options make, deployed on Ray Serve."""
+    from docfields.pipeline import PipelineSettings
+    from docfields.review import load_review_settings
+    from docfields.serve import ServeSettings
+
+    (tmp / "scaling.json").write_text(json.dumps(RAY_SCALING))
+    pipeline = PipelineSettings(home=str(tmp / "home"), model=str(tagger_dir), engine="pdftext", review_threshold=0)
+    settings = ServeSettings(
+        pipeline=pipeline, workers=1, api_token=TOKEN, max_request_bytes=LIMIT, models={"cards": str(tagger_dir)},
+        normalizer="date:YYYY-MM-DD", idle_unload_seconds=2, review=load_review_settings(str(tmp / "review.json")),
+        autoscaling=str(tmp / "scaling.json"),
+    )  # fmt: skip
+    with serve_on_ray(settings) as url:
+        yield url
+
+
+def skip_on_ray(request: pytest.FixtureRequest, reason: str) -> None:
+    """Keep a test to the in-process service; ``reason`` says in one line why Serve differs."""
+    if request.node.callspec.params["server"] == "ray":
+        pytest.skip(reason)
 
 
 @pytest.fixture
@@ -302,7 +337,8 @@ def metric(text: str, family: str, **labels: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def test_metrics_and_models_unloaded_after_idle(client, pdf):
+def test_metrics_and_models_unloaded_after_idle(client, pdf, request):
+    skip_on_ray(request, "models load in Serve replicas, not the ingress; scale to zero: test_serve_ray.py")
     assert wait_final(client, upload(client, pdf).json()["id"])["status"] == "done"  # threshold 0: never review
     textract = client.post("/ocr", content=pdf, headers={"Content-Type": "application/pdf"}).json()
     assert client.post("/models/cards/invocations", json={"Content": textract, "TargetPageNum": 1}).status_code == 200
