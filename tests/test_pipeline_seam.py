@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,7 @@ from docfields.pipeline.store import Store
 from docfields.samples import credit_card_fields
 from docfields.serve import ServeSettings, create_app
 from hardening_support import AsgiClient
-from pipeline_support import credit_card_corpus, tiny_tagger
+from pipeline_support import credit_card_corpus, loopback_server, tiny_tagger
 
 pytestmark = pytest.mark.slow
 
@@ -265,14 +264,8 @@ class _Unavailable(BaseHTTPRequestHandler):
 @contextmanager
 def _unavailable_service(hang_up: bool) -> Iterator[str]:
     _Unavailable.requests, _Unavailable.hang_up = 0, hang_up
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/normalize"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(_Unavailable) as url:
+        yield f"{url}/normalize"
 
 
 @contextmanager

@@ -14,10 +14,9 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -25,6 +24,7 @@ import pytest
 from pydantic import ValidationError
 
 from docfields.errors import FieldConfigError
+from docfields.fields import ExtractionResult
 from docfields.fields.config import (
     export_original,
     load_field_configuration,
@@ -33,7 +33,7 @@ from docfields.fields.config import (
 )
 from docfields.pipeline import Pipeline, PipelineSettings
 from docfields.samples import credit_card_fields
-from pipeline_support import credit_card_corpus, tiny_tagger
+from pipeline_support import credit_card_corpus, loopback_server, tiny_tagger
 from serve_server import serve_app
 
 TOKEN = "reconfigure-token"
@@ -213,6 +213,9 @@ def test_reconfiguration_switches_the_tagger_between_two_documents(corpus, tagge
     assert stored_settings(pipeline, after).review_threshold == 0.25
     assert results[before]["Producer"] == {"Tagger": "cards", "Engine": "pdftext", "EngineOptions": {}}
     assert results[after]["Producer"] == {"Tagger": "cards-v2", "Engine": "pdftext", "EngineOptions": {}}
+    assert ExtractionResult.from_json_dict(results[after]).to_json_dict()["Producer"] == results[after]["Producer"]
+    older = {key: value for key, value in results[after].items() if key != "Producer"}  # as results before it
+    assert ExtractionResult.from_json_dict(older).producer is None
 
 
 @pytest.mark.slow
@@ -286,14 +289,8 @@ class _Normalizer(BaseHTTPRequestHandler):
 @contextmanager
 def normalizer_service() -> Iterator[str]:
     _Normalizer.inputs = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Normalizer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(_Normalizer) as url:
+        yield url
 
 
 @pytest.mark.slow

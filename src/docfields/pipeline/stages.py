@@ -279,12 +279,12 @@ class FieldsStage(Stage):
         return settings.model is not None
 
     def key(self, data: StageInput) -> str:
-        """The enrichment artifact, the stored field configuration's content hash, the result's producer
-        and where named normalizer endpoints point."""
+        """The enrichment artifact (its OCR engine, options and tagger are in its key), the stored field
+        configuration's content hash, and, when set, the tagger's name (the result's ``Producer``) and
+        where named normalizer endpoints point; unset, they leave the keys of earlier documents as they were."""
         settings = data.settings
-        parts = [json.dumps(producer(settings), sort_keys=True)]
-        if settings.normalizer_endpoints:  # documents without named endpoints keep their keys
-            parts.append(json.dumps(settings.normalizer_endpoints, sort_keys=True))
+        named = (settings.tagger, settings.normalizer_endpoints)
+        parts = [json.dumps(value, sort_keys=True) for value in named if value]
         return artifact_key(FIELDS, data.upstream[ENRICH], _fields_sha256(settings), *parts)
 
     def run(self, data: StageInput) -> bytes:
