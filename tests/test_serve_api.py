@@ -378,3 +378,28 @@ def test_the_review_desk_is_served_with_its_own_login(server):
     queue = browser.get("/review/")
     assert queue.status_code == 200 and REVIEWER in queue.text
     assert browser.get("/review/static/review.js").status_code == 200
+
+
+def test_model_calls_are_recorded_as_a_trace_the_simulator_replays(client, server, page_png, tmp_path):
+    """``GET /metrics/trace`` and ``docfields autoscale trace --from-service``: what was served, replayable."""
+    from typer.testing import CliRunner
+
+    from docfields.autoscale import read_trace, simulate
+    from docfields.autoscale.policies import FixedPolicy
+    from docfields.cli import app
+
+    for _ in range(2):
+        assert client.post("/thumbnails", content=page_png, headers={"Content-Type": "image/png"}).status_code == 200
+    target = tmp_path / "thumbnails.jsonl"
+    args = ["autoscale", "trace", "--from-service", server, "--deployment", "thumbnails", "--token", TOKEN]
+    result = CliRunner().invoke(app, [*args, "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    trace = read_trace(str(target))
+    assert len(trace) >= 2 and list(trace.arrivals) == sorted(trace.arrivals)
+    assert all(service > 0 for service in trace.services)
+    assert simulate(trace, FixedPolicy(name="one", replicas=1)).served == len(trace)
+
+    unknown = CliRunner().invoke(app, [*args[:4], "--deployment", "no-such", "--token", TOKEN, "-o", str(target)])
+    assert unknown.exit_code == 17 and "no-such" in unknown.output and "thumbnails" in unknown.output
+    assert client.get("/metrics/trace", params={"deployment": "no-such"}).status_code == 404
+    assert metric(client.get("/metrics").text, "docfields_model_call_seconds_count", deployment="thumbnails") >= 2

@@ -97,11 +97,36 @@ def read_trace(source: str) -> Trace:
         text = storage.read_bytes(source).decode("utf-8")
     except (OSError, UnicodeDecodeError, DocumentError) as exc:
         raise AutoscaleError(source, f"cannot read the trace: {exc}") from exc
+    return parse_trace(source, text)
+
+
+def parse_trace(source: str, text: str) -> Trace:
+    """Parse a trace's text: CSV when ``source`` ends in ``.csv``, JSON lines otherwise."""
     if PurePath(source).suffix.lower() == ".csv":
         rows = [(number, dict(row)) for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2)]
     else:
         rows = [(number, _json_row(source, number, line)) for number, line in enumerate(text.splitlines(), start=1)]
     return _trace_from_rows(source, [(number, row) for number, row in rows if row is not None])
+
+
+def fetch_trace(url: str, deployment: str, token: str | None = None, timeout_s: float = 30.0) -> Trace:
+    """The calls a running service recorded for ``deployment`` (its ``GET /metrics/trace``), as a trace.
+
+    Raises:
+        AutoscaleError: naming the URL when the service does not answer, refuses, or has no such calls.
+    """
+    import httpx
+
+    source = f"{url.rstrip('/')}/metrics/trace?deployment={deployment}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.get(source, headers=headers, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise AutoscaleError(source, f"the service did not answer: {exc}") from exc
+    if response.status_code != 200:
+        detail = response.json().get("detail") if "json" in response.headers.get("content-type", "") else None
+        raise AutoscaleError(source, f"HTTP {response.status_code}: {detail or response.text[:200]}")
+    return parse_trace(source, response.text)
 
 
 def _json_row(source: str, number: int, line: str) -> dict | None:

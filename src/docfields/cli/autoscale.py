@@ -32,18 +32,29 @@ def check(source: str = typer.Argument(..., help="Autoscaling file (YAML or JSON
 
 @autoscale_app.command("trace")
 def trace(
-    kind: str = typer.Option(..., help="office-day, nightly-batch or idle-night."),
+    kind: str | None = typer.Option(None, help="Generate: office-day, nightly-batch or idle-night."),
     seed: int = typer.Option(0, min=0, help="Random seed: same seed, same trace byte for byte."),
     service_s: float = typer.Option(2.0, min=0.001, help="Typical service time of a request, seconds."),
+    from_service: str | None = typer.Option(
+        None, metavar="URL", help="Instead: the calls a running `docfields serve` recorded (with --deployment)."
+    ),
+    deployment: str | None = typer.Option(None, help="The deployment whose calls to fetch (thumbnails, ocr-...)."),
+    token: str | None = typer.Option(None, envvar="DOCFIELDS_API_TOKEN", help="The service's API token."),
     out: str = typer.Option(..., "--out", "-o", help="Trace file to write (JSON lines)."),
 ) -> None:
-    """Generate a request trace (arrival and service times) for ``autoscale simulate``."""
+    """Generate a request trace (arrival and service times), or fetch a service's, for ``autoscale simulate``."""
     from docfields.autoscale import generate_trace, write_trace
+    from docfields.autoscale.trace import fetch_trace
 
+    if (kind is None) == (from_service is None) or (from_service is not None and deployment is None):
+        raise typer.BadParameter("give --kind, or --from-service URL with --deployment NAME", param_hint="--kind")
     with fail_on_error():
-        generated = generate_trace(kind, seed=seed, service_s=service_s)
-        write_trace(generated, out)
-    console.print(f"{len(generated)} requests over {generated.duration_s / 3600:.1f} h -> {out}")
+        if from_service is not None and deployment is not None:
+            requests = fetch_trace(from_service, deployment, token)
+        else:
+            requests = generate_trace(str(kind), seed=seed, service_s=service_s)
+        write_trace(requests, out)
+    console.print(f"{len(requests)} requests over {requests.duration_s / 3600:.1f} h -> {out}")
 
 
 @autoscale_app.command("simulate")

@@ -37,7 +37,7 @@ from docfields.pipeline import Pipeline
 from docfields.pipeline.executors import Executor
 from docfields.serve.calls import LocalModels, ModelBackend
 from docfields.serve.invocations import InvocationRunner
-from docfields.serve.metrics import MetricsMiddleware, ServeMetrics
+from docfields.serve.metrics import MeasuredModels, MetricsMiddleware, ServeMetrics
 from docfields.serve.models import ModelCache
 from docfields.serve.routers import config, documents, health, invocations, normalize, ocr, thumbnails
 from docfields.serve.routers import models as model_routes
@@ -151,7 +151,7 @@ def create_app(
     app = FastAPI(title="docfields", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.settings, app.state.pipeline = settings, pipeline
     app.state.model_cache, app.state.metrics = cache, metrics
-    app.state.models = models if models is not None else LocalModels(cache)
+    app.state.models = MeasuredModels(models if models is not None else LocalModels(cache), metrics)
     app.state.invocations = InvocationRunner.under_home(pipeline.layout, app.state.models, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last, so outermost: it sees every 413

@@ -9,9 +9,11 @@ Document and model figures are read when Prometheus scrapes, from the pipeline a
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -19,9 +21,15 @@ from prometheus_client.registry import Collector
 
 from docfields.serve.models import ModelCache
 
+if TYPE_CHECKING:
+    from docfields.autoscale.trace import Trace
+    from docfields.serve.calls import ModelBackend, ModelSpec
+
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 UNMATCHED_ROUTE = "<unmatched>"
+MAX_RECORDED_CALLS = 100_000  # per deployment: a busy day's trace, about 3 MB
 DOCUMENT_STATUSES = ("queued", "running", "in_review", "done", "failed")
 
 
@@ -38,7 +46,41 @@ class ServeMetrics:
             "docfields_http_request_seconds", "Time to answer an HTTP request, by method and route.",
             ["method", "route"], registry=self.registry,
         )  # fmt: skip
+        self.model_calls = Histogram(
+            "docfields_model_call_seconds", "Time of a model call (queue, start and work), by deployment.",
+            ["deployment"], registry=self.registry,
+        )  # fmt: skip
         self.registry.register(_StateCollector(document_counts, cache))
+        self._calls: dict[str, deque[tuple[float, float]]] = {}
+        self._calls_lock = threading.Lock()
+
+    def observe_call(self, deployment: str, started: float, seconds: float) -> None:
+        """Count one model call and keep it (wall-clock start, duration) for ``call_trace``."""
+        self.model_calls.labels(deployment).observe(seconds)
+        with self._calls_lock:
+            self._calls.setdefault(deployment, deque(maxlen=MAX_RECORDED_CALLS)).append((started, seconds))
+
+    def recorded_deployments(self) -> list[str]:
+        """Deployments with calls recorded since the start."""
+        with self._calls_lock:
+            return sorted(self._calls)
+
+    def call_trace(self, deployment: str) -> Trace | None:
+        """The recorded calls of ``deployment`` as a simulator trace (times from its first kept call).
+
+        A call's service time is its whole duration as this service saw it: under load that
+        includes waiting for a replica, so record traces to replay when the service is not saturated.
+        """
+        from docfields.autoscale.trace import Trace
+
+        with self._calls_lock:
+            calls = sorted(self._calls.get(deployment, ()))
+        if not calls:
+            return None
+        first = calls[0][0]
+        arrivals = tuple(round(started - first, 3) for started, _ in calls)
+        services = tuple(max(round(seconds, 3), 0.001) for _, seconds in calls)
+        return Trace(arrivals, services, max(arrivals[-1], time.time() - first))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request."""
@@ -48,6 +90,22 @@ class ServeMetrics:
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class MeasuredModels:
+    """A model backend that times every call into the app's metrics (the recorded trace), then runs it."""
+
+    def __init__(self, inner: ModelBackend, metrics: ServeMetrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+
+    def call(self, spec: ModelSpec, work: Callable[..., T], *args: Any) -> T:
+        """``inner.call``, timed under ``spec.deployment``."""
+        started, start = time.time(), time.perf_counter()
+        try:
+            return self.inner.call(spec, work, *args)
+        finally:
+            self.metrics.observe_call(spec.deployment, started, time.perf_counter() - start)
 
 
 class _StateCollector(Collector):
