@@ -9,7 +9,7 @@ import typer
 
 from docfields.cli.main import app
 from docfields.cli.output import fail_on_error, require_extra
-from docfields.cli.pipeline import DPI_HELP, LANGUAGES_HELP, _sigterm_interrupts, ocr_settings
+from docfields.cli.pipeline import DPI_HELP, LANGUAGES_HELP, ocr_settings
 
 
 def parse_model_option(value: str, option: str = "--model") -> tuple[str, str]:
@@ -124,5 +124,4 @@ def serve(
         from docfields.cluster.serving import check_autoscaling, run_serve
 
         check_autoscaling(settings)  # a bad file fails here, naming the deployment and key, before Ray starts
-        with _sigterm_interrupts():
-            run_serve(settings, ray, host=host, port=port)
+        run_serve(settings, ray, host=host, port=port)

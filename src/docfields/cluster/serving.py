@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -265,7 +266,7 @@ def deploy_service(settings: ServeSettings, host: str = "127.0.0.1", port: int =
 
 
 def run_serve(settings: ServeSettings, address: str, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve on Ray Serve until interrupted (Ctrl-C, or SIGTERM turned into it by the CLI), then stop cleanly.
+    """Serve on Ray Serve until Ctrl-C or SIGTERM, then remove what was started here (Serve, a private Ray).
 
     >>> run_serve(ServeSettings(), "local")  # doctest: +SKIP
     """
@@ -276,10 +277,13 @@ def run_serve(settings: ServeSettings, address: str, host: str = "127.0.0.1", po
     with ray_session(address):
         service = deploy_service(settings, host, port)
         logger.info("serving at %s on Ray Serve (%s)", service.url, address)
+        # After ray.init, which installs a SIGTERM handler that aborts the process (exit 134, Serve left up).
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             logger.info("stopping the service")
         finally:
+            signal.signal(signal.SIGTERM, previous)
             service.stop()
