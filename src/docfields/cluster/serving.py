@@ -258,7 +258,7 @@ def deploy_service(settings: ServeSettings, host: str = "127.0.0.1", port: int =
     start = time.perf_counter()
     try:
         serve.run(build_application(settings, scaling), name=APP_NAME, route_prefix="/")
-    except Exception:
+    except BaseException:  # a failed start, or Ctrl-C during it: leave nothing half deployed
         ServeService("", started).stop()
         raise
     logger.info("deployed on Ray Serve in %.1f s", time.perf_counter() - start)
@@ -275,15 +275,17 @@ def run_serve(settings: ServeSettings, address: str, host: str = "127.0.0.1", po
     for name, value in replica_env(check_autoscaling(settings).defaults.metrics_interval_s).items():
         os.environ.setdefault(name, value)  # a private Ray's processes (controller, proxy) inherit them
     with ray_session(address):
-        service = deploy_service(settings, host, port)
-        logger.info("serving at %s on Ray Serve (%s)", service.url, address)
         # After ray.init, which installs a SIGTERM handler that aborts the process (exit 134, Serve left up).
         previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
-            while True:
-                time.sleep(3600)
+            service = deploy_service(settings, host, port)  # removes what it deployed if interrupted
+            logger.info("serving at %s on Ray Serve (%s)", service.url, address)
+            try:
+                while True:
+                    time.sleep(3600)
+            finally:
+                service.stop()
         except KeyboardInterrupt:
-            logger.info("stopping the service")
+            logger.info("stopped")
         finally:
             signal.signal(signal.SIGTERM, previous)
-            service.stop()
