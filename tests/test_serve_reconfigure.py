@@ -219,6 +219,25 @@ def test_reconfiguration_switches_the_tagger_between_two_documents(corpus, tagge
 
 
 @pytest.mark.slow
+def test_ocr_without_an_engine_uses_the_pipelines_current_engine(corpus, taggers, tmp_path):
+    """``/ocr`` follows ``PUT /config/pipeline``: the recorded calls name the engine's deployment."""
+    pdf = sorted(corpus.iterdir())[0].read_bytes()
+    with service(service_settings(tmp_path / "home", taggers)) as (url, _):
+        ocr = {"content": pdf, "headers": {**AUTH, "Content-Type": "application/pdf"}, "timeout": 120}
+        assert httpx.post(f"{url}/ocr", **ocr).status_code == 200
+        reply = httpx.put(f"{url}/config/pipeline", json={"engine": "tesseract", "engine_options": {"dpi": 100}},
+                          headers=AUTH)  # fmt: skip
+        assert reply.status_code == 200, reply.text
+        assert httpx.post(f"{url}/ocr", **ocr).status_code == 200
+
+        def calls(deployment: str) -> int:
+            reply = httpx.get(f"{url}/metrics/trace", params={"deployment": deployment}, headers=AUTH)
+            return len(reply.text.splitlines()) - 1 if reply.status_code == 200 else 0  # the first line: window
+
+        assert (calls("ocr-pdftext"), calls("ocr-tesseract")) == (1, 1)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "key"),
     [

@@ -18,12 +18,15 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from docfields.documents import DocumentLimits, open_document
 from docfields.errors import DocumentError
 from docfields.serve.models import ModelCache
 from docfields.thumbnails import ThumbnailOptions, image_to_png, make_thumbnail, make_thumbnails, thumbnails_to_npz
+
+if TYPE_CHECKING:
+    from docfields.pipeline import PipelineSettings
 
 T = TypeVar("T")
 ModelKind = Literal["thumbnails", "ocr", "tagger", "normalizer"]
@@ -80,6 +83,11 @@ class ModelSpec:
         """Free what ``load`` took beyond memory (an OCR engine's native handles)."""
         if self.kind == "ocr":
             model.close()
+
+
+def ocr_spec(engine: str, pipeline: PipelineSettings) -> ModelSpec:
+    """The OCR model of ``engine``: with the pipeline's options (languages, DPI) when it is the pipeline's engine."""
+    return ModelSpec("ocr", engine, options=pipeline.engine_options if engine == pipeline.engine else {})
 
 
 class ModelBackend(Protocol):

@@ -43,7 +43,7 @@ from docfields.documents import DocumentLimits
 from docfields.errors import CapacityError, DocfieldsError, DocumentError, ModelError
 from docfields.pipeline.settings import HomeLayout
 from docfields.pipeline.store import Store
-from docfields.serve.calls import NPZ, ModelBackend, ModelSpec, render_thumbnails, run_ocr, run_tagger
+from docfields.serve.calls import NPZ, ModelBackend, ModelSpec, ocr_spec, render_thumbnails, run_ocr, run_tagger
 from docfields.serve.settings import ServeSettings
 from docfields.serve.webhooks import deliver, webhook_refusal
 from docfields.thumbnails import ThumbnailOptions
@@ -268,8 +268,7 @@ def resolve_deployment(name: str, settings: ServeSettings) -> ModelSpec | None:
     if name == "thumbnails":
         return ModelSpec("thumbnails", "thumbnails")
     if kind == "ocr" and rest in available_engines():
-        options = settings.pipeline.engine_options if rest == settings.pipeline.engine else {}  # as /ocr does
-        return ModelSpec("ocr", rest, options=options)
+        return ocr_spec(rest, settings.pipeline)
     if kind == "tagger" and rest in settings.models:
         return ModelSpec("tagger", rest, settings.models[rest])
     return None

@@ -10,8 +10,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from docfields.serve.calls import ModelBackend, ModelSpec, run_ocr
-from docfields.serve.dependencies import DOCUMENT_REQUEST_BODY, DocumentBody, document_body, get_models, get_settings
+from docfields.pipeline import Pipeline
+from docfields.serve.calls import ModelBackend, ocr_spec, run_ocr
+from docfields.serve.dependencies import (
+    DOCUMENT_REQUEST_BODY,
+    DocumentBody,
+    document_body,
+    get_models,
+    get_pipeline,
+    get_settings,
+)
 from docfields.serve.settings import ServeSettings
 
 router = APIRouter(prefix="/ocr", tags=["ocr"])
@@ -29,10 +37,12 @@ router = APIRouter(prefix="/ocr", tags=["ocr"])
 def ocr(
     body: Annotated[DocumentBody, Depends(document_body)],
     settings: Annotated[ServeSettings, Depends(get_settings)],
+    pipeline: Annotated[Pipeline, Depends(get_pipeline)],
     models: Annotated[ModelBackend, Depends(get_models)],
-    engine: Annotated[str | None, Query(description="OCR engine (default: the service's, usually auto).")] = None,
+    engine: Annotated[
+        str | None, Query(description="OCR engine (default: the pipeline's current one, see /config/pipeline).")
+    ] = None,
 ) -> dict[str, Any]:
     """Run OCR on every page; the engine is loaded on first use and kept until idle."""
-    name = engine or settings.pipeline.engine
-    options = settings.pipeline.engine_options if name == settings.pipeline.engine else {}  # --languages, --dpi
-    return models.call(ModelSpec("ocr", name, options=options), run_ocr, body.data, body.name, settings.document_limits)
+    spec = ocr_spec(engine or pipeline.settings.engine, pipeline.settings)
+    return models.call(spec, run_ocr, body.data, body.name, settings.document_limits)
