@@ -330,3 +330,36 @@ def test_a_named_endpoint_calls_the_url_registered_under_its_name(corpus, tagger
     detections = [detection for value in values for detection in value.get("Detections", [])]
     assert detections and all(d["Text"] == "NORMALIZED" and "RawText" in d for d in detections)
     assert load_field_configuration(str(fields), {"date-norm-endpoint": "x"}).fields[0].normalizer_prompt == PROMPT
+
+
+@pytest.mark.slow
+def test_fields_extract_resolves_a_named_endpoint_and_a_model_trained_on_it_serves(corpus, taggers, tmp_path):
+    """``fields extract --normalizer-endpoint`` calls the name's URL; a tagger whose fields.json holds endpoint
+    names (trained on the original's configuration) passes the service's ClassId check."""
+    from typer.testing import CliRunner
+
+    from docfields.cli import app
+    from docfields.ner import enrich
+    from docfields.ner.model import Tagger
+    from docfields.ocr import ocr_document
+    from docfields.serve.routers.config import check_against_model
+    from docfields.textract import write_textract
+
+    fields = tmp_path / "original.json"
+    fields.write_text(json.dumps(with_endpoint("date-norm-endpoint")))
+    enriched = tmp_path / "doc.enriched.json"
+    document = ocr_document(str(sorted(corpus.iterdir())[0]), engine="pdftext")
+    write_textract(enrich(document, Tagger.load(taggers["cards"])), str(enriched))
+    args = ["fields", "extract", str(enriched), "--fields", str(fields), "-o", str(tmp_path / "out")]
+    unknown = CliRunner().invoke(app, args)
+    assert unknown.exit_code != 0 and "date-norm-endpoint" in unknown.output
+    with normalizer_service() as base:
+        result = CliRunner().invoke(app, [*args, "--normalizer-endpoint", f"date-norm-endpoint={base}/normalize"])
+    assert result.exit_code == 0, result.output
+    assert _Normalizer.inputs and all(text.startswith(PROMPT) for text in _Normalizer.inputs)
+    assert "NORMALIZED" in (tmp_path / "out" / "doc.enriched.result.json").read_text()
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "fields.json").write_text(fields.read_text())  # as `train ner` on that configuration stores it
+    check_against_model(load_field_configuration(str(fields), {"date-norm-endpoint": "x"}), str(model), "fields")

@@ -45,13 +45,16 @@ def extract_command(
     enriched: Annotated[list[str], typer.Argument(help="Enriched Textract JSON files (docfields enrich).")],
     fields: str = typer.Option(..., "--fields", "-f", help="Field configuration (JSON list)."),
     out_dir: str | None = typer.Option(None, "--out-dir", "-o", help="Folder for results (default: beside inputs)."),
+    normalizer_endpoint: Annotated[list[str] | None, typer.Option("--normalizer-endpoint", help=ENDPOINT_HELP)] = None,
 ) -> None:
     """Extract fields from enriched documents; writes <stem>.result.json for each."""
     from docfields.errors import DocfieldsError
     from docfields.fields import extract_file, load_field_configuration
+    from docfields.fields.config import resolve_endpoint_names
 
+    endpoints = parse_endpoint_options(normalizer_endpoint)
     with fail_on_error():
-        config = load_field_configuration(fields)
+        config = resolve_endpoint_names(load_field_configuration(fields, endpoints), endpoints)
     failed = 0
     generators: dict[str, Any] = {}  # normalizer models, loaded once for the batch
     for url in enriched:

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from docfields import storage
 from docfields.errors import FieldConfigError, NormalizerError, PipelineConfigError
 from docfields.fields import FieldConfiguration, FieldSpec, load_field_configuration, parse_field_configuration
+from docfields.fields.config import read_field_entries
 from docfields.pipeline import Pipeline, PipelineConfig
 from docfields.serve.dependencies import get_pipeline, get_settings, json_body, json_request_body, load_json
 from docfields.serve.settings import FIELDS_FILE, ServeSettings
@@ -59,7 +60,10 @@ def check_against_model(config: FieldConfiguration, model: str | None, source: s
     """
     if model is None:
         return
-    known = load_field_configuration(storage.join(model, FIELDS_FILE)).by_class_id()
+    from docfields.annotations.classes import class_ids_from_fields
+
+    path = storage.join(model, FIELDS_FILE)  # only its classes: its normalizers are the model's business
+    known = set(class_ids_from_fields(read_field_entries(path), path).values())
     for index, spec in enumerate(config.fields):
         if spec.class_id not in known:
             raise FieldConfigError(
