@@ -403,3 +403,18 @@ def test_model_calls_are_recorded_as_a_trace_the_simulator_replays(client, serve
     assert unknown.exit_code == 17 and "no-such" in unknown.output and "thumbnails" in unknown.output
     assert client.get("/metrics/trace", params={"deployment": "no-such"}).status_code == 404
     assert metric(client.get("/metrics").text, "docfields_model_call_seconds_count", deployment="thumbnails") >= 2
+
+
+def test_async_thumbnails_are_written_to_their_output_location(client, page_png):
+    """``POST /async/thumbnails`` answers 202 at once; the run (in a replica, on Ray) writes the npz."""
+    reply = client.post("/async/thumbnails", content=page_png, headers={"Content-Type": "image/png"},
+                        params={"width": 32, "height": 48})  # fmt: skip
+    assert reply.status_code == 202, reply.text
+    invocation, output = reply.json()["InvocationId"], reply.json()["OutputLocation"]
+    deadline = time.monotonic() + 120
+    while (state := client.get(f"/async/{invocation}").json())["State"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    assert state["State"] == "succeeded", state
+    assert npz_arrays(Path(output).read_bytes())["image"].shape == (48, 32, 3)
+    assert client.post("/async/no-such", content=page_png, headers={"Content-Type": "image/png"}).status_code == 404
