@@ -176,7 +176,7 @@ def check_autoscaling(settings: ServeSettings) -> AutoscalingFile:
     if settings.autoscaling is None:
         return AutoscalingFile()
     scaling = load_autoscaling(settings.autoscaling)
-    known = set(model_deployment_names(settings)) | {INGRESS}
+    known = set(model_deployment_names(settings))  # the ingress has one replica, never scaled
     for name in scaling.deployments:
         if name not in known:
             reason = f"no such deployment; this service has {', '.join(sorted(known))}"
