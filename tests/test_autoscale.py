@@ -56,6 +56,18 @@ def test_single_request_at_zero_waits_only_the_cold_start_under_serve():
     assert report.peak_replicas == 1
 
 
+def test_serve_returns_to_zero_a_look_back_window_and_the_delay_after_the_last_request():
+    """As measured on Ray Serve: with a 5-s delay a deployment is gone about 35 s after its last request."""
+    for look_back in (30.0, 10.0):
+        settings = DeploymentScaling(downscale_delay_s=5, look_back_period_s=look_back)
+        report = simulate(Trace((100.5,), (2.0,), 400.0), ServePolicy(settings=settings, replica_start_s=2.5))
+        done = 100.5 + report.latency_max_s
+        gone = changes(report, -1)
+        assert len(gone) == 1
+        tick = settings.metrics_interval_s  # the last sample with load is up to one tick before the end
+        assert look_back + 5 - tick <= gone[0] - done <= look_back + 5 + 2 * tick
+
+
 def test_target_tracking_alone_never_wakes_a_scaled_to_zero_endpoint():
     report = simulate(generate_trace("idle-night"), resolve_policy("sagemaker-target-only"))
     assert report.unserved == 1 and report.served == 0
@@ -121,8 +133,8 @@ def test_scale_to_zero_costs_a_fraction_of_always_on_over_an_idle_night():
     always_on = simulate(trace, FixedPolicy(replicas=5))
     to_zero = simulate(trace, ServePolicy())
     assert always_on.replica_seconds == pytest.approx(5 * trace.duration_s)
-    # One replica for the request and the downscale delay after it (plus its metrics tick).
-    assert to_zero.replica_seconds <= 2.0 + 3.0 + 300.0 + 2.0
+    # One replica for the request, the look-back window and the downscale delay after it (plus a metrics tick).
+    assert to_zero.replica_seconds <= 2.0 + 3.0 + 30.0 + 300.0 + 2.0
     assert to_zero.replica_seconds < always_on.replica_seconds / 100
 
 
@@ -152,6 +164,7 @@ def test_defaults_mirror_the_original_and_map_to_serve_options(tmp_path: Path):
         "upscale_delay_s": 30.0,
         "downscale_delay_s": 300.0,
         "metrics_interval_s": 1.0,
+        "look_back_period_s": 30.0,
     }
     assert options["max_queued_requests"] == -1
     assert options["ray_actor_options"] == {"num_cpus": 1.0}

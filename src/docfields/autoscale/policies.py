@@ -21,6 +21,7 @@ returns. The rules, and where they come from:
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Protocol
@@ -202,19 +203,25 @@ class ServePolicy(BaseModel):
 
 @dataclass
 class ServeController:
-    """Serve's decision with its delay timestamp (``_apply_delay_logic``)."""
+    """Serve's decision with its delay timestamp (``_apply_delay_logic``), on the load averaged over
+    ``look_back_period_s`` (one sample per metrics tick)."""
 
     settings: DeploymentScaling
     wanting_since: float | None = None
     direction: int = 0
+    samples: deque[tuple[float, int]] = field(default_factory=deque)
 
     def decide(self, now: float, view: ClusterView) -> int:
         """Bootstrap at zero, else hold a change for its delay before applying it."""
         settings, current = self.settings, view.replicas
+        self.samples.append((now, view.in_system))
+        while self.samples[0][0] <= now - settings.look_back_period_s:
+            self.samples.popleft()
         if current == 0 and view.in_system > 0:
             self.wanting_since, self.direction = None, 0
             return max(1, settings.min_replicas)
-        desired = math.ceil(view.in_system / settings.target_ongoing_requests)
+        load = sum(count for _, count in self.samples) / len(self.samples)
+        desired = math.ceil(load / settings.target_ongoing_requests)
         desired = min(settings.max_replicas, max(settings.min_replicas, desired))
         direction = (desired > current) - (desired < current)
         if direction != self.direction:

@@ -6,7 +6,7 @@ One file (YAML or JSON) for ``docfields serve --ray --autoscaling FILE`` and for
       downscale_delay_s: 300
     deployments:
       thumbnails: {max_replicas: 3}
-      tesseract: {target_ongoing_requests: 2, num_cpus: 1}
+      ocr-tesseract: {target_ongoing_requests: 2, num_cpus: 1}
 
 The defaults mirror the original's SageMaker recipe (min 0, max 5, a backlog of 4 per instance,
 scale-in after 300 s); a deployment at zero replicas starts one as soon as a request arrives (Ray
@@ -50,11 +50,26 @@ class DeploymentScaling(BaseModel):
     metrics_interval_s: float = Field(
         1.0, gt=0, description="Metrics period: bounds the cold start (measured 2.3-3.0 s at 1 s, ~9 s at Ray's 10 s)."
     )
+    look_back_period_s: float = Field(
+        30.0,
+        gt=0,
+        description="Serve averages the load over this window (Ray's default): a deployment goes back to zero "
+        "only after a whole window without requests plus downscale_delay_s (measured: 35 s at a 5-s delay).",
+    )
     max_ongoing_requests: int = Field(5, ge=1, description="Requests sent to one replica at a time (Ray's default).")
     max_queued_requests: int | None = Field(
         None, ge=1, description="Requests waiting for a replica beyond which callers get 429; None: no limit."
     )
     num_cpus: float = Field(1.0, gt=0, description="CPUs reserved per replica (ray_actor_options.num_cpus).")
+
+    @field_validator("look_back_period_s")
+    @classmethod
+    def _longer_than_the_metrics_period(cls, value: float, info: ValidationInfo) -> float:
+        """Serve averages pushed samples: a window shorter than one period holds none."""
+        period = info.data.get("metrics_interval_s")
+        if period is not None and value <= period:
+            raise ValueError(f"{value:g} must be longer than metrics_interval_s {period:g}")
+        return value
 
     @field_validator("max_replicas")
     @classmethod
@@ -153,6 +168,7 @@ def serve_options(settings: DeploymentScaling) -> dict[str, Any]:
             "upscale_delay_s": settings.upscale_delay_s,
             "downscale_delay_s": settings.downscale_delay_s,
             "metrics_interval_s": settings.metrics_interval_s,
+            "look_back_period_s": settings.look_back_period_s,
         },
         "max_ongoing_requests": settings.max_ongoing_requests,
         "max_queued_requests": settings.max_queued_requests if settings.max_queued_requests is not None else -1,
