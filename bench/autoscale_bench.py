@@ -19,7 +19,8 @@ and at least 50% fewer replica-hours than always-on at the same p95 under load.
 
 ``--measure`` first measures on this machine, with a private Ray (2 CPUs, 127.0.0.1) and the service
 deployed as ``docfields serve --ray`` deploys it (the autoscaling defaults, but downscale after
-``--downscale-s``): the cold start from zero of each deployment (p50 of 5, and the warm latency of the
+``--downscale-s``, the load averaged over ``--look-back-s`` instead of Ray's 30 s, so each deployment
+is back at zero in seconds): the cold start from zero of each deployment (p50 of 5, and the warm latency of the
 same request), the time back to zero after the last request, and the throughput of thumbnails at one
 replica vs two. The simulation then takes the measured replica start (thumbnails' cold start less its
 warm latency) and model load (the tagger's cold start less thumbnails').
@@ -61,6 +62,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--plot", help="PNG of the office day under each policy")
     parser.add_argument("--measure", action="store_true", help="measure on a private Ray first (minutes)")
     parser.add_argument("--downscale-s", type=float, default=5.0, help="downscale delay while measuring")
+    parser.add_argument("--look-back-s", type=float, default=2.0, help="load averaging window while measuring")
     return parser.parse_args()
 
 
@@ -76,6 +78,7 @@ def policies(args: argparse.Namespace) -> list[SageMakerPolicy | ServePolicy | F
         ours("ours (defaults)"),
         ours("ours, target 2, up 10 s", target_ongoing_requests=2, upscale_delay_s=10),
         ours("ours, target 1, up 0 s", target_ongoing_requests=1, upscale_delay_s=0),
+        ours("ours, target 0.5, up 0 s", target_ongoing_requests=0.5, upscale_delay_s=0),
         FixedPolicy(name="always-on (5)", replicas=5),
     ]
 
@@ -87,19 +90,19 @@ def seconds(value: float) -> str:
 def print_table(title: str, reports: list[SimulationReport]) -> None:
     baseline = next(r for r in reports if r.policy.startswith("always-on"))
     print(f"\n{title} ({reports[0].requests} requests, {reports[0].duration_s / 3600:.1f} h)")
-    print(f"| {'policy':26} | replica-h | vs always-on | p50 s | p95 s | p99 s | zero-capacity wait s |")
-    print(f"|{'-' * 28}|----------:|-------------:|------:|------:|------:|---------------------:|")
+    print(f"| {'policy':30} | replica-h | vs always-on | p50 s | p95 s | p99 s | zero-capacity wait s |")
+    print(f"|{'-' * 32}|----------:|-------------:|------:|------:|------:|---------------------:|")
     for r in reports:
         saving = 1 - r.replica_seconds / baseline.replica_seconds
         latencies = " | ".join(f"{seconds(v):>5}" for v in (r.latency_p50_s, r.latency_p95_s, r.latency_p99_s))
-        row = f"| {r.policy:26} | {r.replica_hours:9.2f} | {saving:11.0%} | {latencies}"
+        row = f"| {r.policy:30} | {r.replica_hours:9.2f} | {saving:11.0%} | {latencies}"
         print(f"{row} | {seconds(r.longest_zero_capacity_wait_s):>20} |")
 
 
 def main() -> None:
     args = parse_args()
     if args.measure:
-        args.replica_start_s, args.model_load_s = measure(args.downscale_s)
+        args.replica_start_s, args.model_load_s = measure(args.downscale_s, args.look_back_s)
     chosen = policies(args)
     print(
         f"seed {args.seed}; Serve replica start {args.replica_start_s} s + model load {args.model_load_s} s; "
@@ -122,7 +125,7 @@ def main() -> None:
 # -- measured on Ray Serve ----------------------------------------------------------------------
 
 
-def measure(downscale_s: float) -> tuple[float, float]:
+def measure(downscale_s: float, look_back_s: float) -> tuple[float, float]:
     """Print the measured table; returns (replica start, model load) in seconds for the simulation."""
     import os
 
@@ -139,10 +142,12 @@ def measure(downscale_s: float) -> tuple[float, float]:
             rates = {replicas: throughput(settings, Path(tmp), large, replicas) for replicas in (1, 2)}
             print(f"thumbnails throughput: {rates[1]:.1f} req/s at 1 replica, {rates[2]:.1f} at 2 "
                   f"({rates[2] / rates[1]:.2f}x)", flush=True)  # fmt: skip
-            print(f"\nMeasured on Ray Serve (2 CPUs, metrics every 1 s, downscale after {downscale_s:.0f} s; p50 of 5)")
+            print(f"\nMeasured on Ray Serve (2 CPUs, metrics every 1 s, load averaged over {look_back_s:g} s, "
+                  f"downscale after {downscale_s:g} s; p50 of 5)")  # fmt: skip
             print("| deployment   | cold start s | warm s | back to zero s |")
             print("|--------------|-------------:|-------:|---------------:|", flush=True)
-            cold = cold_starts(settings, Path(tmp), calls, downscale_s)
+            cold = cold_starts(settings, Path(tmp), calls, {"downscale_delay_s": downscale_s,
+                                                            "look_back_period_s": look_back_s})  # fmt: skip
         finally:
             ray.shutdown()
     replica_start = max(cold["thumbnails"][0] - cold["thumbnails"][1], 0.0)
@@ -229,9 +234,9 @@ def until_replicas(deployment: str, count: int, timeout: float = 120) -> float:
     return time.perf_counter() - start
 
 
-def cold_starts(settings: object, tmp: Path, calls: dict, downscale_s: float) -> dict[str, tuple[float, float, float]]:
+def cold_starts(settings: object, tmp: Path, calls: dict, delays: dict) -> dict[str, tuple[float, float, float]]:
     """Per deployment, p50 of 5: a request at zero replicas, the same warm, and the wait back to zero."""
-    service = deployed(settings, tmp, {"defaults": {"downscale_delay_s": downscale_s, "num_cpus": 0.5}})
+    service = deployed(settings, tmp, {"defaults": {**delays, "num_cpus": 0.5}})
     names = {"tagger": "tagger-cards"}
     results = {}
     try:

@@ -128,32 +128,37 @@ def check_signature(headers: dict[str, str], body: bytes) -> None:
     assert abs(time.time() - int(timestamp)) < 300
 
 
-class GatedModels:
+class GatedModels(LocalModels):
     """The real in-process backend, each call held until ``gate`` is set; ``entered`` counts the calls held."""
 
-    def __init__(self) -> None:
-        self.inner = LocalModels(ModelCache(0))
+    def __init__(self, replicas: int = 1) -> None:
+        super().__init__(ModelCache(0))
         self.gate = threading.Event()
         self.entered = 0
+        self.replicas = replicas
 
     def call(self, spec: ModelSpec, work: Callable[..., Any], *args: Any) -> Any:
         self.entered += 1
         self.gate.wait(120)
-        return self.inner.call(spec, work, *args)
+        return super().call(spec, work, *args)
+
+    def max_replicas(self, deployment: str) -> int:
+        """As many replicas as the test says each deployment may have (Serve: the autoscaling file's)."""
+        return self.replicas
 
 
-class FullOnceModels:
+class FullOnceModels(LocalModels):
     """The real in-process backend behind a deployment whose queue is full at the first call (as Ray Serve's is)."""
 
     def __init__(self) -> None:
-        self.inner = LocalModels(ModelCache(0))
+        super().__init__(ModelCache(0))
         self.calls = 0
 
     def call(self, spec: ModelSpec, work: Callable[..., Any], *args: Any) -> Any:
         self.calls += 1
         if self.calls == 1:
             raise CapacityError(spec.deployment, "1 request(s) queued, the limit", retry_after=1)
-        return self.inner.call(spec, work, *args)
+        return super().call(spec, work, *args)
 
 
 # -- end to end on a real server ----------------------------------------------------------------
@@ -321,18 +326,19 @@ def test_an_upload_over_the_request_limit_is_413_and_leaves_nothing(tmp_path):
     assert not list((tmp_path / "home" / "async").iterdir())
 
 
-def test_at_most_n_invocations_of_a_deployment_run_at_once(tmp_path):
-    gated = GatedModels()
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_at_most_n_invocations_per_replica_of_a_deployment_run_at_once(tmp_path, replicas):
+    gated, limit = GatedModels(replicas), 2 * replicas
     with TestClient(create_app(service_settings(tmp_path, invocations_per_replica=2), models=gated)) as test_client:
         ids = [test_client.post("/async/thumbnails", content=png(), headers={"content-type": "image/png"})
-               .json()["InvocationId"] for _ in range(4)]  # fmt: skip
-        wait_state(test_client.get, ids[1], ("running",))
-        wait_state(test_client.get, ids[0], ("running",))
-        assert [test_client.get(f"/async/{i}").json()["State"] for i in ids[2:]] == ["queued", "queued"]
-        assert gated.entered == 2
+               .json()["InvocationId"] for _ in range(limit + 2)]  # fmt: skip
+        for invocation in ids[:limit]:
+            wait_state(test_client.get, invocation, ("running",))
+        assert [test_client.get(f"/async/{i}").json()["State"] for i in ids[limit:]] == ["queued", "queued"]
+        assert gated.entered == limit
         gated.gate.set()
-        assert [wait_state(test_client.get, i, FINAL)["State"] for i in ids] == ["succeeded"] * 4
-    assert gated.entered == 4
+        assert [wait_state(test_client.get, i, FINAL)["State"] for i in ids] == ["succeeded"] * (limit + 2)
+    assert gated.entered == limit + 2
 
 
 def test_a_run_whose_runner_died_is_taken_over_and_fails_after_max_attempts(tmp_path):

@@ -86,8 +86,13 @@ class ServeModels:
     Called from FastAPI's threadpool, so it waits for the answer with a blocking ``result()``.
     """
 
-    def __init__(self, handles: Mapping[str, Any]) -> None:
+    def __init__(self, handles: Mapping[str, Any], max_replicas: Mapping[str, int]) -> None:
         self.handles = dict(handles)
+        self._max_replicas = dict(max_replicas)
+
+    def max_replicas(self, deployment: str) -> int:
+        """The autoscaling file's ``max_replicas`` of ``deployment`` (1 for an unknown one)."""
+        return self._max_replicas.get(deployment, 1)
 
     def call(self, spec: ModelSpec, work: Callable[..., T], *args: Any) -> T:
         """Run ``work`` on a replica of the spec's deployment.
@@ -143,7 +148,9 @@ class ServiceIngress:
             from docfields.cluster.pipeline import RayExecutor
 
             self.executor = RayExecutor(actors=self.settings.workers)
-        return create_app(self.settings, executor=self.executor, models=ServeModels(self.handles))
+        scaling = check_autoscaling(self.settings)
+        most = {name: scaling.for_deployment(name).max_replicas for name in self.handles}
+        return create_app(self.settings, executor=self.executor, models=ServeModels(self.handles, most))
 
     def __del__(self) -> None:
         """After the app's lifespan stopped the driver thread: end the stage actors."""
@@ -234,8 +241,13 @@ class ServeService:
 
 def _serve_running() -> bool:
     from ray import serve
+    from ray.serve import context
     from ray.serve.exceptions import RayServeException
 
+    # Serve caches its controller's handle per process, keyed by job id; a second private Ray in
+    # the same process (tests, benchmarks) starts again at job 01000000, so the handle of the first
+    # cluster's controller would be taken for this one's. Forget it: the check finds the controller by name.
+    context._disconnect()
     try:
         serve.status()
     except RayServeException:

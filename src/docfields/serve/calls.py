@@ -97,6 +97,10 @@ class ModelBackend(Protocol):
         """``work(model, *args)`` with the model of ``spec`` loaded."""
         ...
 
+    def max_replicas(self, deployment: str) -> int:
+        """How many replicas ``deployment`` may have (async invocations run N per replica)."""
+        ...
+
 
 class LocalModels:
     """Model calls in the service's own process, models lent by its ``ModelCache``."""
@@ -108,6 +112,10 @@ class LocalModels:
         """Run ``work`` on the cached model (loaded on first use, one caller at a time)."""
         with self.cache.use(spec.kind, spec.cache_key, spec.load, spec.release) as model:
             return work(model, *args)
+
+    def max_replicas(self, deployment: str) -> int:
+        """One: this process is the only replica of every deployment."""
+        return 1
 
 
 # -- the work each kind does: picklable arguments in, picklable answers out ---------------------

@@ -14,8 +14,8 @@ overwrite the outcome. A clean stop gives running invocations back (queued, the 
 counted); a killed service leaves leases that run out, and the next start claims them again, up to
 ``MAX_ATTEMPTS`` runs. An uploaded input stays on disk until its invocation is final.
 
-At most ``settings.invocations_per_replica`` invocations of one deployment run at once in a
-process (on Ray Serve the deployment's replicas bound the calls too, and a run its full queue
+At most ``settings.invocations_per_replica`` invocations per replica of a deployment run at once
+(in one process: one replica; on Ray Serve: times the deployment's ``max_replicas``, and a run its full queue
 refuses is queued again for the ``Retry-After`` it was told, not failed). Webhooks of final
 invocations are delivered from their own threads (``webhooks.deliver``); each outcome is recorded,
 and one still pending at a stop is delivered after the next start.
@@ -374,10 +374,11 @@ class InvocationRunner:
 
     def _dispatch(self) -> None:
         """Start runs until every deployment with work is at its limit."""
-        limit = self.settings.invocations_per_replica
+        per_replica = self.settings.invocations_per_replica
         while not self._stopping.is_set():
             with self._lock:
-                full = {name for name, count in self._running.items() if count >= limit}
+                running = list(self._running.items())
+            full = {name for name, count in running if count >= per_replica * self.models.max_replicas(name)}
             job = self.store.claim_invocation(self.owner, full)
             if job is None:
                 return

@@ -107,6 +107,10 @@ class MeasuredModels:
         finally:
             self.metrics.observe_call(spec.deployment, started, time.perf_counter() - start)
 
+    def max_replicas(self, deployment: str) -> int:
+        """The inner backend's."""
+        return self.inner.max_replicas(deployment)
+
 
 class _StateCollector(Collector):
     """Figures read at scrape time: documents per status, models loaded, loads and unloads."""
