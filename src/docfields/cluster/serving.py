@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from docfields.autoscale.settings import AutoscalingFile, DeploymentScaling, load_autoscaling, serve_options
 from docfields.cluster.connect import TASK_ENV, ray_session
 from docfields.errors import AutoscaleError, CapacityError, DocfieldsError, ModelError
-from docfields.serve.calls import LocalModels, ModelSpec
+from docfields.serve.calls import LocalModels, ModelSpec, document_models
 from docfields.serve.models import ModelCache
 from docfields.serve.settings import ServeSettings
 
@@ -135,9 +135,10 @@ class ServiceIngress:
     in the replica (start and stop of the pipeline's driver thread, as under uvicorn).
     """
 
-    def __init__(self, settings: ServeSettings, handles: dict[str, Any]) -> None:
+    def __init__(self, settings: ServeSettings, handles: dict[str, Any], max_replicas: dict[str, int]) -> None:
         self.settings = settings
         self.handles = handles
+        self.max_replicas = max_replicas
         self.executor: Any = None
 
     def __serve_build_asgi_app__(self) -> Any:
@@ -148,9 +149,8 @@ class ServiceIngress:
             from docfields.cluster.pipeline import RayExecutor
 
             self.executor = RayExecutor(actors=self.settings.workers)
-        scaling = check_autoscaling(self.settings)
-        most = {name: scaling.for_deployment(name).max_replicas for name in self.handles}
-        return create_app(self.settings, executor=self.executor, models=ServeModels(self.handles, most))
+        models = ServeModels(self.handles, self.max_replicas)
+        return create_app(self.settings, executor=self.executor, models=models)
 
     def __del__(self) -> None:
         """After the app's lifespan stopped the driver thread: end the stage actors."""
@@ -160,14 +160,10 @@ class ServiceIngress:
 
 def model_deployment_names(settings: ServeSettings) -> list[str]:
     """Every model deployment of the service, named as the routes' ``ModelSpec.deployment``."""
-    from docfields.ocr import available_engines
     from docfields.serve.routers.normalize import normalizer_deployment
-    from docfields.serve.routers.thumbnails import THUMBNAILS
 
     return [
-        THUMBNAILS.deployment,
-        *(ModelSpec("ocr", engine).deployment for engine in available_engines()),
-        *(ModelSpec("tagger", name).deployment for name in sorted(settings.models)),
+        *document_models(settings),
         normalizer_deployment(None, settings),
         *(normalizer_deployment(name, settings) for name in sorted(settings.normalizer_models)),
     ]
@@ -219,7 +215,8 @@ def build_application(settings: ServeSettings, scaling: AutoscalingFile) -> Any:
         max_ongoing_requests=INGRESS_MAX_ONGOING,
         ray_actor_options={"num_cpus": 0, "runtime_env": {"env_vars": replica_env(period)}},
     )
-    return ingress.bind(settings, handles)
+    most = {name: scaling.for_deployment(name).max_replicas for name in handles}  # read here, not on the ingress's node
+    return ingress.bind(settings, handles, most)
 
 
 @dataclass

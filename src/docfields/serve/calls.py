@@ -27,6 +27,7 @@ from docfields.thumbnails import ThumbnailOptions, image_to_png, make_thumbnail,
 
 if TYPE_CHECKING:
     from docfields.pipeline import PipelineSettings
+    from docfields.serve.settings import ServeSettings
 
 T = TypeVar("T")
 ModelKind = Literal["thumbnails", "ocr", "tagger", "normalizer"]
@@ -83,6 +84,19 @@ class ModelSpec:
         """Free what ``load`` took beyond memory (an OCR engine's native handles)."""
         if self.kind == "ocr":
             model.close()
+
+
+THUMBNAILS = ModelSpec("thumbnails", "thumbnails")
+
+
+def document_models(settings: ServeSettings) -> dict[str, ModelSpec]:
+    """The models that take a document or a Textract JSON, by deployment name: thumbnails, every
+    registered OCR engine (with the pipeline's options for its engine), every named tagger."""
+    from docfields.ocr.registry import available_engines
+
+    specs = [THUMBNAILS, *(ocr_spec(engine, settings.pipeline) for engine in available_engines())]
+    specs += [ModelSpec("tagger", name, directory) for name, directory in sorted(settings.models.items())]
+    return {spec.deployment: spec for spec in specs}
 
 
 def ocr_spec(engine: str, pipeline: PipelineSettings) -> ModelSpec:

@@ -43,7 +43,15 @@ from docfields.documents import DocumentLimits
 from docfields.errors import CapacityError, DocfieldsError, DocumentError, ModelError
 from docfields.pipeline.settings import HomeLayout
 from docfields.pipeline.store import Store
-from docfields.serve.calls import NPZ, ModelBackend, ModelSpec, ocr_spec, render_thumbnails, run_ocr, run_tagger
+from docfields.serve.calls import (
+    NPZ,
+    ModelBackend,
+    ModelSpec,
+    document_models,
+    render_thumbnails,
+    run_ocr,
+    run_tagger,
+)
 from docfields.serve.settings import ServeSettings
 from docfields.serve.webhooks import deliver, webhook_refusal
 from docfields.thumbnails import ThumbnailOptions
@@ -255,23 +263,12 @@ def _status(row: Any) -> Invocation:
 
 def known_deployments(settings: ServeSettings) -> list[str]:
     """The deployments async invocations can name: thumbnails, every OCR engine, every named tagger."""
-    from docfields.ocr.registry import available_engines
-
-    return ["thumbnails", *(f"ocr-{e}" for e in available_engines()), *(f"tagger-{n}" for n in sorted(settings.models))]
+    return list(document_models(settings))
 
 
 def resolve_deployment(name: str, settings: ServeSettings) -> ModelSpec | None:
     """The model a deployment name runs (with the service's OCR options), or None for an unknown name."""
-    from docfields.ocr.registry import available_engines
-
-    kind, _, rest = name.partition("-")
-    if name == "thumbnails":
-        return ModelSpec("thumbnails", "thumbnails")
-    if kind == "ocr" and rest in available_engines():
-        return ocr_spec(rest, settings.pipeline)
-    if kind == "tagger" and rest in settings.models:
-        return ModelSpec("tagger", rest, settings.models[rest])
-    return None
+    return document_models(settings).get(name)
 
 
 def output_suffix(spec: ModelSpec) -> str:

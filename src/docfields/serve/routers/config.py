@@ -37,6 +37,7 @@ from docfields.errors import FieldConfigError, NormalizerError, PipelineConfigEr
 from docfields.fields import FieldConfiguration, FieldSpec, load_field_configuration, parse_field_configuration
 from docfields.fields.config import read_field_entries
 from docfields.pipeline import Pipeline, PipelineConfig
+from docfields.serve.calls import THUMBNAILS, ModelSpec
 from docfields.serve.dependencies import get_pipeline, get_settings, json_body, json_request_body, load_json
 from docfields.serve.settings import FIELDS_FILE, ServeSettings
 
@@ -214,8 +215,9 @@ class PipelineView(BaseModel):
 
 def pipeline_view(config: PipelineConfig) -> PipelineView:
     """What ``GET /config/pipeline`` answers for ``config``."""
-    deployments = {"thumbnails": "thumbnails" if config.thumbnails else None, "ocr": f"ocr-{config.engine}",
-                   "tagger": f"tagger-{config.tagger}" if config.tagger else None}  # fmt: skip
+    deployments = {"thumbnails": THUMBNAILS.deployment if config.thumbnails else None,
+                   "ocr": ModelSpec("ocr", config.engine).deployment,
+                   "tagger": ModelSpec("tagger", config.tagger).deployment if config.tagger else None}  # fmt: skip
     return PipelineView(**config.model_dump(exclude={"model"}), deployments=deployments)
 
 
