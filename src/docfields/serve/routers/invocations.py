@@ -46,6 +46,7 @@ from docfields.serve.invocations import (
     output_suffix,
     resolve_deployment,
 )
+from docfields.serve.routers.thumbnails import check_thumbnail_size
 from docfields.serve.settings import ServeSettings
 from docfields.serve.webhooks import webhook_refusal
 
@@ -179,12 +180,7 @@ def _check_options(options: AsyncOptions, spec: ModelSpec, settings: ServeSettin
     if sizes and spec.kind != "thumbnails":
         problem = f"{', '.join(sizes)}: thumbnail options, and {spec.deployment} makes no thumbnails"
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=problem)
-    if max(options.width or 0, options.height or 0) > settings.max_thumbnail_side:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"thumbnail {options.width} x {options.height} too large: at most "
-            f"{settings.max_thumbnail_side} pixels a side",
-        )
+    check_thumbnail_size(options.width, options.height, settings)
     for url in (options.success_url, options.error_url):
         refusal = None if url is None else webhook_refusal(url, settings.webhook_urls, settings.webhook_secret)
         if refusal is not None:

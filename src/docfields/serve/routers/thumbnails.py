@@ -11,14 +11,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 
-from docfields.serve.calls import NPZ, ModelBackend, ModelSpec, render_thumbnails
+from docfields.serve.calls import NPZ, THUMBNAILS, ModelBackend, render_thumbnails
 from docfields.serve.dependencies import DOCUMENT_REQUEST_BODY, DocumentBody, document_body, get_models, get_settings
 from docfields.serve.settings import ServeSettings
 from docfields.thumbnails import ThumbnailOptions
 
 router = APIRouter(prefix="/thumbnails", tags=["thumbnails"])
 
-THUMBNAILS = ModelSpec("thumbnails", "thumbnails")
 SINGLE_IMAGE_TYPES = ("image/png", "image/jpeg")
 THUMBNAIL_TYPES = (NPZ, *SINGLE_IMAGE_TYPES)
 _ALIASES = {"image/jpg": "image/jpeg", "*/*": NPZ, "application/*": NPZ, "image/*": "image/png"}
@@ -40,6 +39,15 @@ def choose_media_type(accept: str | None) -> str:
         status.HTTP_406_NOT_ACCEPTABLE,
         detail=f"cannot answer Accept: {accept}; thumbnails come as {', '.join(THUMBNAIL_TYPES)}",
     )
+
+
+def check_thumbnail_size(width: int | None, height: int | None, settings: ServeSettings) -> None:
+    """422 when a side asked for is over the service's ``max_thumbnail_side`` (None: not asked)."""
+    if max(width or 0, height or 0) > settings.max_thumbnail_side:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"thumbnail {width} x {height} too large: at most {settings.max_thumbnail_side} pixels a side",
+        )
 
 
 @router.post(
@@ -71,11 +79,7 @@ def thumbnails(
     ``MAX_THUMBNAIL_PIXELS`` (pages x width x height) is answered 413 before any rendering.
     """
     kind = choose_media_type(accept)
-    if max(width, height) > settings.max_thumbnail_side:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"thumbnail {width} x {height} too large: at most {settings.max_thumbnail_side} pixels a side",
-        )
+    check_thumbnail_size(width, height, settings)
     options = ThumbnailOptions(width=width, height=height, fit=fit)
     content = models.call(THUMBNAILS, render_thumbnails, body.data, body.name, settings.document_limits, options, kind)
     return Response(content, media_type=kind)
