@@ -109,24 +109,16 @@ def parse_trace(source: str, text: str) -> Trace:
     return _trace_from_rows(source, [(number, row) for number, row in rows if row is not None])
 
 
-def fetch_trace(url: str, deployment: str, token: str | None = None, timeout_s: float = 30.0) -> Trace:
+def fetch_trace(url: str, deployment: str, token: str | None = None) -> Trace:
     """The calls a running service recorded for ``deployment`` (its ``GET /metrics/trace``), as a trace.
 
     Raises:
         AutoscaleError: naming the URL when the service does not answer, refuses, or has no such calls.
     """
-    import httpx
+    from docfields.service_client import read_call_trace
 
-    source = f"{url.rstrip('/')}/metrics/trace?deployment={deployment}"
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = httpx.get(source, headers=headers, timeout=timeout_s)
-    except httpx.HTTPError as exc:
-        raise AutoscaleError(source, f"the service did not answer: {exc}") from exc
-    if response.status_code != 200:
-        detail = response.json().get("detail") if "json" in response.headers.get("content-type", "") else None
-        raise AutoscaleError(source, f"HTTP {response.status_code}: {detail or response.text[:200]}")
-    return parse_trace(source, response.text)
+    source, text = read_call_trace(url, deployment, token)
+    return parse_trace(source, text)
 
 
 def _json_row(source: str, number: int, line: str) -> dict | None:
