@@ -23,7 +23,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
@@ -143,10 +143,15 @@ class OcrLine:
 
 @dataclass(frozen=True)
 class OcrPage:
-    """Lines of one page in reading order, and the name of the engine that read it."""
+    """Lines of one page in reading order, the name of the engine that read it, and what ran and why.
+
+    ``details`` becomes the PAGE block's ``OcrDetails`` key (resolution, clean-up steps, the engine
+    choice of ``auto``): readers of Textract JSON ignore it, people debugging a page read it.
+    """
 
     lines: tuple[OcrLine, ...]
     engine: str
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 BoxLike = BoundingBox | NormBox  # both have left/top/width/height in one space
@@ -330,8 +335,9 @@ def _line_blocks(line: OcrLine, page: int, ids: Iterator[str]) -> list[dict[str,
 
 
 def _page_blocks(page: OcrPage, number: int, ids: Iterator[str]) -> list[dict[str, Any]]:
-    """The PAGE block (full-page geometry, "Engine" key) followed by its lines."""
-    page_block = _block("PAGE", number, (0.0, 0.0, 1.0, 1.0), ids, Engine=page.engine)
+    """The PAGE block (full-page geometry, "Engine" and "OcrDetails" keys) followed by its lines."""
+    extra = {"OcrDetails": page.details} if page.details else {}
+    page_block = _block("PAGE", number, (0.0, 0.0, 1.0, 1.0), ids, Engine=page.engine, **extra)
     content = [block for line in page.lines for block in _line_blocks(line, number, ids)]
     line_ids = [block["Id"] for block in content if block["BlockType"] == "LINE"]
     if line_ids:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,9 +41,23 @@ class OcrOptions(BaseModel):
 
 
 class ImageOcrOptions(OcrOptions):
-    """Options shared by engines that read rendered pixels."""
+    """Options shared by engines that read rendered pixels: how a page image is prepared before OCR."""
 
-    dpi: int = Field(300, ge=50, le=1200, description="Resolution PDF pages are rendered at.")
+    dpi: int = Field(300, ge=50, le=1200, description="Resolution born-digital PDF pages are rendered at.")
+    normalize_resolution: bool = Field(
+        True, description="Resample each page to the engine's resolution (target_dpi), from its estimated resolution."
+    )
+    target_dpi: int | None = Field(
+        None, ge=72, le=1200, description="Resolution pages are resampled to; default: the engine's (Tesseract 300)."
+    )
+    max_pixels: int = Field(
+        40_000_000, ge=1_000_000, description="Upper bound on a prepared page's pixels (native scans, resampling)."
+    )
+    remove_borders: bool = Field(False, description="Crop dark scanner borders along the page edges before OCR.")
+    deskew: bool = Field(False, description="Straighten pages skewed by up to 5 degrees (the angle is recorded).")
+    binarize: Literal["none", "contrast", "sauvola"] = Field(
+        "none", description="Grey-level clean-up: contrast stretching, or Sauvola adaptive thresholding."
+    )
 
 
 class OcrEngine(ABC):
@@ -118,9 +132,11 @@ class PageOcrEngine(OcrEngine):
 
 
 class ImageOcrEngine(PageOcrEngine):
-    """An engine that reads pixels; PDFs are rendered in memory at ``options.dpi``."""
+    """An engine that reads pixels: each page is prepared (rendered, resampled, cleaned) and its boxes mapped back."""
 
     options_class: ClassVar[type[OcrOptions]] = ImageOcrOptions
+    target_dpi: ClassVar[int] = 300
+    """The resolution the engine reads best at; pages are resampled to it unless options say otherwise."""
 
     def read_page(self, document: Document, page_number: int) -> OcrPage:
         """Render the page (PDFs at ``dpi``, images as they are) and read it."""
