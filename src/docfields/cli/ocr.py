@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from docfields.cli.main import app
 from docfields.cli.output import console, fail_on_error, require_extra
+from docfields.cli.pipeline import QUALITY_HELP, Quality
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,6 +31,7 @@ def ocr(
     engine: str = typer.Option("auto", help="OCR engine (`docfields engines` lists them)."),
     languages: str | None = typer.Option(None, help="Tesseract languages, e.g. eng or eng+tha."),
     dpi: int | None = typer.Option(None, help="Render resolution for OCR (engine default if unset)."),
+    quality: Annotated[Quality | None, typer.Option(help=QUALITY_HELP)] = None,
     workers: int | None = typer.Option(None, min=1, help="Worker processes (default: all cores)."),
     force: bool = typer.Option(False, help="Redo documents whose output exists."),
     password: str | None = typer.Option(None, help="Password for encrypted PDFs."),
@@ -56,7 +58,7 @@ def ocr(
     with fail_on_error():
         options = BatchOcrOptions(
             engine=engine,
-            engine_options=engine_options(engine, _split_languages(languages), dpi),
+            engine_options=engine_options(engine, _split_languages(languages), dpi, quality),
             workers=workers,
             force=force,
             password=password,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -25,12 +26,23 @@ LANGUAGES_HELP = "Tesseract languages, e.g. eng or eng+tha (as `docfields ocr`).
 DPI_HELP = "Render resolution for OCR (engine default if unset)."
 
 
-def ocr_settings(engine: str, languages: str | None, dpi: int | None) -> dict[str, Any]:
+class Quality(StrEnum):
+    """``auto``'s OCR quality levels (``docfields.ocr.auto.Quality``)."""
+
+    fast = "fast"
+    balanced = "balanced"
+    best = "best"
+
+
+QUALITY_HELP = "auto's OCR on scans: fast (Tesseract), balanced (RapidOCR again on doubtful pages), best (RapidOCR)."
+
+
+def ocr_settings(engine: str, languages: str | None, dpi: int | None, quality: str | None = None) -> dict[str, Any]:
     """The pipeline's OCR settings from the flags every command shares with ``docfields ocr``."""
     from docfields.cli.ocr import _split_languages
     from docfields.ocr import engine_options
 
-    return {"engine": engine, "engine_options": engine_options(engine, _split_languages(languages), dpi)}
+    return {"engine": engine, "engine_options": engine_options(engine, _split_languages(languages), dpi, quality)}
 
 
 def _settings(
@@ -51,6 +63,7 @@ def process(
     engine: str = typer.Option("auto", help="OCR engine (`docfields engines` lists them)."),
     languages: str | None = typer.Option(None, help=LANGUAGES_HELP),
     dpi: int | None = typer.Option(None, help=DPI_HELP),
+    quality: Annotated[Quality | None, typer.Option(help=QUALITY_HELP)] = None,
     out: str | None = typer.Option(None, "--out", "-o", help="Folder for <stem>.result.json, <stem>.in-review.json."),
     workers: int = typer.Option(1, min=1, help="Worker processes (1: in this process)."),
     review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Results below go to review."),
@@ -74,7 +87,7 @@ def process(
     from docfields.pipeline import DocState, DocumentStatus, Pipeline, process_files
 
     with fail_on_error(), executor_for(ray) as executor:
-        ocr = ocr_settings(engine, languages, dpi)
+        ocr = ocr_settings(engine, languages, dpi, quality)
         settings = _settings(home, ocr, model, fields, review_threshold, normalizer_endpoint)
         pipeline = Pipeline(settings, executor=executor)
         columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -182,6 +195,7 @@ def watch(
     engine: str = typer.Option("auto", help="OCR engine."),
     languages: str | None = typer.Option(None, help=LANGUAGES_HELP),
     dpi: int | None = typer.Option(None, help=DPI_HELP),
+    quality: Annotated[Quality | None, typer.Option(help=QUALITY_HELP)] = None,
     workers: int = typer.Option(1, min=1, help="Worker processes (1: in this process)."),
     review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Results below go to review."),
     home: str = typer.Option(".docfields", envvar="DOCFIELDS_HOME", help=HOME_HELP),
@@ -205,7 +219,7 @@ def watch(
             console.print(f"[red]quarantined[/red] {moved}: {escape(str(status.error))}", highlight=False)
 
     with fail_on_error():
-        ocr = ocr_settings(engine, languages, dpi)
+        ocr = ocr_settings(engine, languages, dpi, quality)
         pipeline = Pipeline(_settings(home, ocr, model, fields, review_threshold, normalizer_endpoint))
         options = WatchOptions(out=out, quarantine=quarantine, interval=interval, once=once, workers=workers)
         if not once:

@@ -9,7 +9,7 @@ import typer
 
 from docfields.cli.main import app
 from docfields.cli.output import fail_on_error, require_extra
-from docfields.cli.pipeline import DPI_HELP, LANGUAGES_HELP, ocr_settings
+from docfields.cli.pipeline import DPI_HELP, LANGUAGES_HELP, QUALITY_HELP, Quality, ocr_settings
 
 
 def parse_model_option(value: str, option: str = "--model") -> tuple[str, str]:
@@ -36,6 +36,7 @@ def serve(
     engine: str = typer.Option("auto", help="OCR engine of the pipeline and of /ocr."),
     languages: str | None = typer.Option(None, help=LANGUAGES_HELP),
     dpi: int | None = typer.Option(None, help=DPI_HELP),
+    quality: Annotated[Quality | None, typer.Option(help=QUALITY_HELP)] = None,
     workers: int = typer.Option(1, min=0, help="Pipeline worker processes (0: only queue documents)."),
     token: str | None = typer.Option(
         None, envvar="DOCFIELDS_API_TOKEN", help="API token required on every request but /healthz."
@@ -105,7 +106,7 @@ def serve(
     normalizer_models = dict(parse_model_option(value, "--normalizer-model") for value in normalizer_model or [])
     with fail_on_error():
         tagger = next(iter(models.values()), None)
-        ocr = ocr_settings(engine, languages, dpi)
+        ocr = ocr_settings(engine, languages, dpi, quality)
         pipeline = PipelineSettings(home=home, model=tagger, review_threshold=review_threshold, **ocr)
         settings = ServeSettings(
             pipeline=pipeline, workers=workers, api_token=token or None, max_request_bytes=int(max_request_mb * 2**20),

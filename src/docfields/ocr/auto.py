@@ -113,7 +113,7 @@ class AutoEngine(PageOcrEngine):
 
     def read_page(self, document: Document, page_number: int) -> OcrPage:
         """Use the text layer when it is usable, else OCR as the quality says, and record why."""
-        reason = "not a PDF"
+        why = f"a {document.format.upper()} image"
         if isinstance(document, PdfDocument):
             stats, lines = read_text_layer(document, page_number, self.options.text_layer)
             if stats.usable:
@@ -121,8 +121,8 @@ class AutoEngine(PageOcrEngine):
                 return OcrPage(
                     lines=tuple(lines), engine=PdfTextEngine.name, details={"Reason": f"text layer: {stats.reason}"}
                 )
-            reason = stats.reason
-        page = self._ocr_page(document, page_number, f"no usable text layer ({reason})")
+            why = f"no usable text layer ({stats.reason})"
+        page = self._ocr_page(document, page_number, why)
         logger.info("%s (page %d): %s", document.source, page_number, page.details.get("Reason"))
         return page
 

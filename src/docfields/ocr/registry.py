@@ -90,15 +90,21 @@ class EngineCache:
         self._engines.clear()
 
 
-def engine_options(name: str, languages: list[str] | None = None, dpi: int | None = None) -> dict[str, Any]:
-    """Route the two options every command offers (languages, DPI) to the engine that takes them.
+def engine_options(
+    name: str, languages: list[str] | None = None, dpi: int | None = None, quality: str | None = None
+) -> dict[str, Any]:
+    """Route the options every command offers (languages, DPI, quality) to the engine that takes them.
 
-    ``auto`` passes them to its fallback engine; an engine without such an option gets an error
-    from ``load_engine`` that names it, rather than a silently ignored flag.
+    ``auto`` passes languages and DPI to its fallback engine and takes the quality itself; an engine
+    without such an option gets an error that names it, rather than a silently ignored flag.
     """
     given: dict[str, Any] = {}
     if languages:
         given["languages"] = languages
     if dpi is not None:
         given["dpi"] = dpi
-    return {"fallback_options": given} if name == "auto" and given else given
+    if name != "auto":
+        if quality is not None:
+            raise OcrError(f"--quality chooses engines for the auto engine; {name!r} is one engine (use --engine auto)")
+        return given
+    return ({"fallback_options": given} if given else {}) | ({"quality": str(quality)} if quality else {})
