@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from docfields.cli.main import app
 from docfields.cli.output import console, fail_on_error
+from docfields.cli.pipeline import Quality
 
 config_app = typer.Typer(help="Show or change a running service's pipeline configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -38,6 +39,7 @@ def set_(
     engine: str | None = typer.Option(None, help="OCR engine; its options reset unless --languages/--dpi given."),
     languages: str | None = typer.Option(None, help="Tesseract languages, e.g. eng or eng+tha (needs --engine)."),
     dpi: int | None = typer.Option(None, min=1, help="Render resolution for OCR (needs --engine)."),
+    quality: Annotated[Quality | None, typer.Option(help="auto's OCR quality on scans (needs --engine auto).")] = None,
     thumbnails: bool | None = typer.Option(None, "--thumbnails/--no-thumbnails", help="Render page thumbnails."),
     review_threshold: float | None = typer.Option(None, min=0, max=1, help="Results below go to review."),
 ) -> None:
@@ -47,14 +49,16 @@ def set_(
     """
     from docfields.service_client import change_pipeline_config
 
-    if (languages or dpi) and engine is None:
-        raise typer.BadParameter("--languages and --dpi are the options of an --engine: name it", param_hint="--engine")
+    if (languages or dpi or quality) and engine is None:
+        raise typer.BadParameter(
+            "--languages, --dpi and --quality are the options of an --engine: name it", param_hint="--engine"
+        )
     change: dict[str, Any] = {"tagger": tagger, "engine": engine, "thumbnails": thumbnails,
                               "review_threshold": review_threshold}  # fmt: skip
-    if engine is not None and (languages or dpi):
+    if engine is not None and (languages or dpi or quality):
         from docfields.cli.pipeline import ocr_settings
 
-        change |= ocr_settings(engine, languages, dpi)
+        change |= ocr_settings(engine, languages, dpi, quality)
     change = {key: value for key, value in change.items() if value is not None}
     if not change:
         raise typer.BadParameter("nothing to change: give --tagger, --engine, --thumbnails or --review-threshold")
