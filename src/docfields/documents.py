@@ -99,6 +99,15 @@ class PageSize:
     unit: Literal["pt", "px"]
 
 
+@dataclass(frozen=True)
+class PlacedImage:
+    """An image object drawn on a PDF page: its own pixel size and the area it covers, in square points."""
+
+    pixel_width: int
+    pixel_height: int
+    area: float
+
+
 class Document:
     """One opened document: its type, its page count, and pages rendered one at a time.
 
@@ -208,6 +217,41 @@ class PdfDocument(Document):
         except pypdfium2.PdfiumError as exc:
             raise DocumentError(self.source, f"corrupt page: {exc}", page=page_number) from exc
 
+    def text_char_count(self, page_number: int) -> int:
+        """Characters in the page's text layer (invisible ones too), without reading their boxes."""
+        with PDFIUM_LOCK:
+            page = self.pdfium_page(page_number)
+            try:
+                textpage = page.get_textpage()
+                try:
+                    return textpage.count_chars()
+                finally:
+                    textpage.close()
+            except pypdfium2.PdfiumError as exc:
+                raise DocumentError(self.source, f"corrupt page: {exc}", page=page_number) from exc
+            finally:
+                page.close()
+
+    def page_images(self, page_number: int) -> list[PlacedImage]:
+        """The page's image objects (in form XObjects too): pixel size and drawn area, from which a
+        scan's native resolution follows. Walks every page object: costly on dense vector pages.
+        An image PDFium cannot size is left out, as it would be left out of a rendering."""
+        images: list[PlacedImage] = []
+        with PDFIUM_LOCK:
+            page = self.pdfium_page(page_number)
+            try:
+                for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
+                    try:
+                        left, bottom, right, top = obj.get_bounds()
+                        width, height = obj.get_px_size()
+                    except pypdfium2.PdfiumError:
+                        continue
+                    area = max(0.0, right - left) * max(0.0, top - bottom)
+                    images.append(PlacedImage(width, height, area))
+            finally:
+                page.close()
+        return images
+
     def close(self) -> None:
         """Close the PDFium document."""
         if not self._closed:
@@ -294,6 +338,18 @@ class ImageDocument(Document):
         if count_frames:
             image.n_frames  # noqa: B018 walks the TIFF's frame chain: fail here if corrupt
         return image
+
+    def declared_dpi(self, page_number: int) -> float | None:
+        """The resolution the image's header declares (JFIF, EXIF, PNG pHYs, TIFF tags), or None.
+
+        Many writers put a default there (72, 96) rather than a measurement: see ``ocr.resolution``.
+        Non-square pixels (fax, 204 x 98) give the mean of the two."""
+        self._check_page(page_number)
+        dpi = self._open_image(page_number).info.get("dpi")
+        if not isinstance(dpi, tuple) or len(dpi) != 2:
+            return None
+        x_dpi, y_dpi = float(dpi[0]), float(dpi[1])  # TIFF gives IFDRationals, 0/0 as NaN
+        return (x_dpi + y_dpi) / 2 if x_dpi > 0 and y_dpi > 0 else None
 
     def _page_size(self, page_number: int) -> PageSize:
         image = self._open_image(page_number)
