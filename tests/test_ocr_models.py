@@ -10,9 +10,9 @@ from PIL import Image, ImageDraw, ImageFont
 from docfields.errors import EngineUnavailableError
 from docfields.ocr.accuracy import word_accuracy
 from docfields.ocr.tesseract import (
-    TessWord,
     TesseractEngine,
     TesseractOptions,
+    TessWord,
     find_tessdata,
     lines_from_words,
     standard_tessdata,
@@ -95,3 +95,14 @@ def test_unspaced_pieces_are_glued_within_a_line_only():
     box = first.words[0].box
     assert (box.left, box.top, box.width, box.height) == (0.05, 0.08, 0.3, 0.24)
     assert [w.text for w in second.words] == ["x"]
+
+
+@pytest.mark.parametrize(("det_max_side", "limit"), [(None, ("min", 736)), (640, ("max", 640))])
+def test_rapidocr_det_max_side_reaches_the_detector(det_max_side, limit):
+    from docfields.ocr.rapidocr import RapidOcrEngine, RapidOcrOptions
+
+    engine = RapidOcrEngine(RapidOcrOptions(det_max_side=det_max_side, threads=1))
+    words = [word.text for line in engine.read_image(rendered(ENGLISH)) for word in line.words]
+    detector = engine._engine.text_det
+    assert (detector.limit_type, detector.limit_side_len) == limit
+    assert word_accuracy(words, " ".join(ENGLISH).split()) >= 0.9
