@@ -1,6 +1,6 @@
-"""OCR benchmark: docfields against the original method, side by side in one run.
+"""OCR benchmark: docfields against the original method, and every engine variant on scans, in one run.
 
-Prints, for the same pages:
+Set ``engines`` prints, for the same born-digital pages:
 1. seconds per page of our ``tesseract`` engine (PDFium in memory + tesserocr) against the
    original method (pdf2image/poppler 300 DPI PNG file, then pytesseract.image_to_data into a
    DataFrame), one process each, and whether both read the same words;
@@ -10,13 +10,22 @@ Prints, for the same pages:
    text layer as an independent extractor (poppler's pdftotext) reads it;
 5. word accuracy and CER against ground truth (Tesseract's phototest page).
 
-Benchmarks assert nothing. Run: ``make bench`` or ``.venv/bin/python bench/ocr_bench.py``.
+Sets ``sroie`` and ``degraded`` (issue 17) run each variant (engine, model, resolution
+normalisation, clean-up, ``auto`` at each quality) on real receipt scans and on born-digital pages
+degraded to low resolution (``ocr_pages``), and print one table per page set: word and line
+recall / precision (IoU >= 0.5, equal text), the CER of located words, seconds per page and the
+speed against today's Tesseract path, with issue 17's targets beside them.
+
+Benchmarks assert nothing. Run: ``make bench`` or ``.venv/bin/python bench/ocr_bench.py``
+[--sets engines,sroie,degraded] [--limit N] [--variants LABEL,...] [--json OUT] [--outcomes OUT.jsonl].
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
+import json
 import os
 import shutil
 import statistics
@@ -24,7 +33,9 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # as the original's batch job, and as ours
 
@@ -32,16 +43,20 @@ from docfields.documents import open_document  # noqa: E402
 from docfields.ocr import BatchOcrOptions, load_engine, plan_batch_ocr, run_batch_ocr  # noqa: E402
 from docfields.ocr.accuracy import character_error_rate, word_accuracy  # noqa: E402
 from docfields.textract import iter_words  # noqa: E402
+from ocr_pages import (  # noqa: E402
+    BORN_DIGITAL_PAGES,
+    SHARED_DATA,
+    PageScore,
+    TruthPage,
+    degraded_pages,
+    page_outcomes,
+    read,
+    score,
+    sroie_pages,
+)
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-# (file, page): born-digital pages of different kinds (prose, transcript, form, table, invoice)
-PAGES = [
-    ("pdfs/scotus-transcript-p1.pdf", 1),
-    ("pdfs/federal-register-2020-17221.pdf", 2),
-    ("pdfs/f1040nr.pdf", 1),
-    ("pdfs/nics-background-checks-2015-11.pdf", 1),
-    ("textract/sample-invoice.pdf", 1),
-]
+DEFAULT_DATA = SHARED_DATA
+PAGES = BORN_DIGITAL_PAGES
 
 
 def single_page_pdfs(data: Path, pages: list[tuple[str, int]], folder: Path) -> list[Path]:
@@ -198,21 +213,230 @@ def report(results, rates, references, truth) -> None:
         print(f"{name:<26}{accuracy:>14.4f}{cer:>8.4f}")
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One benchmarked configuration: a label, an engine name and its options, as ``load_engine`` takes them."""
+
+    label: str
+    engine: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+TODAY = "tesseract today"  # what shipped before issue 17: no resolution normalisation
+VARIANTS = [
+    Variant(TODAY, "tesseract", {"normalize_resolution": False}),
+    Variant("tesseract", "tesseract"),
+    Variant("tesseract psm 6", "tesseract", {"psm": 6}),
+    Variant("tesseract standard", "tesseract", {"model": "standard"}),
+    Variant("tesseract deskew", "tesseract", {"deskew": True}),
+    Variant("tesseract borders", "tesseract", {"remove_borders": True}),
+    Variant("tesseract contrast", "tesseract", {"binarize": "contrast"}),
+    Variant("tesseract sauvola", "tesseract", {"binarize": "sauvola"}),
+    Variant("rapidocr today", "rapidocr", {"normalize_resolution": False}),
+    Variant("rapidocr", "rapidocr"),
+    Variant("rapidocr det 1280", "rapidocr", {"det_max_side": 1280}),
+    Variant("auto fast", "auto", {"quality": "fast"}),
+    Variant("auto balanced", "auto", {"quality": "balanced"}),
+    Variant("auto best", "auto", {"quality": "best"}),
+]
+
+
+def unavailable(variant: Variant) -> str | None:
+    """Why a variant cannot run yet (an option its engine does not have), or None."""
+    from docfields.ocr import engine_class
+
+    known = engine_class(variant.engine).options_class.model_fields
+    missing = [name for name in variant.options if name not in known]
+    return f"n/a (option missing: {', '.join(missing)})" if missing else None
+
+
+def run_variant(variant: Variant, pages: list[TruthPage], advance, outcomes) -> dict[str, dict[str, Any]]:
+    """Figures per page group; a variant that cannot load, or fails on a page of a group, gets its reason."""
+    from docfields.errors import DocfieldsError
+
+    status = unavailable(variant)
+    if status is None:
+        try:
+            engine = load_engine(variant.engine, **variant.options)
+            read(engine, pages[0])  # warm-up: model loading is not per-page cost
+        except DocfieldsError as exc:
+            status = f"n/a ({exc})"
+    if status is not None:
+        advance(len(pages))
+        return {page.group: {"status": status} for page in pages}
+    per_group: dict[str, dict[str, Any]] = {}
+    try:
+        for page in pages:
+            group = per_group.setdefault(page.group, {"scores": [], "seconds": []})
+            if "status" not in group:
+                measure_page(engine, page, group, outcomes, variant.label)
+            advance(1)
+    finally:
+        engine.close()
+    return {name: group if "status" in group else summary(group) for name, group in per_group.items()}
+
+
+def measure_page(engine, page: TruthPage, group: dict[str, Any], outcomes, label: str) -> None:
+    """Read and score one page into its group's lists; a failure marks the group failed (no partial figures)."""
+    from docfields.errors import DocfieldsError
+
+    gc.collect()
+    start = time.perf_counter()
+    try:
+        found = read(engine, page)
+    except DocfieldsError as exc:
+        group.clear()
+        group["status"] = f"failed on {page.name}: {exc}"
+        return
+    group["seconds"].append(time.perf_counter() - start)
+    group["scores"].append(score(found, page))
+    if outcomes is not None:
+        for outcome in page_outcomes(found, page):
+            outcomes.append({"group": page.group, "variant": label, **outcome.__dict__})
+
+
+def summary(group: dict[str, Any]) -> dict[str, Any]:
+    """Pooled figures of one variant on one page group."""
+    from docfields.ocr.accuracy import pool_scores
+
+    scores: list[PageScore] = group["scores"]
+    words, lines = pool_scores([s.words for s in scores]), pool_scores([s.lines for s in scores])
+    return {
+        "pages": len(scores),
+        "word_recall": words.recall,
+        "word_precision": words.precision,
+        "line_recall": lines.recall,
+        "line_precision": lines.precision,
+        "word_cer": words.matched_cer,
+        "truth_words": words.truth,
+        "predicted_words": words.predicted,
+        "seconds_per_page": statistics.fmean(group["seconds"]),
+    }
+
+
+def scan_tables(pages: list[TruthPage], variants: list[Variant], outcomes) -> dict[str, dict[str, dict]]:
+    """Every variant on every page: figures by page group, then by variant label."""
+    from rich.progress import Progress
+
+    results: dict[str, dict[str, dict]] = {}
+    with Progress(transient=True) as progress:
+        task = progress.add_task("pages", total=len(pages) * len(variants))
+        for variant in variants:
+            progress.update(task, description=variant.label)
+            advance = functools.partial(progress.advance, task)
+            for group, figures in run_variant(variant, pages, advance, outcomes).items():
+                results.setdefault(group, {})[variant.label] = figures
+    for figures in results.values():
+        today = figures.get(TODAY, {}).get("seconds_per_page")
+        for row in figures.values():
+            if today and "seconds_per_page" in row:
+                row["speed_vs_today"] = row["seconds_per_page"] / today
+    return results
+
+
+def print_scan_table(group: str, figures: dict[str, dict[str, Any]], pages: int) -> None:
+    case = "; text compared case-folded (the SROIE truth is all capitals)" if group == "sroie" else ""
+    print(f"\n== {group}: {pages} pages; boxes matched at IoU >= 0.5 with equal text{case} ==")
+    print("| variant | word R | word P | line R | line P | CER located words | s/page | x today |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, row in figures.items():
+        if "status" in row:
+            print(f"| {label} | {row['status']} |")
+            continue
+        ratio = f"{row['speed_vs_today']:.2f}" if "speed_vs_today" in row else "-"
+        print(
+            f"| {label} | {row['word_recall']:.3f} | {row['word_precision']:.3f} | {row['line_recall']:.3f} | "
+            f"{row['line_precision']:.3f} | {row['word_cer']:.3f} | {row['seconds_per_page']:.2f} | {ratio} |"
+        )
+    print_targets(group, figures)
+
+
+def print_targets(group: str, figures: dict[str, dict[str, Any]]) -> None:
+    """Issue 17's targets beside the figures they are stated in."""
+    today = figures.get(TODAY, {})
+    if group == "sroie":
+        row = figures.get("auto balanced", {})
+        if "word_recall" in row and "speed_vs_today" in row:
+            met = min(row["word_recall"], row["word_precision"]) >= 0.85 and row["speed_vs_today"] <= 2
+            print(
+                f"target auto balanced: word R and P >= 0.85 at <= 2x today's s/page: R {row['word_recall']:.3f}, "
+                f"P {row['word_precision']:.3f}, {row['speed_vs_today']:.2f}x -> {'met' if met else 'NOT met'}"
+            )
+        else:
+            print(f"target auto balanced (word R, P >= 0.85 at <= 2x today): {row.get('status', 'not run')}")
+    elif "control" not in group:
+        row = figures.get("auto fast", {})
+        if "word_recall" in row and "word_recall" in today:
+            gain = row["word_recall"] - today["word_recall"]
+            met = gain >= 0.15 and row["speed_vs_today"] <= 1.1
+            print(
+                f"target auto fast: >= +0.15 word recall over today at <= 1.1x today's s/page: "
+                f"{gain:+.3f}, {row['speed_vs_today']:.2f}x -> {'met' if met else 'NOT met'}"
+            )
+        else:
+            print(f"target auto fast (+0.15 recall at <= 1.1x today): {row.get('status', 'not run')}")
+
+
+def run_scans(args: argparse.Namespace, workspace: Path) -> dict[str, Any]:
+    """The issue 17 sets: print one table per page group, return the figures."""
+    sets = args.sets.split(",")
+    pages = sroie_pages(args.limit, args.data / "sroie") if "sroie" in sets else []
+    if "degraded" in sets:
+        (workspace / "degraded").mkdir()
+        pages += degraded_pages(workspace / "degraded", args.limit, data=args.data)
+    if not pages:
+        return {}
+    chosen = args.variants.split(",") if args.variants else [v.label for v in VARIANTS]
+    unknown = set(chosen) - {v.label for v in VARIANTS}
+    if unknown:
+        raise SystemExit(f"unknown variants {sorted(unknown)}; known: {', '.join(v.label for v in VARIANTS)}")
+    variants = [v for v in VARIANTS if v.label in chosen]
+    print(f"{len(pages)} pages x {len(variants)} variants, {os.cpu_count()} cores, OMP_THREAD_LIMIT=1", flush=True)
+    outcomes: list[dict[str, Any]] | None = [] if args.outcomes else None
+    results = scan_tables(pages, variants, outcomes)
+    counts = Counter(page.group for page in pages)
+    for group, figures in results.items():
+        print_scan_table(group, figures, counts[group])
+    if args.outcomes:
+        args.outcomes.write_text("".join(json.dumps(row) + "\n" for row in outcomes or []))
+    return {"variants": {v.label: {"engine": v.engine, "options": v.options} for v in variants}, "groups": results}
+
+
+def run_engines(args: argparse.Namespace, workspace: Path) -> None:
+    """The original sections 1-5 on the born-digital pages."""
+    pages = PAGES[:2] if args.quick else PAGES
+    (workspace / "pages").mkdir()
+    pdfs = single_page_pdfs(args.data, pages, workspace / "pages")
+    print(f"{len(pdfs)} pages, {os.cpu_count()} cores; per page:", flush=True)
+    results = measure_engines(pdfs, workspace)
+    rates = batch_scaling(pdfs, workspace)
+    references = [text_layer_reference(pdf) for pdf in pdfs]
+    report(results, rates, references, ground_truth(args.data))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared/data folder")
-    parser.add_argument("--quick", action="store_true", help="two pages only (a smoke run)")
+    parser.add_argument("--sets", default="engines,sroie,degraded", help="comma list of engines, sroie, degraded")
+    parser.add_argument("--quick", action="store_true", help="two pages per set only (a smoke run)")
+    parser.add_argument("--limit", type=int, help="SROIE receipts, and born-digital pages degraded (each at 3 DPIs)")
+    parser.add_argument(
+        "--variants", help=f"comma list of variant labels (default all): {', '.join(v.label for v in VARIANTS)}"
+    )
+    parser.add_argument("--json", type=Path, help="write the sroie/degraded figures here")
+    parser.add_argument(
+        "--outcomes", type=Path, help="write one JSON line per predicted word: engine, confidence, exact"
+    )
     args = parser.parse_args()
-    pages = PAGES[:2] if args.quick else PAGES
+    if args.quick and args.limit is None:
+        args.limit = 2
     workspace = Path(tempfile.mkdtemp(prefix="docfields-ocr-bench-"))
     try:
-        (workspace / "pages").mkdir()
-        pdfs = single_page_pdfs(args.data, pages, workspace / "pages")
-        print(f"{len(pdfs)} pages, {os.cpu_count()} cores; per page:", flush=True)
-        results = measure_engines(pdfs, workspace)
-        rates = batch_scaling(pdfs, workspace)
-        references = [text_layer_reference(pdf) for pdf in pdfs]
-        report(results, rates, references, ground_truth(args.data))
+        if "engines" in args.sets.split(","):
+            run_engines(args, workspace)
+        figures = run_scans(args, workspace)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=1) + "\n")
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
 
