@@ -13,6 +13,7 @@ import math
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from docfields.ocr.resolution import _otsu
 from docfields.textract import NormBox
 
 BORDER_DARK_SHARE = 0.6  # a row or column this dark is scanner border, not print (text lines stay far below)
@@ -62,18 +63,6 @@ def content_box(image: Image.Image) -> tuple[int, int, int, int]:
     return left, top, right, bottom
 
 
-def otsu_threshold(pixels: np.ndarray) -> int:
-    """Otsu's global threshold from the grey histogram: the split that best separates ink from paper."""
-    counts = np.bincount(pixels.ravel(), minlength=256).astype(np.float64)
-    levels = np.arange(256)
-    weight = np.cumsum(counts)
-    mass = np.cumsum(counts * levels)
-    background = weight[-1] - weight
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mass[-1] * weight - mass * weight[-1]) ** 2 / (weight * background)
-    return int(np.nanargmax(between[:-1]))
-
-
 def ink_points(image: Image.Image) -> np.ndarray:
     """(x, y) of the dark pixels of a copy at most SKEW_MAX_SIDE long, thinned to SKEW_MAX_POINTS: what skew is
     measured on. Empty when the page is blank (one grey level) or nearly so."""
@@ -86,7 +75,7 @@ def ink_points(image: Image.Image) -> np.ndarray:
     pixels = pixels[top:bottom, left:right]
     if pixels.size == 0 or int(pixels.max()) - int(pixels.min()) < 32:
         return np.empty((0, 2))
-    ys, xs = np.nonzero(pixels <= otsu_threshold(pixels))
+    ys, xs = np.nonzero(pixels <= _otsu(pixels))
     if len(xs) > pixels.size / 2:  # more ink than paper: not a page of text
         return np.empty((0, 2))
     step = max(1, len(xs) // SKEW_MAX_POINTS)
