@@ -139,11 +139,18 @@ class ImageOcrEngine(PageOcrEngine):
     """The resolution the engine reads best at; pages are resampled to it unless options say otherwise."""
 
     def read_page(self, document: Document, page_number: int) -> OcrPage:
-        """Render the page (PDFs at ``dpi``, images as they are) and read it."""
-        options = self.options
-        dpi = options.dpi if isinstance(options, ImageOcrOptions) else 300
-        image = document.render(page_number, dpi=dpi)
-        return OcrPage(lines=tuple(self.read_image(image)), engine=self.name)
+        """Prepare the page (``preprocess.prepare_page``), read it, and give boxes of the original page with
+        calibrated word confidences (``confidence.CALIBRATIONS``)."""
+        from docfields.ocr.confidence import CALIBRATIONS, calibrate_lines
+        from docfields.ocr.preprocess import prepare_page
+
+        options = self.options if isinstance(self.options, ImageOcrOptions) else ImageOcrOptions()
+        prepared = prepare_page(document, page_number, options, self.target_dpi)
+        lines = calibrate_lines(self.name, prepared.lines_on_page(self.read_image(prepared.image)))
+        details = dict(prepared.details)
+        if self.name in CALIBRATIONS:
+            details["Confidence"] = f"calibrated: chance the word is right ({CALIBRATIONS[self.name].fitted_on})"
+        return OcrPage(lines=tuple(lines), engine=self.name, details=details)
 
     @abstractmethod
     def read_image(self, image: Image.Image) -> list[OcrLine]:
