@@ -377,6 +377,50 @@ def print_targets(group: str, figures: dict[str, dict[str, Any]]) -> None:
             print(f"target auto fast (+0.15 recall at <= 1.1x today): {row.get('status', 'not run')}")
 
 
+CALIBRATED_ENGINES = ("tesseract", "rapidocr")  # their default-options variants give the raw scores fitted
+
+
+def fit_calibrations(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per engine, a logistic curve (``confidence.fit_calibration``) fitted on its words of the degraded pages
+    (our own kind of documents), checked on the SROIE receipts: the mean calibrated confidence against
+    the share of words right, and the Brier score of raw / 100 against the calibrated chance."""
+    from docfields.ocr.confidence import fit_calibration
+
+    print("\n== Confidence calibration: fitted on degraded pages, checked on SROIE ==")
+    print(
+        "| engine | slope | intercept | words fitted | SROIE words | right | mean calibrated | Brier raw | Brier cal. |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    fitted = {}
+    for engine in CALIBRATED_ENGINES:
+        own = [row for row in outcomes if row["variant"] == engine]
+        train = [row for row in own if row["group"].startswith("degraded")]
+        check = [row for row in own if row["group"] == "sroie"]
+        if not train or not check:
+            print(f"| {engine} | needs words of both sets (--sets sroie,degraded) |")
+            continue
+        raw, right = [row["confidence"] for row in train], [row["exact"] for row in train]
+        curve = fit_calibration(raw, right, fitted_on="degraded born-digital pages, bench/ocr_bench.py")
+        chances = [curve.probability(row["confidence"]) for row in check]
+        truth = [float(row["exact"]) for row in check]
+        row = fitted[engine] = {
+            "slope": curve.slope,
+            "intercept": curve.intercept,
+            "words": len(train),
+            "check_words": len(check),
+            "check_right": statistics.fmean(truth),
+            "check_mean_calibrated": statistics.fmean(chances),
+            "brier_raw": statistics.fmean((r["confidence"] / 100 - t) ** 2 for r, t in zip(check, truth, strict=True)),
+            "brier": statistics.fmean((c - t) ** 2 for c, t in zip(chances, truth, strict=True)),
+        }
+        print(
+            f"| {engine} | {row['slope']:.3f} | {row['intercept']:.3f} | {row['words']} | {row['check_words']} | "
+            f"{row['check_right']:.3f} | {row['check_mean_calibrated']:.3f} | {row['brier_raw']:.3f} | "
+            f"{row['brier']:.3f} |"
+        )
+    return fitted
+
+
 def run_scans(args: argparse.Namespace, workspace: Path) -> dict[str, Any]:
     """The issue 17 sets: print one table per page group, return the figures."""
     sets = args.sets.split(",")
@@ -386,20 +430,27 @@ def run_scans(args: argparse.Namespace, workspace: Path) -> dict[str, Any]:
         pages += degraded_pages(workspace / "degraded", args.limit, data=args.data)
     if not pages:
         return {}
+    if args.fit_calibration:
+        from docfields.ocr import confidence
+
+        confidence.CALIBRATIONS.clear()  # fit on raw scores, not on the curves shipped today
     chosen = args.variants.split(",") if args.variants else [v.label for v in VARIANTS]
+    chosen = list(CALIBRATED_ENGINES) if args.fit_calibration else chosen
     unknown = set(chosen) - {v.label for v in VARIANTS}
     if unknown:
         raise SystemExit(f"unknown variants {sorted(unknown)}; known: {', '.join(v.label for v in VARIANTS)}")
     variants = [v for v in VARIANTS if v.label in chosen]
     print(f"{len(pages)} pages x {len(variants)} variants, {os.cpu_count()} cores, OMP_THREAD_LIMIT=1", flush=True)
-    outcomes: list[dict[str, Any]] | None = [] if args.outcomes else None
+    outcomes: list[dict[str, Any]] | None = [] if args.outcomes or args.fit_calibration else None
     results = scan_tables(pages, variants, outcomes)
     counts = Counter(page.group for page in pages)
     for group, figures in results.items():
         print_scan_table(group, figures, counts[group])
     if args.outcomes:
         args.outcomes.write_text("".join(json.dumps(row) + "\n" for row in outcomes or []))
-    return {"variants": {v.label: {"engine": v.engine, "options": v.options} for v in variants}, "groups": results}
+    calibrations = fit_calibrations(outcomes or []) if args.fit_calibration else {}
+    variants_run = {v.label: {"engine": v.engine, "options": v.options} for v in variants}
+    return {"variants": variants_run, "groups": results, "calibrations": calibrations}
 
 
 def run_engines(args: argparse.Namespace, workspace: Path) -> None:
@@ -426,6 +477,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the sroie/degraded figures here")
     parser.add_argument(
         "--outcomes", type=Path, help="write one JSON line per predicted word: engine, confidence, exact"
+    )
+    parser.add_argument(
+        "--fit-calibration", action="store_true", help="only tesseract and rapidocr: fit confidence curves, check them"
     )
     args = parser.parse_args()
     if args.quick and args.limit is None:
