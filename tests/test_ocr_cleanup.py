@@ -136,3 +136,12 @@ def test_normalize_contrast_stretches_a_washed_out_page_and_keeps_grey():
     text = np.asarray(text_page()) < 128
     assert np.median(stretched[text]) < 60 and np.median(stretched[~text]) > 240
     assert len(np.unique(stretched)) > 2  # grey levels kept, not binarised
+
+
+def test_normalize_contrast_lifts_a_shadow_off_the_paper():
+    page = np.asarray(text_page(ink=40), dtype=np.float64)
+    shadow = np.linspace(1.0, 0.6, page.shape[1])[None, :]
+    flattened = np.asarray(normalize_contrast(Image.fromarray((page * shadow).astype(np.uint8))))
+    paper = np.asarray(text_page()) == 255
+    shaded_paper = flattened[:, -300:][paper[:, -300:]]
+    assert np.percentile(shaded_paper, 5) > 200  # the shaded paper is paper again (it was at most 170)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageOps
 
-from docfields.ocr.resolution import _otsu
+from docfields.ocr.resolution import _otsu, _paper
 from docfields.textract import NormBox
 
 BORDER_DARK_SHARE = 0.6  # a row or column this dark is scanner border, not print (text lines stay far below)
@@ -188,12 +188,11 @@ def binarize(image: Image.Image, window: int = 31, k: float = 0.2) -> Image.Imag
 
 
 def flatten_background(image: Image.Image) -> Image.Image:
-    """Divide out the paper's shading (a shadow, a fold, a light gradient): the background is the local maximum of
-    a 1/8-size copy, smoothed and scaled back, so ink (thin and dark) does not count as background."""
-    small = image.resize((max(1, image.width // 8), max(1, image.height // 8)), Image.Resampling.BOX)
-    background = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.GaussianBlur(2))
-    background = np.asarray(background.resize(image.size, Image.Resampling.BILINEAR), dtype=np.float32)
-    flat = np.asarray(image, dtype=np.float32) * 255 / np.maximum(background, 1)
+    """Divide out the paper's shading (a shadow, a fold, a light gradient) so the paper is white everywhere: the
+    paper's local brightness is resolution's estimate (the brightest 8 x 8 block nearby), in which thin ink does
+    not count."""
+    paper = np.asarray(_paper(image), dtype=np.float32)
+    flat = np.asarray(image, dtype=np.float32) * 255 / np.maximum(paper, 1)
     return Image.fromarray(np.clip(flat, 0, 255).astype(np.uint8))
 
 
