@@ -314,8 +314,9 @@ def summary(group: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def scan_tables(pages: list[TruthPage], variants: list[Variant], outcomes) -> dict[str, dict[str, dict]]:
-    """Every variant on every page: figures by page group, then by variant label."""
+def scan_tables(pages: list[TruthPage], variants: list[Variant], outcomes, checkpoint) -> dict[str, dict[str, dict]]:
+    """Every variant on every page: figures by page group, then by variant label; ``checkpoint(results)``
+    after each variant, so a long run interrupted still leaves what it measured."""
     from rich.progress import Progress
 
     results: dict[str, dict[str, dict]] = {}
@@ -323,15 +324,23 @@ def scan_tables(pages: list[TruthPage], variants: list[Variant], outcomes) -> di
         task = progress.add_task("pages", total=len(pages) * len(variants))
         for variant in variants:
             progress.update(task, description=variant.label)
+            start = time.perf_counter()
             advance = functools.partial(progress.advance, task)
             for group, figures in run_variant(variant, pages, advance, outcomes).items():
                 results.setdefault(group, {})[variant.label] = figures
+            add_speed_ratios(results)
+            progress.console.print(f"  {variant.label}: {time.perf_counter() - start:.0f} s")
+            checkpoint(results)
+    return results
+
+
+def add_speed_ratios(results: dict[str, dict[str, dict]]) -> None:
+    """Each row's seconds per page against today's Tesseract path on the same pages."""
     for figures in results.values():
         today = figures.get(TODAY, {}).get("seconds_per_page")
         for row in figures.values():
             if today and "seconds_per_page" in row:
                 row["speed_vs_today"] = row["seconds_per_page"] / today
-    return results
 
 
 def print_scan_table(group: str, figures: dict[str, dict[str, Any]], pages: int) -> None:
@@ -436,20 +445,26 @@ def run_scans(args: argparse.Namespace, workspace: Path) -> dict[str, Any]:
         confidence.CALIBRATIONS.clear()  # fit on raw scores, not on the curves shipped today
     chosen = args.variants.split(",") if args.variants else [v.label for v in VARIANTS]
     chosen = list(CALIBRATED_ENGINES) if args.fit_calibration else chosen
-    unknown = set(chosen) - {v.label for v in VARIANTS}
+    by_label = {v.label: v for v in VARIANTS}
+    unknown = set(chosen) - set(by_label)
     if unknown:
-        raise SystemExit(f"unknown variants {sorted(unknown)}; known: {', '.join(v.label for v in VARIANTS)}")
-    variants = [v for v in VARIANTS if v.label in chosen]
+        raise SystemExit(f"unknown variants {sorted(unknown)}; known: {', '.join(by_label)}")
+    variants = [by_label[label] for label in chosen]  # in the order asked: the first ones finish first
     print(f"{len(pages)} pages x {len(variants)} variants, {os.cpu_count()} cores, OMP_THREAD_LIMIT=1", flush=True)
     outcomes: list[dict[str, Any]] | None = [] if args.outcomes or args.fit_calibration else None
-    results = scan_tables(pages, variants, outcomes)
+    variants_run = {v.label: {"engine": v.engine, "options": v.options} for v in variants}
+
+    def checkpoint(results: dict[str, dict[str, dict]]) -> None:
+        if args.json:
+            args.json.write_text(json.dumps({"variants": variants_run, "groups": results}, indent=1) + "\n")
+        if args.outcomes:
+            args.outcomes.write_text("".join(json.dumps(row) + "\n" for row in outcomes or []))
+
+    results = scan_tables(pages, variants, outcomes, checkpoint)
     counts = Counter(page.group for page in pages)
     for group, figures in results.items():
         print_scan_table(group, figures, counts[group])
-    if args.outcomes:
-        args.outcomes.write_text("".join(json.dumps(row) + "\n" for row in outcomes or []))
     calibrations = fit_calibrations(outcomes or []) if args.fit_calibration else {}
-    variants_run = {v.label: {"engine": v.engine, "options": v.options} for v in variants}
     return {"variants": variants_run, "groups": results, "calibrations": calibrations}
 
 
