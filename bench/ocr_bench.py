@@ -44,7 +44,10 @@ from docfields.ocr import BatchOcrOptions, load_engine, plan_batch_ocr, run_batc
 from docfields.ocr.accuracy import character_error_rate, word_accuracy  # noqa: E402
 from docfields.textract import iter_words  # noqa: E402
 from ocr_pages import (  # noqa: E402
+    BLUR,
     BORN_DIGITAL_PAGES,
+    JPEG_QUALITY,
+    NOISE,
     SHARED_DATA,
     PageScore,
     TruthPage,
@@ -344,8 +347,12 @@ def add_speed_ratios(results: dict[str, dict[str, dict]]) -> None:
 
 
 def print_scan_table(group: str, figures: dict[str, dict[str, Any]], pages: int) -> None:
-    case = "; text compared case-folded (the SROIE truth is all capitals)" if group == "sroie" else ""
-    print(f"\n== {group}: {pages} pages; boxes matched at IoU >= 0.5 with equal text{case} ==")
+    how = (
+        "real receipt scans; text case-folded: the SROIE truth is all capitals"
+        if group == "sroie"
+        else f"born-digital, blur {BLUR} px, noise sd {NOISE}, JPEG q{JPEG_QUALITY}, no DPI tag; truth: its text layer"
+    )
+    print(f"\n== {group}: {pages} pages ({how}); boxes matched at IoU >= 0.5 with equal text ==")
     print("| variant | word R | word P | line R | line P | CER located words | s/page | x today |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, row in figures.items():
