@@ -258,17 +258,17 @@ def run_variant(variant: Variant, pages: list[TruthPage], advance, outcomes) -> 
     from docfields.errors import DocfieldsError
 
     status = unavailable(variant)
-    if status is None:
-        try:
-            engine = load_engine(variant.engine, **variant.options)
-            read(engine, pages[0])  # warm-up: model loading is not per-page cost
-        except DocfieldsError as exc:
-            status = f"n/a ({exc})"
-    if status is not None:
+    try:
+        engine = load_engine(variant.engine, **variant.options) if status is None else None
+    except DocfieldsError as exc:
+        status = f"n/a ({exc})"
+    if engine is None:
         advance(len(pages))
         return {page.group: {"status": status} for page in pages}
     per_group: dict[str, dict[str, Any]] = {}
     try:
+        # warm-up, a failure included (then the groups fail on their own): model loading is not per-page cost
+        measure_page(engine, pages[0], {"scores": [], "seconds": []}, None, variant.label)
         for page in pages:
             group = per_group.setdefault(page.group, {"scores": [], "seconds": []})
             if "status" not in group:
