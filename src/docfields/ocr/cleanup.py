@@ -21,6 +21,9 @@ SKEW_MAX_SIDE = 1200  # longest side of the copy skew is measured on: 0.1 deg mo
 SKEW_MAX_POINTS = 60_000  # dark pixels kept for the projection search
 SKEW_MIN_POINTS = 500  # fewer dark pixels than this: no measurable text
 SKEW_NEGLIGIBLE = 0.1  # degrees: below this a page counts as straight
+# percent of the darkest and lightest pixels clipped when grey levels are stretched: at 1% Tesseract's word
+# recall on the 60 SROIE receipts fell from 0.613 to 0.584 (clipping the ink side did it); at 0.2% it held
+STRETCH_CUTOFF = 0.2
 SAUVOLA_RANGE = 128.0  # Sauvola's R: the dynamic range of the standard deviation on 8-bit grey
 
 
@@ -182,7 +185,7 @@ def binarize(image: Image.Image, window: int = 31, k: float = 0.2) -> Image.Imag
     The grey levels are stretched first: Sauvola's threshold assumes ink and paper span the full
     8-bit range, and faint print that does not would fall on the paper side.
     """
-    pixels = ImageOps.autocontrast(grey(image), cutoff=1)
+    pixels = ImageOps.autocontrast(grey(image), cutoff=STRETCH_CUTOFF)
     threshold = np.asarray(sauvola_threshold(pixels, window, k))
     return Image.fromarray((np.asarray(pixels) > threshold) * np.uint8(255))
 
@@ -197,6 +200,6 @@ def flatten_background(image: Image.Image) -> Image.Image:
 
 
 def normalize_contrast(image: Image.Image) -> Image.Image:
-    """Stretch the grey levels (e.g. ImageOps.autocontrast with a small cutoff) and optionally a gentle background
-    flattening; keeps grey levels (Tesseract and RapidOCR both read grey)."""
-    return ImageOps.autocontrast(flatten_background(grey(image)), cutoff=1)
+    """Flatten the paper's shading, then stretch the grey levels over the full range (ImageOps.autocontrast with a
+    small cutoff); keeps grey levels (Tesseract and RapidOCR both read grey)."""
+    return ImageOps.autocontrast(flatten_background(grey(image)), cutoff=STRETCH_CUTOFF)
