@@ -63,6 +63,12 @@ def test_best_reads_with_the_strong_engine(phototest: str):
     assert engine == "rapidocr" and details["Reason"].endswith("quality best")
 
 
+def test_thai_pages_stay_with_the_engine_that_reads_thai(phototest: str):
+    (engine, details), = read(phototest, quality="best", fallback_options={"languages": ["eng", "tha"]})
+    assert engine == "tesseract"
+    assert "rapidocr does not read eng+tha" in details["Reason"]
+
+
 def test_quality_is_for_auto_only(phototest: str, tmp_path: Path):
     assert engine_options("auto", ["eng"], None, "balanced") == {
         "fallback_options": {"languages": ["eng"]}, "quality": "balanced"

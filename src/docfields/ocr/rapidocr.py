@@ -75,6 +75,8 @@ class RapidOcrEngine(ImageOcrEngine):
 
     name: ClassVar[str] = "rapidocr"
     options_class: ClassVar[type[OcrOptions]] = RapidOcrOptions
+    languages_read: ClassVar[frozenset[str]] = frozenset({"eng"})
+    """Tesseract codes of what its shipped models read (Latin and Chinese): ``auto`` keeps Thai pages off it."""
 
     def __init__(self, options: RapidOcrOptions | None = None) -> None:
         self.options: RapidOcrOptions = options or RapidOcrOptions()
