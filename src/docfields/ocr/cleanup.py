@@ -13,7 +13,7 @@ import math
 import numpy as np
 from PIL import Image, ImageOps
 
-from docfields.ocr.resolution import _otsu, _paper
+from docfields.ocr.resolution import otsu_threshold, paper_level
 from docfields.textract import NormBox
 
 BORDER_DARK_SHARE = 0.6  # a row or column this dark is scanner border, not print (text lines stay far below)
@@ -78,7 +78,7 @@ def ink_points(image: Image.Image) -> np.ndarray:
     pixels = pixels[top:bottom, left:right]
     if pixels.size == 0 or int(pixels.max()) - int(pixels.min()) < 32:
         return np.empty((0, 2))
-    ys, xs = np.nonzero(pixels <= _otsu(pixels))
+    ys, xs = np.nonzero(pixels <= otsu_threshold(pixels))
     if len(xs) > pixels.size / 2:  # more ink than paper: not a page of text
         return np.empty((0, 2))
     step = max(1, len(xs) // SKEW_MAX_POINTS)
@@ -194,7 +194,7 @@ def flatten_background(image: Image.Image) -> Image.Image:
     """Divide out the paper's shading (a shadow, a fold, a light gradient) so the paper is white everywhere: the
     paper's local brightness is resolution's estimate (the brightest 8 x 8 block nearby), in which thin ink does
     not count."""
-    paper = np.asarray(_paper(image), dtype=np.float32)
+    paper = np.asarray(paper_level(image), dtype=np.float32)
     flat = np.asarray(image, dtype=np.float32) * 255 / np.maximum(paper, 1)
     return Image.fromarray(np.clip(flat, 0, 255).astype(np.uint8))
 

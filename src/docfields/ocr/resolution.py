@@ -191,25 +191,25 @@ def _scan_dpi(document: PdfDocument, page_number: int, page_area: float) -> floa
 def _ink(gray: Image.Image) -> np.ndarray | None:
     """Ink mask of a grey page, or None when nothing is darker than its paper by ``MIN_CONTRAST``.
 
-    Ink is what is darker than the paper around it (``_paper``), not than one global threshold: a
+    Ink is what is darker than the paper around it (``paper_level``), not than one global threshold: a
     receipt photographed on a dark table would otherwise be all "paper" against a black "ink".
     Columns inked along most of the page (table rules, scanner borders) are dropped: they would
     join every line of their strip into one.
     """
-    darkness = np.asarray(ImageChops.subtract(_paper(gray), gray))
-    ink = darkness > max(MIN_CONTRAST, _otsu(darkness[::2, ::2]))
+    darkness = np.asarray(ImageChops.subtract(paper_level(gray), gray))
+    ink = darkness > max(MIN_CONTRAST, otsu_threshold(darkness[::2, ::2]))
     sampled = ink[::4]
     ink[:, np.count_nonzero(sampled, axis=0) > 0.3 * len(sampled)] = False
     return ink if ink.any() else None
 
 
-def _paper(gray: Image.Image) -> Image.Image:
+def paper_level(gray: Image.Image) -> Image.Image:
     """Local paper brightness: the brightest mean of 8 x 8 blocks within two blocks, smoothly enlarged."""
     blocks = gray.reduce(PAPER_BLOCK).filter(ImageFilter.MaxFilter(5))
     return blocks.resize(gray.size, Image.Resampling.BILINEAR)
 
 
-def _otsu(pixels: np.ndarray) -> int:
+def otsu_threshold(pixels: np.ndarray) -> int:
     """Otsu's threshold of 8-bit values: the level that best splits them into two classes."""
     histogram = np.bincount(pixels.ravel(), minlength=256).astype(np.float64)
     weight = np.cumsum(histogram)
