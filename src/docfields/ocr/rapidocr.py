@@ -75,6 +75,9 @@ class RapidOcrEngine(ImageOcrEngine):
 
     name: ClassVar[str] = "rapidocr"
     options_class: ClassVar[type[OcrOptions]] = RapidOcrOptions
+    # SROIE receipts (~200 DPI) resampled to 150 / 200 / 300 DPI: word recall 0.756 / 0.770 / 0.755, CPU +25% at 300
+    # (RapidOCR shrinks any image over 2,000 px to that, so more pixels rarely reach its models).
+    target_dpi: ClassVar[int] = 200
     languages_read: ClassVar[frozenset[str]] = frozenset({"eng"})
     """Tesseract codes of what its shipped models read (Latin and Chinese): ``auto`` keeps Thai pages off it."""
 
