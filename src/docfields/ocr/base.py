@@ -53,7 +53,9 @@ class ImageOcrOptions(OcrOptions):
     max_pixels: int = Field(
         40_000_000, ge=1_000_000, description="Upper bound on a prepared page's pixels (native scans, resampling)."
     )
-    remove_borders: bool = Field(False, description="Crop dark scanner borders along the page edges before OCR.")
+    remove_borders: bool = Field(
+        True, description="Crop dark scanner borders along the page edges before OCR (SROIE: +1.3 points recall)."
+    )
     deskew: bool = Field(False, description="Straighten pages skewed by up to 5 degrees (the angle is recorded).")
     binarize: Literal["none", "contrast", "sauvola"] = Field(
         "none", description="Grey-level clean-up: contrast stretching, or Sauvola adaptive thresholding."
