@@ -74,9 +74,10 @@ def test_boxes_of_a_cropped_deskewed_resampled_page_land_on_the_words(scan_png: 
         assert box_iou(NormBox(box.left, box.top, box.width, box.height), true_box(word)) >= 0.5, word[0]
 
 
-def test_a_page_without_preparation_records_only_its_resolution(shared_data: Path):
+def test_a_page_without_preparation_records_its_resolution_and_calibration(shared_data: Path):
     engine = load_engine("tesseract", normalize_resolution=False)
     with open_document(str(shared_data / "ocr" / "phototest.tif")) as document:
         details = next(iter_pages(engine.process(document))).model_extra["OcrDetails"]
-    assert set(details) == {"Resolution"}
+    assert set(details) == {"Resolution", "Confidence"}
     assert details["Resolution"]["Source"] == "declared"
+    assert details["Confidence"].startswith("calibrated: chance the word is right")
