@@ -108,6 +108,23 @@ class PlacedImage:
     area: float
 
 
+def placed_images(page: pypdfium2.PdfPage) -> list[PlacedImage]:
+    """The image objects drawn on a PDF page (in form XObjects too): pixel size and drawn area.
+
+    Walks every page object: costly on dense vector pages. An image PDFium cannot size is left
+    out, as it would be left out of a rendering.
+    """
+    images: list[PlacedImage] = []
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
+        try:
+            left, bottom, right, top = obj.get_bounds()
+            width, height = obj.get_px_size()
+        except pypdfium2.PdfiumError:
+            continue
+        images.append(PlacedImage(width, height, max(0.0, right - left) * max(0.0, top - bottom)))
+    return images
+
+
 class Document:
     """One opened document: its type, its page count, and pages rendered one at a time.
 
@@ -233,24 +250,13 @@ class PdfDocument(Document):
                 page.close()
 
     def page_images(self, page_number: int) -> list[PlacedImage]:
-        """The page's image objects (in form XObjects too): pixel size and drawn area, from which a
-        scan's native resolution follows. Walks every page object: costly on dense vector pages.
-        An image PDFium cannot size is left out, as it would be left out of a rendering."""
-        images: list[PlacedImage] = []
+        """The page's image objects (``placed_images``), from which a scan's native resolution follows."""
         with PDFIUM_LOCK:
             page = self.pdfium_page(page_number)
             try:
-                for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
-                    try:
-                        left, bottom, right, top = obj.get_bounds()
-                        width, height = obj.get_px_size()
-                    except pypdfium2.PdfiumError:
-                        continue
-                    area = max(0.0, right - left) * max(0.0, top - bottom)
-                    images.append(PlacedImage(width, height, area))
+                return placed_images(page)
             finally:
                 page.close()
-        return images
 
     def close(self) -> None:
         """Close the PDFium document."""

@@ -17,7 +17,7 @@ import numpy as np
 import pypdfium2.raw as pdfium_c
 from pydantic import Field
 
-from docfields.documents import Document, PdfDocument
+from docfields.documents import Document, PdfDocument, placed_images
 from docfields.errors import OcrError
 from docfields.ocr.base import OcrOptions, PageOcrEngine
 from docfields.textract import NormBox, OcrLine, OcrPage, OcrWord
@@ -175,10 +175,7 @@ def text_layer_stats(document: PdfDocument, page_number: int, options: PdfTextOp
 
 def _image_coverage(page: PdfPage) -> float:
     width, height = page.get_size()
-    area = 0.0
-    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
-        left, bottom, right, top = obj.get_bounds()
-        area += max(0.0, right - left) * max(0.0, top - bottom)
+    area = sum(image.area for image in placed_images(page))
     return min(1.0, area / (width * height)) if width and height else 0.0
 
 
