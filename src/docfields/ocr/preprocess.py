@@ -19,8 +19,6 @@ from docfields.documents import Document
 from docfields.ocr.base import ImageOcrOptions
 from docfields.textract import NormBox, OcrLine
 
-MIN_SKEW = 0.1  # degrees: below this, rotating costs more than it gains
-
 
 @dataclass(frozen=True)
 class PreparedPage:
@@ -78,13 +76,11 @@ def prepare_page(document: Document, page_number: int, options: ImageOcrOptions,
             image = image.crop(crop)
             steps.append("remove-borders")
             details["Crop"] = list(crop)
-    angle = cleanup.estimate_skew(image) if options.deskew else 0.0
-    if abs(angle) >= MIN_SKEW:
+    angle = cleanup.estimate_skew(image) if options.deskew else 0.0  # 0.0: straight enough as it is
+    if angle:
         image = cleanup.rotate(image, angle)
         steps.append("deskew")
-        details["DeskewAngle"] = round(angle, 2)
-    else:
-        angle = 0.0
+        details["DeskewAngle"] = angle
     if options.normalize_resolution:
         target = options.target_dpi or engine_dpi
         resampled, dpi = resolution.resample(image, estimate, target, options.max_pixels)
