@@ -87,18 +87,16 @@ class AutoEngine(PageOcrEngine):
         self._fallback = _LazyEngine(self.options.fallback, self.options.fallback_options)
         self._strong = _LazyEngine(self.options.strong, self.options.strong_options)
         languages = tuple(self.options.fallback_options.get("languages", ("eng",)))
-        self._strong_reads = self._strong.reads(languages)
+        self._quality, self._quality_note = self.options.quality, ""
+        if self._quality != "fast" and not self._strong.reads(languages):
+            self._quality, self._quality_note = "fast", f"; {self.options.strong} does not read {'+'.join(languages)}"
 
     @property
     def version(self) -> str:
         """docfields' version, the quality, and the name and version of each engine it may use."""
         from docfields import __version__
 
-        engines = (
-            [self.fallback]
-            if self.options.quality == "fast" or not self._strong_reads
-            else [self.fallback, self.strong]
-        )
+        engines = [self.fallback] if self._quality == "fast" else [self.fallback, self.strong]
         return "+".join([__version__, self.options.quality, *(f"{e.name}.{e.version}" for e in engines)])
 
     @property
@@ -127,10 +125,7 @@ class AutoEngine(PageOcrEngine):
         return page
 
     def _ocr_page(self, document: Document, page_number: int, why: str) -> OcrPage:
-        quality = self.options.quality
-        if quality != "fast" and not self._strong_reads:
-            why += f"; {self.options.strong} does not read {'+'.join(self.options.fallback_options['languages'])}"
-            quality = "fast"
+        quality, why = self._quality, why + self._quality_note
         if quality == "best":
             return _with_reason(self.strong.read_page(document, page_number), f"{why}; quality best")
         first = self.fallback.read_page(document, page_number)
