@@ -15,7 +15,7 @@ Other bench scripts import this module (``bench/`` is on ``sys.path`` when a scr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,9 +187,3 @@ def page_outcomes(found: Reading, page: TruthPage) -> list[WordOutcome]:
     exact = exact_matches(found.words, page.words, casefold=page.casefold)
     return [WordOutcome(*outcome) for outcome in zip(found.engines, found.confidences, exact, strict=True)]
 
-
-def word_outcomes(engine: OcrEngine, pages: Iterable[TruthPage]) -> Iterator[WordOutcome]:
-    """``page_outcomes`` over many pages, e.g. to fit a per-engine confidence calibration on
-    ``degraded_pages`` (our own kind of documents) and check it on ``sroie_pages``."""
-    for page in pages:
-        yield from page_outcomes(read(engine, page), page)
