@@ -361,7 +361,8 @@ def test_unreachable_normalizer_service_from_the_configuration_keeps_raw_text():
 
 # --- Result contract, files, CLI ---------------------------------------------------------------------
 
-SINGLE_KEYS = {"ClassId", "Confidence", "NumDetections", "NumDetectedValues", "SortOrder", "Value", "Detections"}
+SINGLE_KEYS = {"ClassId", "Confidence", "NumDetections", "NumDetectedValues", "SortOrder", "Value", "Detections",
+               "Evidence"}  # fmt: skip
 DETECTION_KEYS = {"ClassId", "ClassName", "Confidence", "Blocks", "BoundingBox", "PageNum", "Text"}
 
 

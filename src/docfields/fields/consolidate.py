@@ -21,6 +21,8 @@ The original's rules (spec section 5.4) minus its defects:
   by the sum, so ten certain values gave 0.1.
 - The overall confidence is the minimum over fields, leaving out optional fields that have no
   detection; when no field counts it is 1.0 (the original's ``min()`` of nothing raised).
+- Every field keeps its ``Evidence`` (``FieldEvidence``): the numbers its confidence came from and
+  those a calibration (``fields.calibration``) weighs beside it, such as how many detections agree.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from docfields.fields.config import FieldSpec
-from docfields.fields.result import Detection, FieldResult, FieldValue
+from docfields.fields.result import Detection, FieldEvidence, FieldResult, FieldValue
 
 NORMALIZER_FAILURE_FACTOR = 0.5
 
@@ -43,6 +45,7 @@ class FieldDetection:
     detection: Detection
     index: int  # position among all mentions of the document
     normalization_failed: bool = False
+    ocr_confidence: float | None = None  # the lowest OCR confidence (0..1) of its words, None when unknown
 
 
 @dataclass
@@ -52,8 +55,12 @@ class _Value:
     text: str
     first: int
     last: int
-    detections: list[Detection] = field(default_factory=list)
+    items: list[FieldDetection] = field(default_factory=list)
     confidence: float = 0.0
+
+    @property
+    def detections(self) -> list[Detection]:
+        return [item.detection for item in self.items]
 
 
 def combined_confidence(confidences: Sequence[float]) -> float:
@@ -68,7 +75,7 @@ def _values(detections: Sequence[FieldDetection]) -> list[_Value]:
         text = item.detection.text
         value = by_text.setdefault(text, _Value(text=text, first=item.index, last=item.index))
         value.first, value.last = min(value.first, item.index), max(value.last, item.index)
-        value.detections.append(item.detection)
+        value.items.append(item)
         if item.normalization_failed:
             failed.add(text)
     for value in by_text.values():
@@ -87,21 +94,42 @@ _SELECTORS: dict[str, Callable[[_Value], tuple[float, ...]]] = {
 }
 
 
+def _evidence(confidence: float, chosen: Sequence[FieldDetection], detections: int, values: int) -> FieldEvidence:
+    """The evidence behind a field whose value(s) rest on the ``chosen`` detections."""
+    ocr = [item.ocr_confidence for item in chosen if item.ocr_confidence is not None]
+    normalized = None
+    if any(item.normalization_failed for item in chosen):
+        normalized = False
+    elif any(item.detection.raw_text is not None for item in chosen):
+        normalized = True
+    return FieldEvidence(
+        confidence=confidence, detections=detections, values=values,
+        mention_confidence=sum(item.detection.confidence for item in chosen) / len(chosen) if chosen else 0.0,
+        agreement=len(chosen) / detections if detections else 0.0,
+        ocr_confidence=min(ocr, default=None), normalized=normalized,
+    )  # fmt: skip
+
+
 def _single(spec: FieldSpec, values: list[_Value], common: dict[str, Any]) -> FieldResult:
     total = max(1.0, sum(value.confidence for value in values))
     for value in values:
         value.confidence /= total
+    detections = common["num_detections"]
     if not values:
-        return FieldResult(**common, confidence=0.0, value="", detections=[])
+        return FieldResult(**common, confidence=0.0, value="", detections=[], evidence=_evidence(0.0, [], 0, 0))
     best = min(values, key=_SELECTORS[spec.select or "confidence"])
-    return FieldResult(**common, confidence=best.confidence, value=best.text, detections=best.detections)
+    evidence = _evidence(best.confidence, best.items, detections, len(values))
+    return FieldResult(**common, confidence=best.confidence, value=best.text, detections=best.detections,
+                       evidence=evidence)  # fmt: skip
 
 
 def _multi(values: list[_Value], common: dict[str, Any]) -> FieldResult:
     ranked = sorted(values, key=_SELECTORS["confidence"])
     listed = [FieldValue(confidence=v.confidence, value=v.text, detections=v.detections) for v in ranked]
     confidence = min((v.confidence for v in ranked), default=0.0)
-    return FieldResult(**common, confidence=confidence, values=listed)
+    everything = [item for value in ranked for item in value.items]
+    evidence = _evidence(confidence, everything, common["num_detections"], len(values))
+    return FieldResult(**common, confidence=confidence, values=listed, evidence=evidence)
 
 
 def consolidate_field(spec: FieldSpec, sort_order: int, detections: Sequence[FieldDetection]) -> FieldResult:

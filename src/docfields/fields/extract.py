@@ -128,13 +128,14 @@ def _apply(
     for detection, mention in zip(detections, mentions, strict=True):
         key = (detection.class_id, detection.text)
         outcome = outcomes.get(key)
+        ocr = mention.ocr_confidence
         if outcome is None:
-            items.append(FieldDetection(detection, mention.index))
+            items.append(FieldDetection(detection, mention.index, ocr_confidence=ocr))
         elif outcome.value is not None:
             normalized = detection.model_copy(update={"text": outcome.value, "raw_text": detection.text})
-            items.append(FieldDetection(normalized, mention.index))
+            items.append(FieldDetection(normalized, mention.index, ocr_confidence=ocr))
         else:
-            items.append(FieldDetection(detection, mention.index, normalization_failed=True))
+            items.append(FieldDetection(detection, mention.index, normalization_failed=True, ocr_confidence=ocr))
             if key not in warned:
                 warned.add(key)
                 warnings.append(f"field {detection.class_name!r}: raw text {detection.text!r} kept: {outcome.reason}")

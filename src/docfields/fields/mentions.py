@@ -63,6 +63,12 @@ class Mention:
         """The WORD Ids."""
         return [word.id for word in self.words]
 
+    @property
+    def ocr_confidence(self) -> float | None:
+        """The lowest OCR confidence (0..1) of its words; None when no word has one."""
+        known = [confidence_to_unit(word.confidence) for word in self.words if word.confidence is not None]
+        return min((_unit(value) for value in known), default=None)
+
     def bounding_box(self) -> BoundingBox:
         """The union of the words' boxes, in fractions of the page."""
         boxes = []

@@ -8,6 +8,12 @@ normalizer changed. docfields adds ``Warnings`` (what degraded this result) and,
 checked it, ``Review`` (``{"Reviewer", "TimeSpentInSeconds", "ChangedFields", "ReviewedAt"}``); the
 pipeline's results carry ``Producer`` (``{"Tagger", "Engine", "EngineOptions"}``), optional on reading.
 
+Calibrated confidence (docfields): every field carries ``Evidence``, what its confidence was built
+from, and, with a model that has a calibration (``fields.calibration``), ``CalibratedConfidence``:
+the chance, measured on held-out documents, that the field's value is right. Under a review target
+a field also carries its ``ReviewThreshold``; it needs review when its calibrated confidence is below.
+All three are optional on reading: results without them read back the same.
+
 Unknown keys read from a file are kept, so a result written by a newer version (or by the
 original, with its ``Review.WorkerId``) survives ``from_json_dict`` -> ``to_json_dict``.
 """
@@ -46,6 +52,24 @@ class Detection(_ResultModel):
     raw_text: str | None = Field(default=None, description="The text before normalization")
 
 
+class FieldEvidence(_ResultModel):
+    """What a field's confidence rests on, kept in the result so that reviews can refit the calibration.
+
+    ``mention_confidence``: the mean tagger confidence of the chosen value's detections (of all
+    values' for a multi-value field); ``agreement``: the share of the field's detections that read
+    the chosen value; ``ocr_confidence``: the lowest OCR confidence (0..1) of their words;
+    ``normalized``: None without a normalizer, else whether it validated the value.
+    """
+
+    confidence: Confidence = Field(description="The raw field confidence (consolidation's)")
+    detections: int = Field(ge=0)
+    values: int = Field(ge=0, description="Distinct values read")
+    mention_confidence: Confidence = 0.0
+    agreement: Confidence = 0.0
+    ocr_confidence: Confidence | None = None
+    normalized: bool | None = None
+
+
 class FieldValue(_ResultModel):
     """One distinct value of a multi-value field, with the mentions that read it."""
 
@@ -66,6 +90,13 @@ class FieldResult(_ResultModel):
     value: str | None = None
     values: list[FieldValue] | None = None
     detections: list[Detection] | None = None
+    evidence: FieldEvidence | None = None
+    calibrated_confidence: Confidence | None = Field(
+        default=None, description="Chance the value is right, from the model's calibration"
+    )
+    review_threshold: Confidence | None = Field(
+        default=None, description="Under a review target: below this calibrated confidence the field is reviewed"
+    )
 
     @model_validator(mode="after")
     def _one_shape(self) -> FieldResult:
@@ -108,6 +139,9 @@ class ExtractionResult(_ResultModel):
 
     confidence: Confidence
     fields: dict[str, FieldResult]
+    calibrated_confidence: Confidence | None = Field(
+        default=None, description="Min over counted fields' calibrated confidences, like Confidence"
+    )
     warnings: list[str] | None = None
     review: ReviewInfo | None = None
     producer: ProducerInfo | None = None
