@@ -75,3 +75,14 @@ def test_the_score_command_reads_a_results_folder_and_a_truth_file(tmp_path):
     truth.write_text("not json\n")
     bad = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
     assert bad.exit_code == AnnotationError.exit_code and "truth.jsonl line 1" in bad.output
+
+
+def test_accepted_fields_are_those_nobody_checks():
+    scored = results()
+    scored["cc-0000"]["Fields"]["Provider Name"] |= {"CalibratedConfidence": 0.99, "ReviewThreshold": 0.95}
+    scored["cc-0000"]["Fields"]["Card Name"] |= {"CalibratedConfidence": 0.90, "ReviewThreshold": 0.95}
+    scores = {row.name: row for row in score_results(scored, TRUTH, in_review={"cc-0000"})}
+    # cc-0001 is done: all its fields pass; in cc-0000 only the field above its threshold does (the date has none)
+    assert [scores[name].accepted for name in scores] == [1, 2, 1]
+    assert scores["Provider Name"].accepted_correct == 1  # "bayou  trust" is right, "Elm Bank Corp" wrong
+    assert scores["Card Name"].accepted_correct == 0

@@ -84,3 +84,8 @@ def _print_scores(scores: list[FieldAccuracy]) -> None:
     table.add_section()
     table.add_row("all fields", f"{overall:.0%}", "", "")
     console.print(table)
+    accepted = sum(row.accepted for row in scores)
+    right = sum(row.accepted_correct for row in scores)
+    share = f"{right / accepted:.1%} right" if accepted else "none"
+    console.print(f"accepted without review: {accepted} of {documents} fields ({accepted / documents:.0%}), {share}; "
+                  f"{documents - accepted} fields left for a reviewer")  # fmt: skip

@@ -7,6 +7,11 @@ and the result none, or when both hold the same value after case and whitespace 
 ``YYYY-MM-DD``) and the result's detections carry ``RawText`` (a normalizer ran), the normalized
 truth is the one compared.
 
+It also counts what review would cost and what it would let through: a field is *accepted*
+(nobody checks it) when its document was done, or, in a document sent to review under a review
+target, when the field was not marked (its ``CalibratedConfidence`` reached its
+``ReviewThreshold``); under the raw rule a reviewer checks every field of a document in review.
+
 >>> scores = score_results_folder("demo-output/results", "demo-output/heldout/truth.jsonl")  # doctest: +SKIP
 """
 
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +28,8 @@ from pydantic import BaseModel, Field
 from docfields import storage
 from docfields.errors import AnnotationError
 
-RESULT_SUFFIXES = (".result.json", ".in-review.json")  # what `docfields process -o` writes
+IN_REVIEW_SUFFIX = ".in-review.json"
+RESULT_SUFFIXES = (".result.json", IN_REVIEW_SUFFIX)  # what `docfields process -o` writes
 
 
 class FieldAccuracy(BaseModel):
@@ -34,6 +40,8 @@ class FieldAccuracy(BaseModel):
     with_value: int = Field(description="documents whose truth has a value for the field")
     correct: int = Field(description="documents where the result matches the truth (absent counts)")
     found: int = Field(description="documents with a value whose result matches it")
+    accepted: int = Field(0, description="documents where the field went through without review")
+    accepted_correct: int = Field(0, description="... and matches the truth")
 
     @property
     def accuracy(self) -> float:
@@ -61,6 +69,15 @@ def _result_values(field: Mapping[str, Any] | None) -> tuple[set[str], bool]:
     return texts, normalized
 
 
+def field_accepted(result: Mapping[str, Any], name: str, in_review: bool) -> bool:
+    """Whether nobody checks this field: its document is done, or the review target did not mark it."""
+    if not in_review:
+        return True
+    field = (result.get("Fields") or {}).get(name) or {}
+    threshold, confidence = field.get("ReviewThreshold"), field.get("CalibratedConfidence")
+    return threshold is not None and confidence is not None and confidence >= threshold
+
+
 def _truth_values(truth: Mapping[str, Any], name: str, normalized: bool) -> set[str]:
     value = (truth.get("normalized") or {}).get(name) if normalized else None
     if value is None:
@@ -71,13 +88,15 @@ def _truth_values(truth: Mapping[str, Any], name: str, normalized: bool) -> set[
 
 
 def score_results(
-    results: Mapping[str, Mapping[str, Any]], truth: Mapping[str, Mapping[str, Any]]
+    results: Mapping[str, Mapping[str, Any]],
+    truth: Mapping[str, Mapping[str, Any]],
+    in_review: Collection[str] = (),
 ) -> list[FieldAccuracy]:
     """Per-field accuracy of ``results`` (document id -> Result JSON) against ``truth`` (id -> truth line).
 
     Fields are those the results report (ignored fields are not in results, so not scored), in
-    their ``SortOrder``. Documents without a truth line raise: a score over the wrong corpus is
-    worse than none.
+    their ``SortOrder``. ``in_review``: the ids of documents that went to review. Documents
+    without a truth line raise: a score over the wrong corpus is worse than none.
     """
     missing = sorted(set(results) - set(truth))
     if missing:
@@ -88,16 +107,18 @@ def score_results(
             order.setdefault(name, int(field.get("SortOrder", len(order))))
     scores = []
     for name in sorted(order, key=order.__getitem__):
-        correct = found = with_value = 0
+        counts = dict.fromkeys(("correct", "found", "with_value", "accepted", "accepted_correct"), 0)
         for doc_id, result in results.items():
             predicted, normalized = _result_values((result.get("Fields") or {}).get(name))
             expected = _truth_values(truth[doc_id], name, normalized)
             right = predicted == expected
-            correct += right
-            with_value += bool(expected)
-            found += bool(expected) and right
-        scores.append(FieldAccuracy(name=name, documents=len(results), with_value=with_value, correct=correct,
-                                    found=found))  # fmt: skip
+            accepted = field_accepted(result, name, doc_id in in_review)
+            counts["correct"] += right
+            counts["with_value"] += bool(expected)
+            counts["found"] += bool(expected) and right
+            counts["accepted"] += accepted
+            counts["accepted_correct"] += accepted and right
+        scores.append(FieldAccuracy(name=name, documents=len(results), **counts))
     return scores
 
 
@@ -120,10 +141,13 @@ def score_results_folder(results_dir: str, truth_url: str) -> list[FieldAccuracy
     Documents waiting for review count with the model's result: the score is the model's, and
     leaving them out would flatter it.
     """
-    results = {}
+    results, in_review = {}, set()
     for suffix in RESULT_SUFFIXES:
         for path in sorted(Path(results_dir).glob(f"*{suffix}")):
-            results[path.name.removesuffix(suffix)] = json.loads(path.read_text())
+            doc_id = path.name.removesuffix(suffix)
+            results[doc_id] = json.loads(path.read_text())
+            if suffix == IN_REVIEW_SUFFIX:
+                in_review.add(doc_id)
     if not results:
         raise AnnotationError(results_dir, f"no *{' or *'.join(RESULT_SUFFIXES)} files to score", kind="empty")
-    return score_results(results, read_truth(truth_url))
+    return score_results(results, read_truth(truth_url), in_review)
