@@ -274,18 +274,22 @@ def field_outcomes(
     ]  # fmt: skip
 
 
+def reliability_bins(
+    confidences: np.ndarray, correct: np.ndarray, bins: int = RELIABILITY_BINS
+) -> list[tuple[float, float, int]]:
+    """(mean confidence, accuracy, count) of each non-empty equal-width confidence bin."""
+    confidences, correct = np.asarray(confidences, dtype=float), np.asarray(correct, dtype=float)
+    index = np.minimum((confidences * bins).astype(int), bins - 1)
+    return [(float(confidences[index == b].mean()), float(correct[index == b].mean()), int((index == b).sum()))
+            for b in range(bins) if (index == b).any()]  # fmt: skip
+
+
 def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, bins: int = RELIABILITY_BINS) -> float:
     """The mean gap between confidence and accuracy over equal-width confidence bins, weighted by bin size."""
-    confidences, correct = np.asarray(confidences, dtype=float), np.asarray(correct, dtype=float)
     if not len(confidences):
         return 0.0
-    index = np.minimum((confidences * bins).astype(int), bins - 1)
-    gap = 0.0
-    for b in range(bins):
-        members = index == b
-        if members.any():
-            gap += members.sum() * abs(confidences[members].mean() - correct[members].mean())
-    return float(gap / len(confidences))
+    gaps = sum(count * abs(mean - accuracy) for mean, accuracy, count in reliability_bins(confidences, correct, bins))
+    return float(gaps / len(confidences))
 
 
 class LoadPoint(BaseModel):

@@ -346,6 +346,7 @@ class Tagger:
         self.model = model
         self.tokenizer = tokenizer
         self.card = card
+        self.temperature = 1.0  # divides the log of word probabilities; Tagger.load reads it from calibration.json
         self.fields = list(fields) if fields is not None else [{"ClassId": i, "Name": n}
                                                                  for i, n in enumerate(card.field_names)]  # fmt: skip
         self.backend = tokenizer.backend_tokenizer
@@ -393,9 +394,11 @@ class Tagger:
 
         Windows of all pages are sorted by length and run in batches (little padding, full
         batches across small pages); a word's probabilities are the mean over its sub-tokens,
-        averaged over the windows holding it.
+        averaged over the windows holding it, then softened (or sharpened) by ``temperature``.
         """
         import numpy as np
+
+        from docfields.fields.calibration import apply_temperature
 
         windows = [window for i, example in enumerate(examples) for window in self.encode(i, example)]
         merged = [WordProbabilities(len(example.words), self.num_labels) for example in examples]
@@ -405,7 +408,7 @@ class Tagger:
             probabilities = self._probabilities(batch, bf16)
             for row, k in enumerate(chunk):
                 merged[windows[k].page].add(probabilities[row], batch["word_ids"][row])
-        return [np.asarray(m.result(), dtype=np.float64) for m in merged]
+        return [apply_temperature(np.asarray(m.result(), dtype=np.float64), self.temperature) for m in merged]
 
     def _probabilities(self, batch: dict[str, np.ndarray], bf16: bool) -> np.ndarray:
         import torch
@@ -435,8 +438,12 @@ class Tagger:
     def load(cls, path: str | Path) -> Tagger:
         """Load a directory written by ``save``; errors name the directory and what is wrong.
 
+        The word temperature comes from the directory's ``calibration.json`` when it has one (1.0 else).
+
         >>> tagger = Tagger.load("models/cord")  # doctest: +SKIP
         """
+        from docfields.fields.calibration import FieldCalibration
+
         path = Path(path)
         for name in ("config.json", CARD_FILE, FIELDS_FILE):
             if not (path / name).is_file():
@@ -448,7 +455,11 @@ class Tagger:
         fields = read_fields(str(path / FIELDS_FILE))
         if field_names(fields, str(path / FIELDS_FILE)) != card.field_names:
             raise ModelError(f"{path}: {FIELDS_FILE} and {CARD_FILE} name different fields")
-        return cls(load_checkpoint(str(path)), _load_tokenizer(str(path)), card, fields)
+        tagger = cls(load_checkpoint(str(path)), _load_tokenizer(str(path)), card, fields)
+        calibration = FieldCalibration.load(path)  # models calibrated by `docfields calibrate` or their training
+        if calibration is not None:
+            tagger.temperature = calibration.temperature
+        return tagger
 
 
 def _token_id(tokenizer: PreTrainedTokenizerBase, *names: str) -> int:

@@ -191,6 +191,19 @@ def export_corrections(
     )  # fmt: skip
 
 
+def existing_pipeline(home: str) -> Pipeline:
+    """The pipeline whose store is in ``home``; a folder without one is refused rather than made a new pipeline.
+
+    Raises:
+        ReviewError: when ``home`` holds no pipeline store.
+    """
+    from docfields.pipeline import Pipeline, PipelineSettings
+
+    if not (storage.local_path(home).expanduser() / "docfields.db").is_file():
+        raise ReviewError(home, "no pipeline here (no docfields.db): pass the pipeline's --home")
+    return Pipeline(PipelineSettings(home=home))
+
+
 def export_home(home: str, out_manifest: str, pairs_out: str | None = None, fields: str | None = None) -> ExportSummary:
     """``export_corrections`` for the pipeline in ``home``, with prompts from a field configuration file.
 
@@ -198,12 +211,10 @@ def export_home(home: str, out_manifest: str, pairs_out: str | None = None, fiel
         ReviewError: when ``home`` holds no pipeline store.
     """
     from docfields.fields import load_field_configuration
-    from docfields.pipeline import Pipeline, PipelineSettings
 
-    if not (storage.local_path(home).expanduser() / "docfields.db").is_file():
-        raise ReviewError(home, "no pipeline here (no docfields.db): pass the pipeline's --home")
+    pipeline = existing_pipeline(home)
     prompts = {}
     if fields is not None:
         config = load_field_configuration(fields)
         prompts = {spec.name: spec.normalizer_prompt for spec in config.fields if spec.normalizer_prompt}
-    return export_corrections(Pipeline(PipelineSettings(home=home)), out_manifest, pairs_out, prompts)
+    return export_corrections(pipeline, out_manifest, pairs_out, prompts)
