@@ -73,9 +73,9 @@ def test_the_stage_table_drives_the_plan_the_artifact_files_and_the_facts(tmp_pa
     for stage in STAGES:
         assert store.path(stage.name, "ab" * 32).name == f"{'ab' * 32}.{stage.extension}"
     ocr_output = json.dumps({"DocumentMetadata": {"Pages": 3}, "Blocks": []}).encode()
-    assert OcrStage().facts(ocr_output, _settings(tmp_path, None)).pages == 3
+    assert OcrStage().facts(ocr_output, _settings(tmp_path, None), "ab" * 32).pages == 3
     result = {"Confidence": 0.2, "Fields": {"Date": {"NumDetections": 0}}}
-    facts = FieldsStage().facts(json.dumps(result).encode(), _settings(tmp_path, None, review_threshold=0.5))
+    facts = FieldsStage().facts(json.dumps(result).encode(), _settings(tmp_path, None, review_threshold=0.5), "ab" * 32)
     assert facts.decision.status == DocState.IN_REVIEW and "Date" in facts.decision.review_reason
     assert facts.pages is None and facts.result == result
 

@@ -266,7 +266,8 @@ def test_config_set_against_a_running_service_and_a_restart_keeps_it(taggers, tm
     settings = service_settings(tmp_path / "home", taggers)
     env = {"DOCFIELDS_API_TOKEN": TOKEN}
     with service(settings) as (url, _):
-        result = run_cli("config", "set", "--url", url, "--tagger", "cards-v2", "--review-threshold", "0.7", env=env)
+        result = run_cli("config", "set", "--url", url, "--tagger", "cards-v2", "--review-threshold", "0.7",
+                         "--review-target", '{"Card Name": 0.99}', "--audit-rate", "0.1", env=env)  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["tagger"] == "cards-v2"
         refused = run_cli("config", "set", "--url", url, "--tagger", "nope", env=env)
@@ -276,11 +277,13 @@ def test_config_set_against_a_running_service_and_a_restart_keeps_it(taggers, tm
         assert unauthorized.returncode == 18 and "HTTP 401" in unauthorized.stderr
     stored = json.loads((tmp_path / "home" / "pipeline.json").read_text())
     assert (stored["tagger"], stored["review_threshold"]) == ("cards-v2", 0.7)
+    assert (stored["review_target"], stored["audit_rate"]) == ({"Card Name": 0.99}, 0.1)
     with service(settings) as (url, pipeline):  # the restart: same start options, the change kept
         shown = run_cli("config", "show", "--url", url, "--token", TOKEN)
         assert pipeline.settings.model == taggers["cards-v2"]
     assert shown.returncode == 0, shown.stderr
     assert (json.loads(shown.stdout)["tagger"], json.loads(shown.stdout)["review_threshold"]) == ("cards-v2", 0.7)
+    assert pipeline.settings.review_target == {"Card Name": 0.99} and json.loads(shown.stdout)["audit_rate"] == 0.1
 
 
 # -- a named endpoint in the service's pipeline ------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -45,14 +46,45 @@ def ocr_settings(engine: str, languages: str | None, dpi: int | None, quality: s
     return {"engine": engine, "engine_options": engine_options(engine, _split_languages(languages), dpi, quality)}
 
 
+REVIEW_THRESHOLD_HELP = "The raw rule: results whose raw confidence is below go to review (without --review-target)."
+REVIEW_TARGET_HELP = (
+    "Target accuracy of fields accepted without review: a number (0.99) or a JSON object by field name "
+    '(\'{"Card Name": 0.99}\'); a document goes to review only when some field is below the threshold that meets '
+    "it. Needs a calibrated model (`docfields calibrate`); without one the raw rule applies."
+)
+AUDIT_RATE_HELP = "Share of documents that would be done sent to review anyway, to measure accuracy (/metrics)."
+
+
+def parse_review_target(value: str | None) -> float | dict[str, float] | None:
+    """``--review-target``: a number or a JSON object of numbers by field name; None (or "none") for no target."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from docfields.pipeline.settings import ReviewTarget
+
+    if value is None or value.strip().lower() in ("none", "null"):
+        return None
+    try:
+        return TypeAdapter(ReviewTarget).validate_python(json.loads(value))
+    except (ValueError, ValidationError) as exc:
+        reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else "not JSON"
+        raise typer.BadParameter(f"{value!r}: a number in 0..1 or a JSON object of them by field name ({reason})",
+                                 param_hint="--review-target") from exc  # fmt: skip
+
+
+def review_settings(threshold: float, target: str | None, audit_rate: float) -> dict[str, Any]:
+    """The pipeline's review rule from the flags ``process``, ``watch`` and ``serve`` share."""
+    return {"review_threshold": threshold, "review_target": parse_review_target(target), "audit_rate": audit_rate}
+
+
 def _settings(
-    home: str, ocr: dict[str, Any], model: str | None, fields: str | None, threshold: float, endpoints: list[str] | None
-) -> PipelineSettings:
+    home: str, ocr: dict[str, Any], model: str | None, fields: str | None, review: dict[str, Any],
+    endpoints: list[str] | None,
+) -> PipelineSettings:  # fmt: skip
     from docfields.cli.fields import parse_endpoint_options
     from docfields.pipeline import PipelineSettings
 
-    return PipelineSettings(home=home, model=model, fields=fields, review_threshold=threshold,
-                            normalizer_endpoints=parse_endpoint_options(endpoints), **ocr)  # fmt: skip
+    named = parse_endpoint_options(endpoints)
+    return PipelineSettings(home=home, model=model, fields=fields, normalizer_endpoints=named, **review, **ocr)
 
 
 @app.command()
@@ -66,7 +98,9 @@ def process(
     quality: Annotated[Quality | None, typer.Option(help=QUALITY_HELP)] = None,
     out: str | None = typer.Option(None, "--out", "-o", help="Folder for <stem>.result.json, <stem>.in-review.json."),
     workers: int = typer.Option(1, min=1, help="Worker processes (1: in this process)."),
-    review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Results below go to review."),
+    review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help=REVIEW_THRESHOLD_HELP),
+    review_target: str | None = typer.Option(None, metavar="ACCURACY|JSON", help=REVIEW_TARGET_HELP),
+    audit_rate: float = typer.Option(0.02, min=0.0, max=1.0, help=AUDIT_RATE_HELP),
     home: str = typer.Option(".docfields", envvar="DOCFIELDS_HOME", help=HOME_HELP),
     ray: str | None = typer.Option(
         None, "--ray", metavar="ADDRESS",
@@ -88,7 +122,8 @@ def process(
 
     with fail_on_error(), executor_for(ray) as executor:
         ocr = ocr_settings(engine, languages, dpi, quality)
-        settings = _settings(home, ocr, model, fields, review_threshold, normalizer_endpoint)
+        review = review_settings(review_threshold, review_target, audit_rate)
+        settings = _settings(home, ocr, model, fields, review, normalizer_endpoint)
         pipeline = Pipeline(settings, executor=executor)
         columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"))  # fmt: skip
@@ -197,7 +232,9 @@ def watch(
     dpi: int | None = typer.Option(None, help=DPI_HELP),
     quality: Annotated[Quality | None, typer.Option(help=QUALITY_HELP)] = None,
     workers: int = typer.Option(1, min=1, help="Worker processes (1: in this process)."),
-    review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Results below go to review."),
+    review_threshold: float = typer.Option(0.5, min=0.0, max=1.0, help=REVIEW_THRESHOLD_HELP),
+    review_target: str | None = typer.Option(None, metavar="ACCURACY|JSON", help=REVIEW_TARGET_HELP),
+    audit_rate: float = typer.Option(0.02, min=0.0, max=1.0, help=AUDIT_RATE_HELP),
     home: str = typer.Option(".docfields", envvar="DOCFIELDS_HOME", help=HOME_HELP),
     normalizer_endpoint: Annotated[list[str] | None, typer.Option("--normalizer-endpoint", help=ENDPOINT_HELP)] = None,
 ) -> None:
@@ -220,7 +257,8 @@ def watch(
 
     with fail_on_error():
         ocr = ocr_settings(engine, languages, dpi, quality)
-        pipeline = Pipeline(_settings(home, ocr, model, fields, review_threshold, normalizer_endpoint))
+        review = review_settings(review_threshold, review_target, audit_rate)
+        pipeline = Pipeline(_settings(home, ocr, model, fields, review, normalizer_endpoint))
         options = WatchOptions(out=out, quarantine=quarantine, interval=interval, once=once, workers=workers)
         if not once:
             console.print(f"watching {escape(folder)} (Ctrl-C stops)", highlight=False)

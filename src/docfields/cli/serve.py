@@ -9,7 +9,17 @@ import typer
 
 from docfields.cli.main import app
 from docfields.cli.output import fail_on_error, require_extra
-from docfields.cli.pipeline import DPI_HELP, LANGUAGES_HELP, QUALITY_HELP, Quality, ocr_settings
+from docfields.cli.pipeline import (
+    AUDIT_RATE_HELP,
+    DPI_HELP,
+    LANGUAGES_HELP,
+    QUALITY_HELP,
+    REVIEW_TARGET_HELP,
+    REVIEW_THRESHOLD_HELP,
+    Quality,
+    ocr_settings,
+    review_settings,
+)
 
 
 def parse_model_option(value: str, option: str = "--model") -> tuple[str, str]:
@@ -55,7 +65,9 @@ def serve(
                      help="URL prefix a configured normalizer service may be called at, repeatable (the "
                      "variable: space-separated); field configurations naming other URLs are refused."),
     ] = None,
-    review_threshold: float = typer.Option(0.5, min=0, max=1, help="Results under this confidence go to review."),
+    review_threshold: float = typer.Option(0.5, min=0, max=1, help=REVIEW_THRESHOLD_HELP),
+    review_target: str | None = typer.Option(None, metavar="ACCURACY|JSON", help=REVIEW_TARGET_HELP),
+    audit_rate: float = typer.Option(0.02, min=0.0, max=1.0, help=AUDIT_RATE_HELP),
     review_config: str | None = typer.Option(
         None, envvar="DOCFIELDS_REVIEW_CONFIG",
         help="Review desk settings (JSON: users, tokens, assignments); serves the desk at /review.",
@@ -107,7 +119,8 @@ def serve(
     with fail_on_error():
         tagger = next(iter(models.values()), None)
         ocr = ocr_settings(engine, languages, dpi, quality)
-        pipeline = PipelineSettings(home=home, model=tagger, review_threshold=review_threshold, **ocr)
+        review = review_settings(review_threshold, review_target, audit_rate)
+        pipeline = PipelineSettings(home=home, model=tagger, **review, **ocr)
         settings = ServeSettings(
             pipeline=pipeline, workers=workers, api_token=token or None, max_request_bytes=int(max_request_mb * 2**20),
             models=models, normalizer=normalizer, fields=fields, idle_unload_seconds=idle_unload,

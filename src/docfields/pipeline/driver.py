@@ -191,7 +191,7 @@ class Driver:
         document always has its result file.
         """
         settings = PipelineSettings.model_validate_json(claim.settings)
-        facts = STAGE_BY_NAME[claim.stage].facts(self.artifacts.read(claim.stage, key), settings)
+        facts = STAGE_BY_NAME[claim.stage].facts(self.artifacts.read(claim.stage, key), settings, claim.sha256)
         if facts.decision is not None and facts.decision.status == DocState.DONE:
             text = json.dumps(facts.result, indent=2, ensure_ascii=False) + "\n"
             storage.write_text_atomic(str(self.layout.result(claim.document_id)), text)

@@ -23,6 +23,7 @@ from docfields.errors import DocfieldsError, ModelError, PipelineConfigError, Pi
 from docfields.pipeline.artifacts import ArtifactStore, bytes_sha256
 from docfields.pipeline.driver import Driver, DriverThread, OnChange
 from docfields.pipeline.executors import Executor
+from docfields.pipeline.routing import AUDIT_PREFIX, AuditTally, audit_tally
 from docfields.pipeline.settings import DocState, DocumentStatus, HomeLayout, PipelineConfig, PipelineSettings
 from docfields.pipeline.stages import FIELDS, plan_stages, read_configuration, result_key, stage_named
 from docfields.pipeline.store import NewDocument, Store
@@ -60,6 +61,7 @@ class Pipeline:
         self.artifacts = ArtifactStore(self.layout.artifacts)
         self._driver: Driver | None = None
         self._reconfiguring = threading.Lock()
+        self._audits: dict[str, AuditTally] = {}  # reviewed results are final: each is read once
 
     # -- submitting ---------------------------------------------------------------------------
 
@@ -131,7 +133,7 @@ class Pipeline:
     # -- reconfiguring ------------------------------------------------------------------------
 
     def configuration(self) -> PipelineConfig:
-        """Which model each stage of the next submitted document uses, and the review threshold."""
+        """Which model each stage of the next submitted document uses, and the review rule."""
         return PipelineConfig.from_settings(self.settings)
 
     def reconfigure(self, config: PipelineConfig) -> PipelineConfig:
@@ -150,8 +152,9 @@ class Pipeline:
             self.settings = _absolute_paths(settings)
             applied = self.configuration()
             storage.write_text_atomic(str(self.layout.pipeline_config), applied.model_dump_json(indent=2) + "\n")
-        logger.info("reconfigured: tagger %s, engine %s, threshold %g", applied.tagger or applied.model,
-                    applied.engine, applied.review_threshold)  # fmt: skip
+        logger.info("reconfigured: tagger %s, engine %s, threshold %g, target %s, audit rate %g",
+                    applied.tagger or applied.model, applied.engine, applied.review_threshold, applied.review_target,
+                    applied.audit_rate)  # fmt: skip
         return applied
 
     def stored_configuration(self) -> PipelineConfig | None:
@@ -250,6 +253,15 @@ class Pipeline:
     def review_tasks(self) -> list[DocumentStatus]:
         """Documents waiting for review, oldest first."""
         return self.store.documents(DocState.IN_REVIEW)
+
+    def audited_fields(self) -> AuditTally:
+        """Fields of the reviewed audit samples and how many were right as accepted: the measured accuracy of
+        fields the pipeline accepts without review (``audit_rate`` sends that share of them to review)."""
+        for doc_id in self.store.ids_by_reason(DocState.DONE, AUDIT_PREFIX):
+            if doc_id not in self._audits:
+                path = self.layout.result(doc_id)
+                self._audits[doc_id] = audit_tally(json.loads(path.read_text())) if path.is_file() else AuditTally()
+        return sum(self._audits.values(), AuditTally())
 
     def complete_review(self, doc_id: str, reviewed_result: dict[str, Any]) -> None:
         """Store the reviewed result (checked against the Result contract) and mark the document done."""

@@ -1,4 +1,4 @@
-"""The models a stage runner keeps loaded: OCR engines, taggers, normalizer models, field configurations.
+"""The models a stage runner keeps loaded: OCR engines, taggers, calibrations, normalizer models, field configurations.
 
 Whoever runs stages owns one ``Resources`` (a local worker process, a Ray actor) and hands it
 to every stage it runs, so a worker loads an engine or a tagger once for many documents and
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from docfields.fields import FieldConfiguration
+    from docfields.fields.calibration import FieldCalibration
     from docfields.ner import Tagger
     from docfields.normalize.base import TextGenerator
     from docfields.ocr.base import OcrEngine
@@ -32,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 
 class Resources:
-    """Loaded-once engines (by name and options), the current tagger, normalizer models, parsed configurations."""
+    """Loaded-once engines (by name and options), the current tagger and its calibration, normalizer models,
+    parsed configurations."""
 
     def __init__(self, torch_threads: int | None = None) -> None:
         from docfields.ocr.registry import EngineCache  # the pipeline's import stays light (no PDFium)
@@ -43,6 +45,7 @@ class Resources:
         self._engines: EngineCache = EngineCache()
         self._tagger: tuple[str, str, Tagger] | None = None
         self._configs: dict[str, FieldConfiguration] = {}
+        self._calibration: tuple[str, str, FieldCalibration | None] | None = None
         self.generators: dict[str, TextGenerator] = {}  # normalizer models and service clients by location
 
     def engine(self, name: str, options: dict[str, Any]) -> OcrEngine:
@@ -64,6 +67,14 @@ class Resources:
                     torch.set_num_threads(self.torch_threads)
             return self._tagger[2]
 
+    def calibration(self, directory: str, fingerprint: str) -> FieldCalibration | None:
+        """The calibration of the tagger in ``directory`` (None: it has none), read again when its files change."""
+        if self._calibration is None or self._calibration[:2] != (directory, fingerprint):
+            from docfields.fields.calibration import FieldCalibration
+
+            self._calibration = (directory, fingerprint, FieldCalibration.load(directory))
+        return self._calibration[2]
+
     def configuration(self, raw: bytes, source: str, endpoints: Mapping[str, str] | None = None) -> FieldConfiguration:
         """A field configuration parsed once per content and endpoints (``source`` names it in errors),
         each ``NormalizerEndpoint`` holding a name of ``endpoints`` replaced by what it names."""
@@ -81,5 +92,6 @@ class Resources:
         """Close the engines and drop every model."""
         self._engines.clear()
         self._tagger = None
+        self._calibration = None
         self._configs.clear()
         self.generators.clear()

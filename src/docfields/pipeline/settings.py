@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +37,16 @@ class DocState(StrEnum):
 
 FINAL_STATES = (DocState.IN_REVIEW, DocState.DONE, DocState.FAILED)
 
+Accuracy = Annotated[float, Field(ge=0.0, le=1.0)]
+ReviewTarget = Accuracy | dict[str, Accuracy]
+REVIEW_THRESHOLD_HELP = ("The raw rule: results whose raw confidence is below go to review (used when no "
+                         "review_target is set, or the model has no calibration).")  # fmt: skip
+REVIEW_TARGET_HELP = ("Target accuracy of fields accepted without review, overall (0.99) or per field name "
+                      "({\"Card Name\": 0.99}); with a calibrated model, a document goes to review only when "
+                      "some field is below the threshold that meets it. None: the raw rule.")  # fmt: skip
+AUDIT_RATE_HELP = ("Share of documents that would be done sent to review anyway (an audit sample), so the "
+                   "accuracy of auto-accepted fields is measured (/metrics).")  # fmt: skip
+
 
 class PipelineSettings(BaseModel):
     """Everything the pipeline needs; ``DOCFIELDS_HOME`` is read at the edge (CLI, service), not here."""
@@ -59,7 +69,9 @@ class PipelineSettings(BaseModel):
         description="Set per document at submission: the hash of the "
         "configuration's copy under the home that its stages read.",
     )
-    review_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Results below this confidence go to review.")
+    review_threshold: float = Field(0.5, ge=0.0, le=1.0, description=REVIEW_THRESHOLD_HELP)
+    review_target: ReviewTarget | None = Field(None, description=REVIEW_TARGET_HELP)
+    audit_rate: float = Field(0.02, ge=0.0, le=1.0, description=AUDIT_RATE_HELP)
     normalizer_urls: list[str] | None = Field(
         None,
         description="URL prefixes the field configuration's normalizer "
@@ -81,7 +93,7 @@ class PipelineSettings(BaseModel):
 
 
 class PipelineConfig(BaseModel):
-    """What an operator changes while the pipeline runs: which model each stage uses, and the threshold.
+    """What an operator changes while the pipeline runs: which model each stage uses, and the review rule.
 
     ``Pipeline.reconfigure`` applies one to documents submitted from then on (a document keeps the
     settings it was submitted with) and keeps it in ``<home>/pipeline.json``. The field
@@ -95,7 +107,9 @@ class PipelineConfig(BaseModel):
     engine_options: dict[str, Any] = Field(description="The engine's options (languages, dpi, ...).")
     model: str | None = Field(description="Tagger directory; None stops after OCR and thumbnails.")
     tagger: str | None = Field(description="The tagger's name, recorded in results.")
-    review_threshold: float = Field(ge=0.0, le=1.0, description="Results below this confidence go to review.")
+    review_threshold: float = Field(ge=0.0, le=1.0, description=REVIEW_THRESHOLD_HELP)
+    review_target: ReviewTarget | None = Field(None, description=REVIEW_TARGET_HELP)
+    audit_rate: float = Field(0.02, ge=0.0, le=1.0, description=AUDIT_RATE_HELP)
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> PipelineConfig:

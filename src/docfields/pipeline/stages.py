@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from docfields.pipeline.artifacts import ArtifactStore, artifact_key, bytes_sha256, model_fingerprint
 from docfields.pipeline.resources import Resources
-from docfields.pipeline.settings import DocState, HomeLayout, PipelineSettings, StageState
+from docfields.pipeline.routing import decide
+from docfields.pipeline.settings import HomeLayout, PipelineSettings, StageState
 from docfields.pipeline.store import Decision, StagePlan
 
 if TYPE_CHECKING:
-    from docfields.fields import FieldConfiguration
+    from docfields.fields import ExtractionResult, FieldConfiguration
     from docfields.ocr.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -82,8 +83,11 @@ class Stage(ABC):
     def run(self, data: StageInput) -> bytes:
         """The work: the artifact's bytes."""
 
-    def facts(self, output: bytes, settings: PipelineSettings) -> StageFacts:
-        """What the document row learns from the output (nothing, for most stages)."""
+    def facts(self, output: bytes, settings: PipelineSettings, document: str) -> StageFacts:
+        """What the document row learns from the output (nothing, for most stages).
+
+        ``document`` is the original's sha256, the document's identity (the audit sample's draw).
+        """
         return StageFacts()
 
 
@@ -135,7 +139,7 @@ class OcrStage(Stage):
                 result = engine.process(document)
         return json.dumps(textract_to_dict(result)).encode("utf-8")
 
-    def facts(self, output: bytes, settings: PipelineSettings) -> StageFacts:
+    def facts(self, output: bytes, settings: PipelineSettings, document: str) -> StageFacts:
         """The page count."""
         return StageFacts(pages=int(json.loads(output)["DocumentMetadata"]["Pages"]))
 
@@ -280,11 +284,14 @@ class FieldsStage(Stage):
 
     def key(self, data: StageInput) -> str:
         """The enrichment artifact (its OCR engine, options and tagger are in its key), the stored field
-        configuration's content hash, and, when set, the tagger's name (the result's ``Producer``) and
-        where named normalizer endpoints point; unset, they leave the keys of earlier documents as they were."""
+        configuration's content hash, and, when set, the tagger's name (the result's ``Producer``), where
+        named normalizer endpoints point and the review target (its thresholds are in the result); unset,
+        they leave the keys of earlier documents as they were. The calibration is in the model's fingerprint."""
         settings = data.settings
         named = (settings.tagger, settings.normalizer_endpoints)
         parts = [json.dumps(value, sort_keys=True) for value in named if value]
+        if settings.review_target is not None:
+            parts.append("review_target=" + json.dumps(settings.review_target, sort_keys=True))
         return artifact_key(FIELDS, data.upstream[ENRICH], _fields_sha256(settings), *parts)
 
     def run(self, data: StageInput) -> bytes:
@@ -298,29 +305,32 @@ class FieldsStage(Stage):
                                 allowed_urls=data.settings.normalizer_urls, generators=data.resources.generators,
                                 retry_unavailable=True)  # fmt: skip
         result = result.model_copy(update={"producer": ProducerInfo.model_validate(producer(data.settings))})
+        result = calibrated(result, data)
         return json.dumps(result.to_json_dict(), ensure_ascii=False).encode("utf-8")
 
-    def facts(self, output: bytes, settings: PipelineSettings) -> StageFacts:
-        """The decision (done or in_review), with the result a done document keeps."""
+    def facts(self, output: bytes, settings: PipelineSettings, document: str) -> StageFacts:
+        """The decision (done, in_review, or an audit sample's review), with the result a done document keeps."""
         result = json.loads(output)
-        return StageFacts(decision=decide(result, settings.review_threshold), result=result)
+        return StageFacts(decision=decide(result, settings, document), result=result)
 
 
-def decide(result: dict[str, Any], threshold: float) -> Decision:
-    """Done, or in_review when the result's confidence is under the threshold (saying why)."""
-    confidence = float(result["Confidence"])
-    if confidence >= threshold:
-        return Decision(DocState.DONE, confidence)
-    missing = [
-        name for name, value in result.get("Fields", {}).items()
-        if not value.get("Optional") and value.get("NumDetections", 0) == 0
-    ]  # fmt: skip
-    if missing:
-        noun = "field" if len(missing) == 1 else "fields"
-        reason = f"mandatory {noun} {', '.join(missing)} missing"
-    else:
-        reason = f"confidence {confidence:.2f} < {threshold:g}"
-    return Decision(DocState.IN_REVIEW, confidence, reason)
+def calibrated(result: ExtractionResult, data: StageInput) -> ExtractionResult:
+    """``result`` with calibrated confidences (and thresholds under a target) when the model has a calibration.
+
+    A target without a calibration leaves the raw rule, and the result's ``Warnings`` say why.
+    """
+    from docfields.fields.calibration import apply_calibration
+
+    directory, target = _model_dir(data.settings), data.settings.review_target
+    calibration = data.resources.calibration(directory, _checked_fingerprint(directory))
+    if calibration is not None:
+        return apply_calibration(result, calibration, target=target)
+    if target is None:
+        return result
+    warning = (f"model {producer(data.settings)['Tagger']} has no calibration: docfields calibrate --model "
+               f"{directory} --manifest HELDOUT fits one; until then review_target is ignored and the raw rule "
+               f"(review_threshold {data.settings.review_threshold:g}) applies")  # fmt: skip
+    return result.model_copy(update={"warnings": [*(result.warnings or []), warning]})
 
 
 # -- the document ------------------------------------------------------------------------------
@@ -332,7 +342,7 @@ _RUN_ONLY_SETTINGS = frozenset(
 )  # fmt: skip
 
 
-_COUNTED_WHEN_SET = ("tagger", "normalizer_endpoints")
+_COUNTED_UNLESS_DEFAULT = ("tagger", "normalizer_endpoints", "review_target", "audit_rate")
 
 
 def result_key(sha256: str, settings: PipelineSettings) -> str:
@@ -344,8 +354,8 @@ def result_key(sha256: str, settings: PipelineSettings) -> str:
     or an edited configuration makes a new key, and the document is processed again.
     """
     chosen = settings.model_dump(mode="json", exclude=set(_RUN_ONLY_SETTINGS | {"model", "fields", "fields_sha256"}))
-    for name in _COUNTED_WHEN_SET:  # unset, they leave the keys of documents submitted before they existed
-        if not chosen[name]:
+    for name in _COUNTED_UNLESS_DEFAULT:  # at their default, they leave the keys of documents submitted before
+        if chosen[name] == PipelineSettings.model_fields[name].get_default(call_default_factory=True):
             del chosen[name]
     parts = [sha256, json.dumps(chosen, sort_keys=True)]
     if settings.model is not None:

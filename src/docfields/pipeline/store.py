@@ -449,6 +449,11 @@ class Store:
         query = "SELECT * FROM documents" + (" WHERE status = ?" if status else "") + " ORDER BY created, rowid"
         return [self._status(row) for row in self._query(query, (status,) if status else ())]
 
+    def ids_by_reason(self, status: str, reason_prefix: str) -> list[str]:
+        """Ids of the documents of ``status`` whose review reason starts with ``reason_prefix`` (audit samples)."""
+        query = "SELECT id FROM documents WHERE status = ? AND substr(review_reason, 1, ?) = ? ORDER BY created, rowid"
+        return [row["id"] for row in self._query(query, (status, len(reason_prefix), reason_prefix))]
+
     def last_change(self) -> int:
         """The number of the latest change (see ``changed_after``)."""
         return int(self._query("SELECT COALESCE(MAX(seq), 0) FROM documents")[0][0])

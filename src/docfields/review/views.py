@@ -2,7 +2,9 @@
 
 The templates only lay these records out; every number (box percentages, confidence
 percentages, ages) and every decision (which fields start ticked, which are flagged) is made
-here, where tests can check it without a browser.
+here, where tests can check it without a browser. A result checked against a review target flags
+just the fields below their ``ReviewThreshold``; others, the raw rule (confidence below the desk's
+threshold); an audit sample flags nothing, since every field is to be checked alike.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from docfields.fields import ExtractionResult
+from docfields.fields.calibration import fields_below_threshold
+from docfields.pipeline.routing import has_thresholds
 from docfields.review.flowback import field_values, is_multi
 from docfields.review.pages import PageLayout
 
@@ -56,6 +61,8 @@ class FieldView:
     confidence: float
     flagged: bool
     boxes: list[BoxView]
+    calibrated: int | None = None
+    threshold: int | None = None
 
     @property
     def value(self) -> str:
@@ -108,8 +115,24 @@ def _detections(field: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return list(field.get("Detections") or [])
 
 
-def field_views(result: Mapping[str, Any], threshold: float) -> list[FieldView]:
+def _percent_or_none(value: Any) -> int | None:
+    return None if value is None else _percent(float(value))
+
+
+def flagged_fields(result: Mapping[str, Any], threshold: float, audit: bool = False) -> set[str]:
+    """The fields a reviewer must check: below their ``ReviewThreshold`` under a target, else below the raw
+    ``threshold``; none in an audit sample."""
+    if audit:
+        return set()
+    if has_thresholds(result):
+        return set(fields_below_threshold(ExtractionResult.from_json_dict(dict(result), source="result")))
+    fields = result.get("Fields") or {}
+    return {name for name, field in fields.items() if float(field.get("Confidence", 0.0)) < threshold}
+
+
+def field_views(result: Mapping[str, Any], threshold: float, audit: bool = False) -> list[FieldView]:
     """The form's fields: mandatory ones start ticked, optional ones only when they have a value."""
+    flagged = flagged_fields(result, threshold, audit)
     views = []
     for index, (name, field) in enumerate((result.get("Fields") or {}).items()):
         colour = colour_class(int(field.get("ClassId", index)))
@@ -121,7 +144,8 @@ def field_views(result: Mapping[str, Any], threshold: float) -> list[FieldView]:
             FieldView(
                 index=index, name=name, colour=colour, multi=is_multi(field), present=bool(values) or not optional,
                 optional=optional, values=values, percent=_percent(confidence), confidence=confidence,
-                flagged=confidence < threshold, boxes=boxes,
+                flagged=name in flagged, boxes=boxes, calibrated=_percent_or_none(field.get("CalibratedConfidence")),
+                threshold=_percent_or_none(field.get("ReviewThreshold")),
             )
         )  # fmt: skip
     return views

@@ -38,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 
 from docfields import storage
 from docfields.errors import DocfieldsError, ResultFormatError, ReviewError
+from docfields.pipeline.routing import is_audit
 from docfields.review.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -232,7 +233,7 @@ def _task_page(
 ) -> Response:
     result = desk.result(status)
     layout = desk.images.layout(desk.pipeline.document_path(status.id))
-    fields = field_views(result, desk.settings.threshold)
+    fields = field_views(result, desk.settings.threshold, audit=is_audit(status.review_reason))
     context = {
         "session": session, "task": status, "fields": fields, "pages": page_views(layout, fields),
         "next_id": desk.next_task(session.reviewer, after=status.id), "opened": desk.opened_token(status.id),

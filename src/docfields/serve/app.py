@@ -147,7 +147,7 @@ def create_app(
     pipeline = Pipeline(settings.pipeline, executor)
     restore_pipeline_configuration(pipeline, settings)  # the last PUT /config/pipeline outlives a restart
     cache = ModelCache(settings.idle_unload_seconds)
-    metrics = ServeMetrics(pipeline.status_counts, cache)
+    metrics = ServeMetrics(pipeline.status_counts, cache, pipeline.audited_fields)
     app = FastAPI(title="docfields", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.settings, app.state.pipeline = settings, pipeline
     app.state.model_cache, app.state.metrics = cache, metrics

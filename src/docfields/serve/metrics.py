@@ -1,9 +1,10 @@
-"""Prometheus metrics of the service: requests by route, documents by status, models in memory.
+"""Prometheus metrics of the service: requests by route, documents by status, models in memory, and the
+measured accuracy of auto-accepted fields (from reviews of the audit sample, ``audit_rate``).
 
 Each app gets its own registry, so two apps in one process (tests, a review desk beside the
 service) never clash. Request counts and latencies are labelled with the route template
 (``/documents/{doc_id}``), never the raw path, so an id does not make a new time series.
-Document and model figures are read when Prometheus scrapes, from the pipeline and the cache.
+Document, audit and model figures are read when Prometheus scrapes, from the pipeline and the cache.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from docfields.serve.models import ModelCache
 
 if TYPE_CHECKING:
     from docfields.autoscale.trace import Trace
+    from docfields.pipeline.routing import AuditTally
     from docfields.serve.calls import ModelBackend, ModelSpec
 
 T = TypeVar("T")
@@ -36,7 +38,9 @@ DOCUMENT_STATUSES = ("queued", "running", "in_review", "done", "failed")
 class ServeMetrics:
     """The registry and metrics of one app; ``render()`` gives the ``/metrics`` body."""
 
-    def __init__(self, document_counts: Callable[[], dict[str, int]], cache: ModelCache) -> None:
+    def __init__(
+        self, document_counts: Callable[[], dict[str, int]], cache: ModelCache, audited: Callable[[], AuditTally]
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "docfields_http_requests", "HTTP requests by method, route and status code.",
@@ -50,7 +54,7 @@ class ServeMetrics:
             "docfields_model_call_seconds", "Time of a model call (queue, start and work), by deployment.",
             ["deployment"], registry=self.registry,
         )  # fmt: skip
-        self.registry.register(_StateCollector(document_counts, cache))
+        self.registry.register(_StateCollector(document_counts, cache, audited))
         self._calls: dict[str, deque[tuple[float, float]]] = {}
         self._calls_lock = threading.Lock()
 
@@ -113,11 +117,14 @@ class MeasuredModels:
 
 
 class _StateCollector(Collector):
-    """Figures read at scrape time: documents per status, models loaded, loads and unloads."""
+    """Figures read at scrape time: documents per status, audited fields, models loaded, loads and unloads."""
 
-    def __init__(self, document_counts: Callable[[], dict[str, int]], cache: ModelCache) -> None:
+    def __init__(
+        self, document_counts: Callable[[], dict[str, int]], cache: ModelCache, audited: Callable[[], AuditTally]
+    ) -> None:
         self.document_counts = document_counts
         self.cache = cache
+        self.audited = audited
 
     def collect(self) -> Iterator[Metric]:
         documents = GaugeMetricFamily("docfields_documents", "Documents in the pipeline by status.", labels=["status"])
@@ -125,12 +132,25 @@ class _StateCollector(Collector):
         for status in sorted(set(DOCUMENT_STATUSES) | set(counts)):
             documents.add_metric([status], counts.get(status, 0))
         yield documents
+        yield from _audit_metrics(self.audited())
         loaded = GaugeMetricFamily("docfields_models_loaded", "Models in memory (1 each).", labels=["kind", "name"])
         for model in self.cache.loaded():
             loaded.add_metric([model.kind, model.name], 1)
         yield loaded
         yield _counter("docfields_model_loads", "Models loaded since start.", self.cache.loads)
         yield _counter("docfields_model_unloads", "Models unloaded after their idle time.", self.cache.unloads)
+
+
+def _audit_metrics(tally: AuditTally) -> Iterator[Metric]:
+    """The audit sample's figures; the accuracy only once some audited field was reviewed."""
+    yield CounterMetricFamily("docfields_audited_documents", "Audit-sample documents reviewed.", tally.documents)
+    yield CounterMetricFamily("docfields_audited_fields", "Fields of reviewed audit-sample documents (all were "
+                              "auto-accepted).", tally.fields)  # fmt: skip
+    yield CounterMetricFamily("docfields_audited_fields_correct", "Audited fields the reviewer left unchanged.",
+                              tally.correct)  # fmt: skip
+    if tally.accuracy is not None:
+        yield GaugeMetricFamily("docfields_audited_field_accuracy", "Measured accuracy of auto-accepted fields: "
+                                "audited fields right as accepted / audited fields.", tally.accuracy)  # fmt: skip
 
 
 def _counter(name: str, documentation: str, counts: Any) -> CounterMetricFamily:

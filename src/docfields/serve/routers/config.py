@@ -2,11 +2,11 @@
 
 ``/config/pipeline`` names the model each stage uses (thumbnails on or off, the OCR engine and its
 options, the tagger: a name of ``--model NAME=DIR``, i.e. the deployment ``tagger-<NAME>``) and the
-review threshold. ``Pipeline.reconfigure`` applies a change from the next submitted document on
-(a document keeps the settings it was submitted with, and its result's ``Producer`` names its
-tagger and engine) and keeps it in ``<home>/pipeline.json``, which the service applies again when
-it restarts (over its start options, as the original's SSM parameters override its deploy-time
-defaults).
+review rule (the raw ``review_threshold``, a ``review_target`` accuracy, the ``audit_rate``).
+``Pipeline.reconfigure`` applies a change from the next submitted document on (a document keeps
+the settings it was submitted with, and its result's ``Producer`` names its tagger and engine)
+and keeps it in ``<home>/pipeline.json``, which the service applies again when it restarts (over
+its start options, as the original's SSM parameters override its deploy-time defaults).
 
 ``/config/fields`` reads and replaces the field configuration.
 
@@ -37,6 +37,7 @@ from docfields.errors import FieldConfigError, NormalizerError, PipelineConfigEr
 from docfields.fields import FieldConfiguration, FieldSpec, load_field_configuration, parse_field_configuration
 from docfields.fields.config import read_field_entries
 from docfields.pipeline import Pipeline, PipelineConfig
+from docfields.pipeline.settings import AUDIT_RATE_HELP, REVIEW_TARGET_HELP, REVIEW_THRESHOLD_HELP, ReviewTarget
 from docfields.serve.calls import THUMBNAILS, ModelSpec
 from docfields.serve.dependencies import get_pipeline, get_settings, json_body, json_request_body, load_json
 from docfields.serve.settings import FIELDS_FILE, ServeSettings
@@ -190,16 +191,18 @@ PIPELINE_SOURCE = "PUT /config/pipeline"
 
 
 class PipelineChange(BaseModel):
-    """A change of the pipeline's configuration: keys left out keep their value."""
+    """A change of the pipeline's configuration: keys left out keep their value (``review_target`` null: none)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"tagger": "cards-v2",
-                                                                                "review_threshold": 0.7}]})  # fmt: skip
+                                                                                "review_target": 0.99}]})  # fmt: skip
 
     thumbnails: bool | None = Field(None, description="Render page thumbnails.")
     engine: str | None = Field(None, description="OCR engine (`docfields engines`); its options reset unless given.")
     engine_options: dict[str, Any] | None = Field(None, description="The engine's options, e.g. languages, dpi.")
     tagger: str | None = Field(None, description="A tagger this service serves: --model NAME (deployment tagger-NAME).")
-    review_threshold: float | None = Field(None, ge=0.0, le=1.0, description="Results below go to review.")
+    review_threshold: float | None = Field(None, ge=0.0, le=1.0, description=REVIEW_THRESHOLD_HELP)
+    review_target: ReviewTarget | None = Field(None, description=REVIEW_TARGET_HELP + " null: back to the raw rule.")
+    audit_rate: float | None = Field(None, ge=0.0, le=1.0, description=AUDIT_RATE_HELP)
 
 
 class PipelineView(BaseModel):
@@ -210,6 +213,8 @@ class PipelineView(BaseModel):
     engine_options: dict[str, Any]
     tagger: str | None
     review_threshold: float
+    review_target: ReviewTarget | None
+    audit_rate: float
     deployments: dict[str, str | None] = Field(description="The deployment each stage calls (None: stage off).")
 
 
@@ -263,6 +268,8 @@ def changed_configuration(change: PipelineChange, current: PipelineConfig, setti
         PipelineConfigError: naming the key at fault.
     """
     update = change.model_dump(exclude_unset=True, exclude_none=True)
+    if "review_target" in change.model_fields_set:  # null is a change too: no target, the raw rule
+        update["review_target"] = change.review_target
     if "engine" in update and "engine_options" not in update and update["engine"] != current.engine:
         update["engine_options"] = {}  # another engine's options would not fit
     if change.tagger is not None:
@@ -281,11 +288,13 @@ def restore_pipeline_configuration(pipeline: Pipeline, settings: ServeSettings) 
     """Apply the configuration the service was last reconfigured with (``<home>/pipeline.json``).
 
     Its tagger is looked up again by name (the folder behind a name may have moved); a name no
-    longer served leaves the start options' tagger, with a WARNING.
+    longer served leaves the start options' tagger, with a WARNING. Keys the file lacks (it was
+    written before they existed, e.g. ``review_target``) keep the start options' values.
     """
     stored = pipeline.stored_configuration()
     if stored is None:
         return
+    stored = pipeline.configuration().model_copy(update=stored.model_dump(include=stored.model_fields_set))
     if stored.tagger is not None and stored.tagger in settings.models:
         stored = stored.model_copy(update={"model": settings.models[stored.tagger]})
     else:
@@ -296,7 +305,7 @@ def restore_pipeline_configuration(pipeline: Pipeline, settings: ServeSettings) 
     pipeline.reconfigure(stored)
 
 
-@router.get("/pipeline", summary="Which model each stage uses, and the review threshold")
+@router.get("/pipeline", summary="Which model each stage uses, and the review rule")
 def get_pipeline_config(pipeline: Annotated[Pipeline, Depends(get_pipeline)]) -> PipelineView:
     """The configuration the next submitted document is processed with."""
     return pipeline_view(pipeline.configuration())
@@ -304,7 +313,7 @@ def get_pipeline_config(pipeline: Annotated[Pipeline, Depends(get_pipeline)]) ->
 
 @router.put(
     "/pipeline",
-    summary="Change the models the stages use, or the review threshold",
+    summary="Change the models the stages use, or the review rule",
     openapi_extra=json_request_body(PipelineChange.model_json_schema(), "The keys to change; the others stay."),
     responses={422: {"description": "Invalid change: the message names the key"}},
 )
