@@ -38,7 +38,19 @@ def setup_logging(level: int) -> None:
 
 def _register_commands() -> None:
     # Command modules import only typer and rich at module level, so --help stays fast.
-    from docfields.cli import autoscale, config, fields, ner, normalize, ocr, pipeline, review, samples, serve  # noqa: F401
+    from docfields.cli import (  # noqa: F401
+        autoscale,
+        calibrate,
+        config,
+        fields,
+        ner,
+        normalize,
+        ocr,
+        pipeline,
+        review,
+        samples,
+        serve,
+    )
 
 
 def main() -> None:

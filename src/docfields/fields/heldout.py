@@ -36,6 +36,7 @@ from docfields.fields.calibration import (
     FieldCalibration,
     LoadPoint,
     Outcome,
+    apply_temperature,
     expected_calibration_error,
     field_outcomes,
     fit_calibration,
@@ -111,15 +112,30 @@ def labelled_documents(
 
 def truth_document(document: LabelledDocument, num_labels: int) -> TextractDocument:
     """A copy of the document enriched with its labels: each WORD's class at confidence 1."""
+    from docfields.ner.enrich import write_prediction
+
     data = textract_to_dict(document.textract)
-    other = num_labels - 1
+    certain = np.eye(num_labels)
     for block in data["Blocks"]:
         if block.get("BlockType") == "WORD":
-            label = document.labels.get(block.get("Id", ""), other)
-            block["ClassificationProbabilities"] = [float(k == label) for k in range(num_labels)]
-            block["PredictedClass"] = label
-            block["PredictedClassConfidence"] = 1.0
+            write_prediction(block, certain[document.labels.get(block.get("Id", ""), num_labels - 1)])
     return parse_textract(data, f"{document.name} (labels)")
+
+
+def tempered_document(enriched: TextractDocument, temperature: float) -> TextractDocument:
+    """The enriched document as the tagger at ``temperature`` would have written it (enriched at 1.0).
+
+    The tagger applies the temperature to its merged word probabilities, so this equals a second
+    enrichment without running the model again.
+    """
+    from docfields.ner.enrich import write_prediction
+
+    data = textract_to_dict(enriched)
+    for block in data["Blocks"]:
+        if block.get("BlockType") == "WORD" and "ClassificationProbabilities" in block:
+            row = np.asarray(block["ClassificationProbabilities"], dtype=np.float64)
+            write_prediction(block, apply_temperature(row, temperature))
+    return parse_textract(data, "<tempered>")
 
 
 def word_probabilities(enriched: TextractDocument, labels: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -133,54 +149,55 @@ def word_probabilities(enriched: TextractDocument, labels: Mapping[str, int]) ->
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1), np.asarray(truth, dtype=int)
 
 
-def fit_word_temperature(tagger: Tagger, documents: Sequence[LabelledDocument]) -> float:
-    """The temperature making the tagger's word probabilities honest on labelled documents (predicted at T = 1)."""
-    from docfields.ner.enrich import enrich
-
-    tagger.temperature = 1.0
-    pairs = [word_probabilities(enrich(d.textract, tagger, source=d.name), d.labels) for d in documents]
-    return fit_temperature([p for p, _ in pairs], [labels for _, labels in pairs])
-
-
 def tagger_configuration(tagger: Tagger, source: str = "<tagger fields.json>") -> FieldConfiguration:
     """The field configuration the tagger was trained for (its ``fields.json``), normalizers included."""
     return parse_field_configuration(tagger.fields, source)
 
 
-def heldout_outcomes(
-    tagger: Tagger, documents: Sequence[LabelledDocument], config: FieldConfiguration | None = None
-) -> list[Outcome]:
-    """One outcome per field of each document: the tagger's Result (at its temperature) against the truth's.
-
-    ``config`` defaults to the tagger's own field configuration.
-    """
+def enriched_documents(tagger: Tagger, documents: Sequence[LabelledDocument]) -> list[TextractDocument]:
+    """Each document enriched by the tagger (at its temperature), in memory."""
     from docfields.ner.enrich import enrich
 
-    config = config or tagger_configuration(tagger)
+    return [enrich(document.textract, tagger, source=document.name) for document in documents]
+
+
+def document_outcomes(
+    documents: Sequence[LabelledDocument], enriched: Sequence[TextractDocument], config: FieldConfiguration,
+    num_labels: int,
+) -> list[Outcome]:  # fmt: skip
+    """One outcome per field of each document: the Result of its enrichment against the Result of its labels."""
     generators: dict[str, TextGenerator] = {}  # normalizer models load once for all documents
     outcomes: list[Outcome] = []
-    for document in documents:
-        enriched = enrich(document.textract, tagger, source=document.name)
-        predicted = extract_fields(enriched, config, source=document.name, generators=generators)
-        truth = extract_fields(truth_document(document, tagger.num_labels), config, source=document.name,
+    for document, words in zip(documents, enriched, strict=True):
+        predicted = extract_fields(words, config, source=document.name, generators=generators)
+        truth = extract_fields(truth_document(document, num_labels), config, source=document.name,
                                generators=generators)  # fmt: skip
         outcomes += field_outcomes(document.name, predicted, truth, "heldout")
     return outcomes
 
 
-def calibrate_tagger(tagger: Tagger, documents: Sequence[LabelledDocument]) -> FieldCalibration:
-    """Word temperature, then held-out field outcomes at that temperature, then the field curve.
+def heldout_outcomes(tagger: Tagger, documents: Sequence[LabelledDocument]) -> list[Outcome]:
+    """The tagger's field outcomes (at its temperature) on labelled documents, under its own field configuration."""
+    enriched = enriched_documents(tagger, documents)
+    return document_outcomes(documents, enriched, tagger_configuration(tagger), tagger.num_labels)
 
-    Leaves ``tagger.temperature`` at the fitted value.
+
+def calibrate_tagger(tagger: Tagger, documents: Sequence[LabelledDocument]) -> FieldCalibration:
+    """Word temperature (on predictions at 1.0), then field outcomes at that temperature, then the field curve.
+
+    The model runs once per document. Leaves ``tagger.temperature`` at the fitted value.
 
     Raises:
         ModelError: without documents, or when their outcomes are all right (or all wrong).
     """
     if not documents:
         raise ModelError("cannot calibrate without held-out documents")
-    temperature = fit_word_temperature(tagger, documents)
-    tagger.temperature = temperature
-    outcomes = heldout_outcomes(tagger, documents)
+    tagger.temperature = 1.0
+    enriched = enriched_documents(tagger, documents)
+    pairs = [word_probabilities(words, document.labels) for words, document in zip(enriched, documents, strict=True)]
+    temperature = tagger.temperature = fit_temperature([p for p, _ in pairs], [labels for _, labels in pairs])
+    tempered = [tempered_document(words, temperature) for words in enriched]
+    outcomes = document_outcomes(documents, tempered, tagger_configuration(tagger), tagger.num_labels)
     logger.info("word temperature %.3f; %d field outcomes on %d held-out documents", temperature, len(outcomes),
                 len(documents))  # fmt: skip
     return fit_calibration(outcomes, temperature, {"heldout_documents": len(documents)})
@@ -294,8 +311,11 @@ def calibrate_model(
     0.72
     """
     from docfields.fields.plots import reliability_diagram, review_load_plot
+    from docfields.ner.model import CARD_FILE
 
     model_dir = str(model_dir)
+    if not (Path(model_dir) / CARD_FILE).is_file():
+        raise ModelError(f"{model_dir}: not a docfields tagger directory (no {CARD_FILE})")
     if manifest is None and reviews_home is None:
         raise ModelError(f"{model_dir}: calibrating needs held-out documents (a manifest) or reviews (a pipeline home)")
     target = DEFAULT_TARGET if target is None else target

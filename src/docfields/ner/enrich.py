@@ -91,6 +91,14 @@ def _predictions(examples: list[PageExample], probabilities: list[np.ndarray]) -
     return by_id
 
 
+def write_prediction(block: dict[str, Any], row: np.ndarray) -> None:
+    """Write one WORD dict's enrichment keys from its class probabilities (the class is their argmax)."""
+    best = int(row.argmax())
+    block["ClassificationProbabilities"] = [float(p) for p in row]
+    block["PredictedClass"] = best
+    block["PredictedClassConfidence"] = float(row[best])
+
+
 def _annotate(
     data: dict[str, Any], by_id: dict[str, np.ndarray], pages: list[int], skipped: set[str], warnings: list[str]
 ) -> None:
@@ -103,12 +111,8 @@ def _annotate(
         if row is None and block.get("Id") not in skipped:
             page = block.get("Page") or 1  # synchronous Textract omits Page on one-page documents
             missed[page] += page in pages
-        if row is None:
-            continue
-        best = int(row.argmax())
-        block["ClassificationProbabilities"] = [float(p) for p in row]
-        block["PredictedClass"] = best
-        block["PredictedClassConfidence"] = float(row[best])
+        if row is not None:
+            write_prediction(block, row)
     for page, count in sorted(missed.items()):
         if count:
             warnings.append(f"page {page}: {count} WORD block(s) not reached from a LINE not classified")

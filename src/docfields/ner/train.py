@@ -17,6 +17,8 @@ and position and box embeddings kept fixed at their smooth, coarse initializatio
 
 At the end the best model is scored word by word on the validation pages, through the same
 prediction code enrichment uses, with entity precision, recall and F1 per field, and saved with its scores in its card.
+Its calibration (word temperature and field curve, ``fields.heldout``) is fitted on the validation
+documents and saved beside it as ``calibration.json``.
 
 >>> result = train_ner(NerTrainOptions(manifest="cord/train.manifest.jsonl",
 ...                                    fields="cord/fields.json", output="models/cord"))  # doctest: +SKIP
@@ -65,6 +67,8 @@ from docfields.textract import LAYOUTLM_SCALE
 
 if TYPE_CHECKING:
     import torch
+
+    from docfields.fields.calibration import FieldCalibration
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +143,8 @@ class NerTrainResult(BaseModel):
     word_metrics: TokenMetrics | None = None
     field_scores: list[FieldScore] = Field(default_factory=list)
     chance_f1: float | None = Field(default=None, description="Micro entity F1 of frequency guessing")
+    calibration: str | None = Field(default=None, description="calibration.json fitted on the validation documents")
+    temperature: float | None = Field(default=None, description="Its word temperature")
 
 
 def load_examples(manifest: str, num_classes: int, label_attribute: str | None = None) -> list[PageExample]:
@@ -147,7 +153,8 @@ def load_examples(manifest: str, num_classes: int, label_attribute: str | None =
     Raises:
         ModelError: naming the manifest line when a page cannot be read or labelled.
     """
-    from docfields.annotations import label_pages, read_groundtruth, resolve_ref
+    from docfields.annotations import label_pages, read_groundtruth
+    from docfields.fields.heldout import document_name
 
     try:
         pages = read_groundtruth(manifest, label_attribute, num_classes)
@@ -159,8 +166,8 @@ def load_examples(manifest: str, num_classes: int, label_attribute: str | None =
         if not page.words:
             continue
         annotation = page.annotation
-        document = annotation.raw_ref or resolve_ref(annotation.textract_ref, annotation.ref_base, None)
-        examples.append(page_example(page.words, document, annotation.page_num or 1, page.labels.tolist()))
+        examples.append(page_example(page.words, document_name(annotation), annotation.page_num or 1,
+                                     page.labels.tolist()))  # fmt: skip
     return examples
 
 
@@ -440,9 +447,39 @@ def train_ner(options: NerTrainOptions) -> NerTrainResult:
     if validation:
         result.word_metrics, result.field_scores = score_tagger(tagger, validation, options.eval_batch_size)
         result.chance_f1 = chance_entity_f1([e.labels or () for e in validation], tagger.num_labels, options.seed)
+    from docfields.fields.calibration import CALIBRATION_FILE
+
+    calibration = _calibration(tagger, options, validation) if validation else None
+    if calibration is not None:
+        result.calibration = str(Path(options.output) / CALIBRATION_FILE)
+        result.temperature = calibration.temperature
     tagger.card.metrics = result.model_dump(exclude={"output"})
     tagger.save(options.output)
+    if calibration is not None:
+        calibration.save(options.output)
+    else:
+        (Path(options.output) / CALIBRATION_FILE).unlink(missing_ok=True)  # an earlier run's would not fit this model
     return result
+
+
+def _calibration(
+    tagger: Tagger, options: NerTrainOptions, validation: Sequence[PageExample]
+) -> FieldCalibration | None:
+    """The calibration fitted on the validation documents (``fields.heldout``); None, warned, when it cannot be.
+
+    Validation pages that are all right, or all wrong, give nothing to fit: the model is saved
+    without a calibration and keeps the raw review rule.
+    """
+    from docfields.fields.heldout import calibrate_tagger, labelled_documents
+
+    manifest = options.validation_manifest or options.manifest
+    names = {example.document for example in validation}
+    documents = labelled_documents(manifest, len(tagger.card.field_names), options.label_attribute, names)
+    try:
+        return calibrate_tagger(tagger, documents)
+    except ModelError as exc:
+        logger.warning("%s: saved without a calibration: %s", options.output, exc)
+        return None
 
 
 def _has_checkpoint(options: NerTrainOptions) -> bool:
