@@ -194,6 +194,14 @@ def test_reviews_refit_the_calibration(trained, heldout, tmp_path):
     assert again.sources["review"].outcomes == report.sources["review"].outcomes
 
 
+def test_audit_samples_give_audit_outcomes():
+    from docfields.pipeline.routing import AUDIT_REASON
+    from docfields.review.outcomes import review_source
+
+    assert review_source(AUDIT_REASON) == "audit"
+    assert review_source("confidence 0.41 below the review threshold 0.5") == review_source(None) == "review"
+
+
 def test_calibrate_refuses_bad_input(tmp_path):
     from typer.testing import CliRunner
 

@@ -3,8 +3,8 @@
 For each reviewed document of a pipeline home (status ``done`` with a ``Review``), the model's
 Result (the ``fields`` stage artifact, with its ``Evidence``) is compared with the reviewed one:
 a field is right when the reviewer left it as it was (not in ``ChangedFields``, same values),
-wrong when corrected or marked absent. A document that went to review as an audit sample (its
-review reason starts with "audit") gives outcomes of source ``audit``, the measured accuracy of
+wrong when corrected or marked absent. A document that went to review as an audit sample
+(``pipeline.routing.is_audit``) gives outcomes of source ``audit``, the measured accuracy of
 what would have been auto-accepted; others give ``review``. Results written before ``Evidence``
 existed give none: their fields cannot be placed on the curve.
 
@@ -20,9 +20,6 @@ from docfields.fields.result import ExtractionResult, read_result
 
 logger = logging.getLogger(__name__)
 
-AUDIT_REASON = "audit"
-
-
 def reviewed_outcomes(
     document: str, model: ExtractionResult, reviewed: ExtractionResult, source: OutcomeSource = "review"
 ) -> list[Outcome]:
@@ -34,7 +31,9 @@ def reviewed_outcomes(
 
 def review_source(review_reason: str | None) -> OutcomeSource:
     """``audit`` for a document sent to review as an audit sample, else ``review``."""
-    return "audit" if (review_reason or "").startswith(AUDIT_REASON) else "review"
+    from docfields.pipeline.routing import is_audit
+
+    return "audit" if is_audit(review_reason) else "review"
 
 
 def review_outcomes(home: str) -> list[Outcome]:
