@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import io
-
-from docfields import storage
+from docfields import figures
 from docfields.autoscale.simulate import SimulationReport
-from docfields.errors import MissingExtraError
-from docfields.extras import install_hint
 
 
 def plot_reports(reports: list[SimulationReport], target: str) -> None:
@@ -15,26 +11,14 @@ def plot_reports(reports: list[SimulationReport], target: str) -> None:
 
     The load differs per policy: the same arrivals wait longer where capacity comes later.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # no display: files only
-        from matplotlib import pyplot
-    except ImportError as exc:
-        raise MissingExtraError("autoscale", f"--plot needs matplotlib: {install_hint('autoscale')}") from exc
+    pyplot = figures.pyplot("autoscale", "--plot")
     figure, (load, replicas) = pyplot.subplots(2, 1, sharex=True, figsize=(10, 5.5))
-    try:
-        for report in reports:
-            hours = [p.t / 3600 for p in report.timeline]
-            load.step(hours, [p.in_system for p in report.timeline], where="post", label=report.policy)
-            replicas.step(hours, [p.replicas for p in report.timeline], where="post", label=report.policy)
-        load.set_ylabel("requests waiting\nor in service")
-        replicas.set_ylabel("replicas")
-        replicas.set_xlabel("hours")
-        replicas.legend(loc="upper right")
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
-    finally:
-        pyplot.close(figure)
-    storage.write_bytes_atomic(target, buffer.getvalue())
+    for report in reports:
+        hours = [p.t / 3600 for p in report.timeline]
+        load.step(hours, [p.in_system for p in report.timeline], where="post", label=report.policy)
+        replicas.step(hours, [p.replicas for p in report.timeline], where="post", label=report.policy)
+    load.set_ylabel("requests waiting\nor in service")
+    replicas.set_ylabel("replicas")
+    replicas.set_xlabel("hours")
+    replicas.legend(loc="upper right")
+    figures.save_png(figure, target)

@@ -12,44 +12,17 @@ matplotlib (the ``ml`` extra) draws with the Agg backend: files only, no display
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from docfields import storage
-from docfields.errors import MissingExtraError
-from docfields.extras import install_hint
+from docfields import figures
 from docfields.fields.calibration import RELIABILITY_BINS, LoadPoint, reliability_bins
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # no display: files only
-        from matplotlib import pyplot
-    except ImportError as exc:
-        raise MissingExtraError("ml", f"calibration plots need matplotlib: {install_hint('ml')}") from exc
-    return pyplot
-
-
-def _save(pyplot: Any, figure: Any, path: str) -> str:
-    """Write the figure as a PNG atomically and close it."""
-    try:
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
-    finally:
-        pyplot.close(figure)
-    storage.write_bytes_atomic(path, buffer.getvalue())
-    return path
 
 
 def reliability_diagram(path: str, raw: np.ndarray, calibrated: np.ndarray, correct: np.ndarray) -> str:
     """Write the reliability diagram of raw and calibrated field confidences to ``path`` (PNG); returns it."""
-    pyplot = _pyplot()
+    pyplot = figures.pyplot("ml", "calibration plots")
     figure, (curve, counts) = pyplot.subplots(2, 1, sharex=True, figsize=(6, 6.5), height_ratios=(3, 1))
     curve.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
     width = 1.0 / RELIABILITY_BINS
@@ -63,12 +36,12 @@ def reliability_diagram(path: str, raw: np.ndarray, calibrated: np.ndarray, corr
               title=f"Reliability of field confidence ({len(correct)} fields)")  # fmt: skip
     curve.legend(loc="upper left")
     counts.set(xlabel="field confidence", ylabel="fields")
-    return _save(pyplot, figure, path)
+    return figures.save_png(figure, path)
 
 
 def review_load_plot(path: str, points: Sequence[LoadPoint], target: float) -> str:
     """Write the review-load curve (accepted share vs accuracy of the accepted) to ``path`` (PNG); returns it."""
-    pyplot = _pyplot()
+    pyplot = figures.pyplot("ml", "calibration plots")
     figure, axes = pyplot.subplots(figsize=(6, 4.5))
     axes.plot([p.accepted for p in points], [p.accuracy for p in points], marker=".", color="tab:blue",
               label="one threshold per point")  # fmt: skip
@@ -77,4 +50,4 @@ def review_load_plot(path: str, points: Sequence[LoadPoint], target: float) -> s
     axes.set(xlim=(0, 1.02), ylim=(max(0.0, low - 0.05), 1.01), xlabel="share of fields accepted without review",
              ylabel="accuracy of the accepted fields", title="Review load")  # fmt: skip
     axes.legend(loc="lower left")
-    return _save(pyplot, figure, path)
+    return figures.save_png(figure, path)
