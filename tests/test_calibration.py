@@ -65,6 +65,19 @@ def test_the_fitted_curve_recovers_a_known_reliability(fitted):
     assert np.abs(calibrated - chance).mean() < 0.03  # close to the true chance, field by field
 
 
+def test_cross_validated_confidences_come_from_curves_that_did_not_see_the_document():
+    from docfields.fields.heldout import cross_validated_confidences
+
+    outcomes, _ = synthetic_outcomes(2000, seed=6)
+    correct = np.array([o.correct for o in outcomes])
+    held_out = cross_validated_confidences(outcomes)
+    assert expected_calibration_error(held_out, correct) < 0.04
+    in_sample = fit_calibration(outcomes).outcome_confidences()
+    assert not np.allclose(held_out, in_sample) and np.abs(held_out - in_sample).max() < 0.1
+    one_sided = [o.model_copy(update={"correct": o.document != "d0"}) for o in outcomes[:10]]
+    assert cross_validated_confidences(one_sided) is None  # a fold without a wrong outcome cannot be fitted
+
+
 def test_thresholds_for_a_target_hold_on_fresh_data(fitted):
     fresh, _ = synthetic_outcomes(6000, seed=3)
     threshold = fitted.thresholds(0.95, ["Total"])["Total"]

@@ -41,7 +41,7 @@ def options(corpus: dict[str, str], output: Path, **changes) -> NerTrainOptions:
     settings = dict(
         manifest=corpus["train"], fields=corpus["fields"], output=str(output),
         validation_manifest=corpus["validation"], base="layoutlm-tiny", epochs=8, batch_size=8,
-        learning_rate=2e-3, vocab_size=2000, patience=3, seed=7,
+        learning_rate=2e-3, vocab_size=2000, patience=3, seed=7, calibrate=False,  # test_calibration covers it
     )  # fmt: skip
     return NerTrainOptions(**{**settings, **changes})
 
@@ -78,7 +78,7 @@ def test_resume_continues_from_the_last_checkpoint(corpus, tmp_path):
     first = train_ner(options(corpus, tmp_path / "m", epochs=1, validation_manifest=None, validation_share=0.0))
     again = train_ner(options(corpus, tmp_path / "m", epochs=2, validation_manifest=None, validation_share=0.0,
                               resume=True))  # fmt: skip
-    assert again.steps == 2 * first.steps
+    assert again.steps == 2 * first.steps and again.calibration is None  # no validation documents to fit it on
     assert again.seconds < 2 * first.seconds + 30  # did not start over from step 0 (loosely)
 
 
@@ -99,11 +99,12 @@ def test_the_train_command_prints_a_table_per_field(corpus, tmp_path):
 
     args = ["train", "ner", "--manifest", corpus["train"], "--fields", corpus["fields"], "-o", str(tmp_path / "m"),
             "--validation", corpus["validation"], "--base", "layoutlm-tiny", "--epochs", "1",
-            "--box-level", "word"]  # fmt: skip
+            "--no-calibrate", "--box-level", "word"]  # fmt: skip
     result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "menu.nm" in result.output and "micro" in result.output
     assert json.loads((tmp_path / "m" / "docfields_ner.json").read_text())["box_level"] == "word"
+    assert not (tmp_path / "m" / "calibration.json").exists() and "calibrated" not in result.output
     unknown = CliRunner().invoke(app, [*args[:-1], "cell"])
     assert unknown.exit_code != 0 and "box_level" in unknown.output
     too_much = CliRunner().invoke(app, [*args, "--box-dropout", "1.5"])

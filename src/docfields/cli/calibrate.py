@@ -43,7 +43,9 @@ def _print_report(report: CalibrationReport) -> None:
                       f"{count.correct} right")  # fmt: skip
     table.add_row("word temperature", f"{report.temperature:.3f}")
     table.add_row("ECE, raw confidence", f"{report.ece_raw:.3f}")
-    table.add_row("ECE, calibrated", f"{report.ece_calibrated:.3f}")
+    table.add_row("ECE, calibrated (on its own outcomes)", f"{report.ece_calibrated:.3f}")
+    crossed = "-" if report.ece_cross_validated is None else f"{report.ece_cross_validated:.3f}"
+    table.add_row("ECE, calibrated (document held out)", crossed)
     accuracy = "-" if report.accepted_accuracy is None else f"{report.accepted_accuracy:.3f}"
     table.add_row(f"auto-accepted at target {report.target:g}", f"{report.accepted:.1%} of fields, accuracy {accuracy}")
     console.print(table)

@@ -37,8 +37,9 @@ def train_ner_command(
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUT/checkpoints."),
     bf16: bool = typer.Option(False, help="bfloat16 autocast (faster on CPUs with bf16)."),
     label_attribute: str | None = typer.Option(None, help="Manifest key of the boxes (default: detected)."),
+    calibrate: bool = typer.Option(True, help="Fit OUT/calibration.json on the validation documents."),
 ) -> None:
-    """Train a layout-aware word tagger; the best epoch is saved to OUT with its per-field scores."""
+    """Train a layout-aware word tagger; the best epoch is saved to OUT with its per-field scores and calibration."""
     require_extra("ml", "docfields train ner")
     from docfields.ner import NerTrainOptions, train_ner
 
@@ -48,7 +49,7 @@ def train_ner_command(
             epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
             patience=patience, max_minutes=max_minutes, max_length=max_length, other_weight=other_weight,
             box_level=box_level, token_dropout=token_dropout, box_shift=box_shift, box_dropout=box_dropout,
-            seed=seed, resume=resume, bf16=bf16, label_attribute=label_attribute,
+            seed=seed, resume=resume, bf16=bf16, label_attribute=label_attribute, calibrate=calibrate,
         )  # fmt: skip
         with console.status("training"):
             result = train_ner(options)

@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_TARGET = 0.99  # the accuracy auto-accepted fields should reach (issue 18's example)
 RELIABILITY_PLOT = "reliability.png"
 REVIEW_LOAD_PLOT = "review-load.png"
+CROSS_VALIDATION_FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ def calibrate_tagger(tagger: Tagger, documents: Sequence[LabelledDocument]) -> F
     outcomes = document_outcomes(documents, tempered, tagger_configuration(tagger), tagger.num_labels)
     logger.info("word temperature %.3f; %d field outcomes on %d held-out documents", temperature, len(outcomes),
                 len(documents))  # fmt: skip
-    return fit_calibration(outcomes, temperature, {"heldout_documents": len(documents)})
+    return fit_calibration(outcomes, temperature, _fitted_on(outcomes, None, None))
 
 
 class SourceCount(BaseModel):
@@ -220,6 +221,10 @@ class CalibrationReport(BaseModel):
     temperature: float
     ece_raw: float = Field(description="ECE of the raw field confidence on the outcomes")
     ece_calibrated: float = Field(description="ECE of the calibrated confidence on the outcomes it was fitted on")
+    ece_cross_validated: float | None = Field(
+        description=f"ECE of calibrated confidences, each from a curve fitted without its document "
+        f"({CROSS_VALIDATION_FOLDS} folds by document); None when a fold has only right or only wrong outcomes"
+    )
     target: float
     thresholds: dict[str, float] = Field(description="Per field, the calibrated confidence accepted at the target")
     accepted: float = Field(description="Share of fields auto-accepted at the target")
@@ -276,6 +281,27 @@ def _new_calibration(
     return fit_calibration(kept, temperature, _fitted_on(kept, manifest, reviews_home))
 
 
+def cross_validated_confidences(outcomes: Sequence[Outcome], folds: int = CROSS_VALIDATION_FOLDS) -> np.ndarray | None:
+    """Each outcome's calibrated confidence from a curve fitted on the other folds' documents.
+
+    The in-sample ECE of a fitted curve flatters it; this one is what a new document would see.
+    None when some fold leaves only right (or only wrong) outcomes to fit on.
+    """
+    names = sorted({o.document for o in outcomes})
+    fold_of = {name: k % folds for k, name in enumerate(names)}
+    confidences = np.zeros(len(outcomes))
+    for fold in range(min(folds, len(names))):
+        inside = [fold_of[o.document] == fold for o in outcomes]
+        try:
+            curve = fit_calibration([o for o, held in zip(outcomes, inside, strict=True) if not held])
+        except ModelError:
+            return None
+        for row, (outcome, held) in enumerate(zip(outcomes, inside, strict=True)):
+            if held:
+                confidences[row] = curve.confidence(outcome.field, outcome.evidence)
+    return confidences
+
+
 def _acceptance(calibration: FieldCalibration, target: float) -> tuple[dict[str, float], float, float | None]:
     """Thresholds at ``target``, and the share and accuracy of the stored outcomes they accept."""
     fields = sorted({o.field for o in calibration.outcomes})
@@ -327,6 +353,7 @@ def calibrate_model(
     calibrated = calibration.outcome_confidences()
     correct = np.array([o.correct for o in calibration.outcomes])
     thresholds, accepted, accuracy = _acceptance(calibration, target)
+    held_out = cross_validated_confidences(calibration.outcomes)
     plots = plots_dir or model_dir
     reliability = reliability_diagram(storage.join(plots, RELIABILITY_PLOT), raw, calibrated, correct)
     load: list[LoadPoint] = review_load_curve(calibrated, correct)
@@ -334,6 +361,8 @@ def calibrate_model(
     return CalibrationReport(
         model=model_dir, calibration=str(path), sources=_sources(calibration.outcomes),
         temperature=calibration.temperature, ece_raw=expected_calibration_error(raw, correct),
-        ece_calibrated=expected_calibration_error(calibrated, correct), target=target, thresholds=thresholds,
+        ece_calibrated=expected_calibration_error(calibrated, correct),
+        ece_cross_validated=None if held_out is None else expected_calibration_error(held_out, correct),
+        target=target, thresholds=thresholds,
         accepted=accepted, accepted_accuracy=accuracy, reliability_plot=reliability, review_load_plot=review_load,
     )  # fmt: skip

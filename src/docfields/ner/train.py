@@ -127,6 +127,9 @@ class NerTrainOptions(BaseModel):
     seed: int = 1337
     resume: bool = Field(default=False, description="Continue from the last checkpoint in OUTPUT/checkpoints")
     bf16: bool = Field(default=False, description="bfloat16 autocast")
+    calibrate: bool = Field(
+        default=True, description="Fit calibration.json (word temperature, field curve) on the validation documents"
+    )
 
 
 class NerTrainResult(BaseModel):
@@ -449,7 +452,7 @@ def train_ner(options: NerTrainOptions) -> NerTrainResult:
         result.chance_f1 = chance_entity_f1([e.labels or () for e in validation], tagger.num_labels, options.seed)
     from docfields.fields.calibration import CALIBRATION_FILE
 
-    calibration = _calibration(tagger, options, validation) if validation else None
+    calibration = _calibration(tagger, options, validation) if validation and options.calibrate else None
     if calibration is not None:
         result.calibration = str(Path(options.output) / CALIBRATION_FILE)
         result.temperature = calibration.temperature
