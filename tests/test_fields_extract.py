@@ -506,3 +506,39 @@ def test_fields_naming_the_same_normalizer_service_share_one_batched_request():
         server.server_close()
     assert _Echo.batches == [["p: jan", "p: feb"]]
     assert (result.fields["Start"].value, result.fields["End"].value) == ("P: JAN", "P: FEB")
+
+
+# --- evidence --------------------------------------------------------------------------------------
+
+
+def with_probabilities(document, rows: Sequence[Sequence[float]]):
+    """The document with each WORD's ``ClassificationProbabilities`` set (classes 0, 1 and "other")."""
+    data = textract_to_dict(document)
+    words = [block for block in data["Blocks"] if block["BlockType"] == "WORD"]
+    for block, row in zip(words, rows, strict=True):
+        block["ClassificationProbabilities"] = list(row)
+    return parse_textract(data)
+
+
+def test_evidence_says_how_close_the_tagger_came_to_a_longer_value_or_another_one():
+    document = enriched([line(0.1, W("Late"), W("Up", 0, p=0.9), W("to", 0, p=0.8), W("$40"))],
+                        [line(0.1, W("fee"), W("$35"))])  # fmt: skip
+    rows = [(0.1, 0.0, 0.9), (0.9, 0.0, 0.1), (0.8, 0.0, 0.2), (0.45, 0.0, 0.55), (0.0, 0.0, 1.0), (0.3, 0.1, 0.6)]
+    cfg = config(field(0, "Late Fee", Select="confidence"), field(1, "Annual Fee", Optional=True, Select="first"))
+    result = extract_fields(with_probabilities(document, rows), cfg)
+    late = result.fields["Late Fee"].evidence
+    assert result.fields["Late Fee"].value == "Up to"
+    assert late.edge_probability == pytest.approx(0.45)  # "$40", cut off after the value
+    assert late.missed_probability == pytest.approx(0.45)  # the best word outside the value
+    assert (late.detections, late.values, late.agreement) == (1, 1, 1.0)
+    assert late.mention_confidence == pytest.approx(0.8)
+    annual = result.fields["Annual Fee"].evidence
+    assert annual.detections == 0 and annual.edge_probability == 0.0
+    assert annual.missed_probability == pytest.approx(0.1)  # nothing found, and nothing came close
+
+
+def test_evidence_without_word_probabilities_leaves_the_word_terms_unset():
+    result = extract_fields(enriched([line(0.1, W("Gold", 1), W("Card", 1))]), config(field(1, "Card Name")))
+    evidence = result.fields["Card Name"].evidence
+    assert evidence.missed_probability is None and evidence.edge_probability is None
+    assert evidence.ocr_confidence == pytest.approx(1.0) and evidence.normalized is None

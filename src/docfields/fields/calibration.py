@@ -3,11 +3,12 @@
 The raw field confidence combines detections as if they were independent sightings (the
 original's rule), and nobody knows what its "0.5" means. A calibration turns a field's
 ``Evidence`` (raw confidence, mention confidence, how many detections agree, OCR confidence,
-whether the normalizer validated the value, whether anything was found) into a probability:
+whether the normalizer validated the value, whether anything was found, how close the tagger came
+to another value or a longer one) into a probability:
 
-- one logistic regression over all fields, with a per-field intercept and a per-field weight on
-  "nothing found" (optional fields are usually rightly empty, mandatory ones never), L2-shrunk,
-  so a field with few held-out outcomes leans on the others;
+- one logistic regression over all fields, with a per-field intercept (optional fields are
+  usually rightly empty, mandatory ones never), L2-shrunk, so a field with few held-out outcomes
+  leans on the others; probabilities enter as log-odds, where a tagger's 0.99 and 0.9999 differ;
 - fitted on outcomes, "this field of this document came out equal to the truth", from held-out
   documents (``docfields calibrate --manifest``, or the training run's own held-out slice) and
   from reviews (accepted unchanged, corrected, marked absent: ``docfields calibrate --reviews``).
@@ -43,10 +44,10 @@ from docfields.fields.result import ExtractionResult, FieldEvidence, FieldResult
 
 CALIBRATION_FILE = "calibration.json"
 FEATURES = ("confidence", "mention_confidence", "agreement", "values", "ocr_confidence", "validated",
-            "normalization_failed", "empty")  # fmt: skip
+            "normalization_failed", "empty", "missed_probability", "edge_probability")  # fmt: skip
 MIN_FIELD_OUTCOMES = 40  # a field with fewer held-out outcomes takes the threshold of all fields together
 CONFIDENCE_RANGE = (1e-4, 1 - 1e-4)  # calibrated confidences stay inside: a threshold of 1.0 means "review all"
-REGULARIZATION = 1.0  # sklearn's C: smaller shrinks per-field terms harder towards the pooled curve
+REGULARIZATION = 0.3  # sklearn's C: smaller shrinks per-field terms harder towards the pooled curve
 RELIABILITY_BINS = 10
 
 OutcomeSource = Literal["heldout", "review", "audit"]
@@ -67,8 +68,7 @@ class FieldCalibration(BaseModel):
 
     temperature: float = Field(1.0, gt=0.0, description="Divides the log of the tagger's word probabilities")
     intercept: float = 0.0
-    weights: dict[str, float] = Field(default_factory=dict, description="Per feature, then 'field:NAME' and "
-                                      "'empty:NAME' terms")  # fmt: skip
+    weights: dict[str, float] = Field(default_factory=dict, description="Per feature, then 'field:NAME' terms")
     outcomes: list[Outcome] = Field(default_factory=list)
     fitted_on: dict[str, str | int | float] = Field(default_factory=dict, description="Sources and counts")
 
@@ -139,8 +139,9 @@ def _features(field: str, evidence: FieldEvidence) -> dict[str, float]:
         "validated": float(evidence.normalized is True),
         "normalization_failed": float(evidence.normalized is False),
         "empty": empty,
+        "missed_probability": _logit(evidence.missed_probability or 0.0),
+        "edge_probability": _logit(evidence.edge_probability or 0.0),
         f"field:{field}": 1.0,
-        f"empty:{field}": empty,
     }
 
 

@@ -24,13 +24,15 @@ import logging
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from docfields.errors import DocfieldsError, NormalizerUnavailableError
 from docfields.fields.config import FieldConfiguration, FieldSpec
 from docfields.fields.consolidate import FieldDetection, consolidate_field, overall_confidence
 from docfields.fields.mentions import Mention, find_mentions
-from docfields.fields.result import Detection, ExtractionResult, write_result
+from docfields.fields.result import Detection, ExtractionResult, FieldResult, write_result
 from docfields.normalize.base import NormalizedValue, Normalizer, TextGenerator
-from docfields.textract import TextractDocument, iter_words, read_textract, validate_enrichment
+from docfields.textract import Block, TextractDocument, iter_words, read_textract, validate_enrichment
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +156,45 @@ def _detection(mention: Mention, spec: FieldSpec) -> Detection:
     )
 
 
+def _class_probabilities(words: Sequence[Block]) -> np.ndarray | None:
+    """(words, classes) ``ClassificationProbabilities`` in reading order; None when a word lacks them."""
+    rows = [(word.model_extra or {}).get("ClassificationProbabilities") for word in words]
+    if not rows or any(not isinstance(row, list) for row in rows) or len({len(row) for row in rows}) != 1:
+        return None
+    return np.asarray(rows, dtype=float)
+
+
+def _chosen_detections(field: FieldResult) -> list[Detection]:
+    if field.values is not None:
+        return [detection for value in field.values for detection in value.detections]
+    return list(field.detections or ())
+
+
+def _with_word_evidence(fields: dict[str, FieldResult], document: TextractDocument) -> dict[str, FieldResult]:
+    """Fields whose evidence also says how close the tagger came to another value or a longer one."""
+    words = list(iter_words(document))
+    probabilities = _class_probabilities(words)
+    if probabilities is None:
+        return fields
+    position = {word.id: index for index, word in enumerate(words)}
+    updated = {}
+    for name, field in fields.items():
+        if field.evidence is None or field.class_id >= probabilities.shape[1]:
+            updated[name] = field
+            continue
+        chosen = {position[b] for d in _chosen_detections(field) for b in d.blocks if b in position}
+        column = probabilities[:, field.class_id]
+        outside = np.ones(len(words), dtype=bool)
+        outside[list(chosen)] = False
+        edges = [i for c in chosen for i in (c - 1, c + 1) if 0 <= i < len(words) and outside[i]]
+        evidence = field.evidence.model_copy(update={
+            "missed_probability": float(column[outside].max(initial=0.0)),
+            "edge_probability": float(column[edges].max(initial=0.0)),
+        })  # fmt: skip
+        updated[name] = field.model_copy(update={"evidence": evidence})
+    return updated
+
+
 def _document_warnings(document: TextractDocument) -> list[str]:
     """The enrichment's own warnings, and a hint when no word carries a prediction at all."""
     warnings = list(document.warnings or ())
@@ -215,6 +256,7 @@ def extract_fields(
     fields = {
         spec.name: consolidate_field(spec, order, by_class.get(spec.class_id, [])) for order, spec in enumerate(active)
     }
+    fields = _with_word_evidence(fields, document)
     confidence = overall_confidence(list(fields.values()))
     logger.debug("%d mentions, %d fields, confidence %.3f", len(mentions), len(fields), confidence)
     return ExtractionResult(confidence=confidence, fields=fields, warnings=warnings or None)

@@ -58,7 +58,10 @@ class FieldEvidence(_ResultModel):
     ``mention_confidence``: the mean tagger confidence of the chosen value's detections (of all
     values' for a multi-value field); ``agreement``: the share of the field's detections that read
     the chosen value; ``ocr_confidence``: the lowest OCR confidence (0..1) of their words;
-    ``normalized``: None without a normalizer, else whether it validated the value.
+    ``normalized``: None without a normalizer, else whether it validated the value. From the word
+    probabilities: ``missed_probability``, the highest probability of the field's class on a word
+    outside the chosen detections (a value the tagger nearly found, or a second candidate), and
+    ``edge_probability``, the highest on a word just before or after one (a value cut short).
     """
 
     confidence: Confidence = Field(description="The raw field confidence (consolidation's)")
@@ -68,6 +71,8 @@ class FieldEvidence(_ResultModel):
     agreement: Confidence = 0.0
     ocr_confidence: Confidence | None = None
     normalized: bool | None = None
+    missed_probability: Confidence | None = None
+    edge_probability: Confidence | None = None
 
 
 class FieldValue(_ResultModel):
