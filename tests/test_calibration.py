@@ -136,12 +136,14 @@ def test_training_with_validation_saves_the_calibration_the_tagger_loads(trained
     from docfields.ner import Tagger
 
     result, output = trained
-    assert result.calibration == str(output / CALIBRATION_FILE)
+    report = result.calibration
+    assert report.calibration == str(output / CALIBRATION_FILE)
     calibration = FieldCalibration.load(output)
-    assert calibration.temperature == pytest.approx(result.temperature) and not math.isclose(result.temperature, 1.0)
-    assert Tagger.load(output).temperature == pytest.approx(result.temperature)
+    assert calibration.temperature == pytest.approx(report.temperature) and not math.isclose(report.temperature, 1.0)
+    assert Tagger.load(output).temperature == pytest.approx(report.temperature)
     assert {o.source for o in calibration.outcomes} == {"heldout"} and len(calibration.outcomes) == 2 * 16
-    assert Tagger.load(output).card.metrics["calibration"] == result.calibration
+    assert report.sources["heldout"].outcomes == 2 * 16
+    assert Path(report.reliability_plot).parent == output and Path(report.review_load_plot).is_file()
 
 
 @pytest.mark.slow

@@ -29,10 +29,11 @@ def calibrate(
     with fail_on_error():
         with console.status("calibrating"):
             report = calibrate_model(model, manifest=manifest, reviews_home=reviews, plots_dir=plots, target=target)
-    _print_report(report)
+    print_report(report)
 
 
-def _print_report(report: CalibrationReport) -> None:
+def print_report(report: CalibrationReport) -> None:
+    """The report as `calibrate` and `train ner` print it: sources, ECE, the review load, thresholds, plots."""
     from rich.table import Table
 
     table = Table(title=f"Calibration of {report.model}")

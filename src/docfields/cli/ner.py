@@ -68,8 +68,9 @@ def _print_result(result: NerTrainResult) -> None:
         console.print(f"validation ({result.validation_pages} pages): word accuracy {m.acc:.4f}, "
                       f"focus accuracy {m.focus_acc:.4f}, chance entity F1 {result.chance_f1:.4f}")  # fmt: skip
     if result.calibration is not None:
-        console.print(f"calibrated on the validation documents: {result.calibration} "
-                      f"(word temperature {result.temperature:.3f})")  # fmt: skip
+        from docfields.cli.calibrate import print_report
+
+        print_report(result.calibration)
     if not result.field_scores:
         return
     table = Table(title="Entities per field (validation)")

@@ -336,7 +336,6 @@ def calibrate_model(
     >>> calibrate_model("models/cards", reviews_home="pipeline-home").accepted  # doctest: +SKIP
     0.72
     """
-    from docfields.fields.plots import reliability_diagram, review_load_plot
     from docfields.ner.model import CARD_FILE
 
     model_dir = str(model_dir)
@@ -348,7 +347,17 @@ def calibrate_model(
     if not 0.0 < target <= 1.0:
         raise ModelError(f"target accuracy {target} is outside (0, 1]")
     calibration = _new_calibration(model_dir, manifest, reviews_home, FieldCalibration.load(model_dir))
-    path = calibration.save(model_dir)
+    calibration.save(model_dir)
+    return calibration_report(model_dir, calibration, plots_dir, target)
+
+
+def calibration_report(
+    model_dir: str, calibration: FieldCalibration, plots_dir: str | None = None, target: float = DEFAULT_TARGET
+) -> CalibrationReport:
+    """How honest a saved calibration is and what ``target`` would cost; writes its two plots (default: model_dir)."""
+    from docfields.fields.calibration import CALIBRATION_FILE
+    from docfields.fields.plots import reliability_diagram, review_load_plot
+
     raw = np.array([o.evidence.confidence for o in calibration.outcomes])
     calibrated = calibration.outcome_confidences()
     correct = np.array([o.correct for o in calibration.outcomes])
@@ -359,7 +368,7 @@ def calibrate_model(
     load: list[LoadPoint] = review_load_curve(calibrated, correct)
     review_load = review_load_plot(storage.join(plots, REVIEW_LOAD_PLOT), load, target)
     return CalibrationReport(
-        model=model_dir, calibration=str(path), sources=_sources(calibration.outcomes),
+        model=model_dir, calibration=storage.join(model_dir, CALIBRATION_FILE), sources=_sources(calibration.outcomes),
         temperature=calibration.temperature, ece_raw=expected_calibration_error(raw, correct),
         ece_calibrated=expected_calibration_error(calibrated, correct),
         ece_cross_validated=None if held_out is None else expected_calibration_error(held_out, correct),

@@ -38,6 +38,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from docfields.errors import AnnotationError, ModelError
+from docfields.fields.heldout import CalibrationReport
 from docfields.hflogging import quiet_transformers
 from docfields.ner.data import (
     IGNORE_INDEX,
@@ -146,8 +147,9 @@ class NerTrainResult(BaseModel):
     word_metrics: TokenMetrics | None = None
     field_scores: list[FieldScore] = Field(default_factory=list)
     chance_f1: float | None = Field(default=None, description="Micro entity F1 of frequency guessing")
-    calibration: str | None = Field(default=None, description="calibration.json fitted on the validation documents")
-    temperature: float | None = Field(default=None, description="Its word temperature")
+    calibration: CalibrationReport | None = Field(
+        default=None, description="calibration.json fitted on the validation documents: how honest, what review costs"
+    )
 
 
 def load_examples(manifest: str, num_classes: int, label_attribute: str | None = None) -> list[PageExample]:
@@ -451,15 +453,14 @@ def train_ner(options: NerTrainOptions) -> NerTrainResult:
         result.word_metrics, result.field_scores = score_tagger(tagger, validation, options.eval_batch_size)
         result.chance_f1 = chance_entity_f1([e.labels or () for e in validation], tagger.num_labels, options.seed)
     from docfields.fields.calibration import CALIBRATION_FILE
+    from docfields.fields.heldout import calibration_report
 
     calibration = _calibration(tagger, options, validation) if validation and options.calibrate else None
-    if calibration is not None:
-        result.calibration = str(Path(options.output) / CALIBRATION_FILE)
-        result.temperature = calibration.temperature
     tagger.card.metrics = result.model_dump(exclude={"output"})
     tagger.save(options.output)
     if calibration is not None:
         calibration.save(options.output)
+        result.calibration = calibration_report(options.output, calibration)
     else:
         (Path(options.output) / CALIBRATION_FILE).unlink(missing_ok=True)  # an earlier run's would not fit this model
     return result
