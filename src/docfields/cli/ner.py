@@ -19,7 +19,9 @@ def train_ner_command(
     manifest: str = typer.Option(..., help="Ground Truth manifest of the annotated training pages."),
     fields: str = typer.Option(..., help="Field configuration (JSON list, ClassId 0..n-1)."),
     out: str = typer.Option(..., "--out", "-o", help="Model directory to write."),
-    validation: str | None = typer.Option(None, help="Held-out manifest (default: 10% of documents)."),
+    validation: str | None = typer.Option(None, help="Held-out manifest (default: a share of the documents)."),
+    validation_share: float = typer.Option(0.1, min=0.0, max=0.9, help="Documents held out without --validation: "
+                                           "the best epoch is picked and the calibration fitted on them."),  # fmt: skip
     base: str = typer.Option("layoutlm-mini", help="Named config, checkpoint directory or hub name."),
     epochs: float = typer.Option(80.0, min=0.01),
     max_steps: int | None = typer.Option(None, min=1, help="Stop after this many steps."),
@@ -45,7 +47,8 @@ def train_ner_command(
 
     with fail_on_error():
         options = NerTrainOptions(
-            manifest=manifest, fields=fields, output=out, validation_manifest=validation, base=base,
+            manifest=manifest, fields=fields, output=out, validation_manifest=validation,
+            validation_share=validation_share, base=base,
             epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
             patience=patience, max_minutes=max_minutes, max_length=max_length, other_weight=other_weight,
             box_level=box_level, token_dropout=token_dropout, box_shift=box_shift, box_dropout=box_dropout,
