@@ -263,6 +263,27 @@ def test_multi_value_values_sorted_by_confidence_field_takes_the_weakest():
     assert card.value is None and card.detections is None
 
 
+def test_a_value_wrapped_onto_two_lines_is_the_value_read_on_one():
+    document = enriched([line(0.1, W("Up", 3, p=0.8), W("to", 3, p=0.8)), line(0.1 + LINE_HEIGHT * 1.5, W("$40", 3))],
+                        [line(0.1, W("Up", 3, p=0.6), W("to", 3, p=0.6), W("$40", 3, p=0.6))])  # fmt: skip
+    fee = extract_fields(document, config(field(3, "Late Fee", Select="confidence"))).fields["Late Fee"]
+    assert fee.value == "Up to\n$40" and fee.num_detected_values == 1  # the first sighting's text
+    assert fee.confidence == pytest.approx(1 - 0.2 * 0.4) and fee.evidence.agreement == 1.0
+
+
+def test_multi_value_parts_of_a_longer_value_join_it_instead_of_being_listed():
+    words = [[W("Everyday", 14, p=0.9), W("Visa", 14), W("Card", 14)], [W("Everyday", 14, p=0.7), W("Visa", 14)],
+             [W("the"), W("card", 14, p=0.5)], [W("Visa", 14, p=0.8), W("Signature", 14)]]  # fmt: skip
+    document = enriched([line(0.1 + 0.1 * i, *row) for i, row in enumerate(words)])
+    card = extract_fields(document, config(field(14, "Card Name"))).fields["Card Name"]
+    by_value = {v.value: v for v in card.values}
+    assert set(by_value) == {"Everyday Visa Card", "Visa Signature"}  # "Visa" alone would have joined the first
+    assert len(by_value["Everyday Visa Card"].detections) == 3
+    assert by_value["Everyday Visa Card"].confidence == pytest.approx(1 - 0.1 * 0.3 * 0.5)
+    single = extract_fields(document, config(field(14, "Card Name", Select="first"))).fields["Card Name"]
+    assert single.num_detected_values == 4  # single-value fields keep competing readings apart
+
+
 def test_mandatory_missing_forces_zero_optional_missing_is_ignored():
     document = enriched([line(0.1, W("5%", 4, p=0.8))])
     cfg = config(field(4, "APR", Optional=True, Select="confidence"), field(16, "Provider", Select="longest"))

@@ -2,7 +2,13 @@
 
 The original's rules (spec section 5.4) minus its defects:
 
-- Detections are grouped by identical ``Text`` (after normalization) into distinct values.
+- Detections are grouped into distinct values by their ``Text`` (after normalization) with
+  whitespace folded: a value wrapped onto a second line is the same value as on one line. The
+  value's text is its first sighting's.
+- In a multi-value field, a value whose words are a run inside another value's (case folded:
+  "Everyday Visa" or "card" beside "Everyday Visa Card") is a reading of that value cut short, or
+  a later short reference to it, and its detections join the longer value instead of listing a
+  value the document never states.
 - Value confidence = 1 - prod(1 - c) over its detections: independent sightings of the same
   text make it more likely. A value holding a detection whose normalization failed (the raw
   text was kept) is multiplied by ``NORMALIZER_FAILURE_FACTOR`` (0.5): one such sighting of 0.95
@@ -68,21 +74,44 @@ def combined_confidence(confidences: Sequence[float]) -> float:
     return 1.0 - math.prod(1.0 - c for c in confidences)
 
 
-def _values(detections: Sequence[FieldDetection]) -> list[_Value]:
-    by_text: dict[str, _Value] = {}
-    failed: set[str] = set()
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.casefold().split())
+
+
+def _values(detections: Sequence[FieldDetection], merge_partial: bool) -> list[_Value]:
+    by_text: dict[tuple[str, ...], _Value] = {}
     for item in detections:
-        text = item.detection.text
-        value = by_text.setdefault(text, _Value(text=text, first=item.index, last=item.index))
+        key = tuple(item.detection.text.split())
+        value = by_text.setdefault(key, _Value(text=item.detection.text, first=item.index, last=item.index))
         value.first, value.last = min(value.first, item.index), max(value.last, item.index)
         value.items.append(item)
-        if item.normalization_failed:
-            failed.add(text)
-    for value in by_text.values():
+    values = _merge_partial(list(by_text.values())) if merge_partial else list(by_text.values())
+    for value in values:
         value.confidence = combined_confidence([d.confidence for d in value.detections])
-        if value.text in failed:
+        if any(item.normalization_failed for item in value.items):
             value.confidence *= NORMALIZER_FAILURE_FACTOR
-    return list(by_text.values())
+    return values
+
+
+def _inside(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    """Whether ``short`` is a run of consecutive words of ``long`` (and shorter)."""
+    return len(short) < len(long) and any(long[i : i + len(short)] == short for i in range(len(long) - len(short) + 1))
+
+
+def _merge_partial(values: list[_Value]) -> list[_Value]:
+    """Values whose words run inside a longer value's give it their detections (the longest one wins)."""
+    longest_first = sorted(values, key=lambda v: (-len(_words(v.text)), v.first))
+    kept: list[_Value] = []
+    for value in longest_first:
+        home = next((k for k in kept if _inside(_words(value.text), _words(k.text))), None)
+        if home is None:
+            kept.append(value)
+            continue
+        home.items.extend(value.items)
+        home.first, home.last = min(home.first, value.first), max(home.last, value.last)
+    for value in kept:
+        value.items.sort(key=lambda item: item.index)
+    return sorted(kept, key=lambda v: v.first)
 
 
 _SELECTORS: dict[str, Callable[[_Value], tuple[float, ...]]] = {
@@ -134,7 +163,7 @@ def _multi(values: list[_Value], common: dict[str, Any]) -> FieldResult:
 
 def consolidate_field(spec: FieldSpec, sort_order: int, detections: Sequence[FieldDetection]) -> FieldResult:
     """The field's result from its detections (in document order); see the module docstring."""
-    values = _values(detections)
+    values = _values(detections, merge_partial=spec.is_multi_value)
     common: dict[str, Any] = {
         "class_id": spec.class_id,
         "num_detections": len(detections),
