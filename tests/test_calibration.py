@@ -66,7 +66,7 @@ def test_the_fitted_curve_recovers_a_known_reliability(fitted):
 
 
 def test_cross_validated_confidences_come_from_curves_that_did_not_see_the_document():
-    from docfields.fields.heldout import cross_validated_confidences
+    from docfields.fields.calibration import cross_validated_confidences
 
     outcomes, _ = synthetic_outcomes(2000, seed=6)
     correct = np.array([o.correct for o in outcomes])

@@ -49,6 +49,7 @@ MIN_FIELD_OUTCOMES = 40  # a field with fewer held-out outcomes takes the thresh
 CONFIDENCE_RANGE = (1e-4, 1 - 1e-4)  # calibrated confidences stay inside: a threshold of 1.0 means "review all"
 REGULARIZATION = 0.3  # sklearn's C: smaller shrinks per-field terms harder towards the pooled curve
 RELIABILITY_BINS = 10
+CROSS_VALIDATION_FOLDS = 5  # thresholds are chosen on confidences from curves that did not see the document
 
 OutcomeSource = Literal["heldout", "review", "audit"]
 
@@ -70,6 +71,10 @@ class FieldCalibration(BaseModel):
     intercept: float = 0.0
     weights: dict[str, float] = Field(default_factory=dict, description="Per feature, then 'field:NAME' terms")
     outcomes: list[Outcome] = Field(default_factory=list)
+    held_out_confidences: list[float] | None = Field(
+        default=None, description="Per outcome, its confidence from a curve fitted without its document (5 folds); "
+        "None when a fold had nothing to tell apart",
+    )
     fitted_on: dict[str, str | int | float] = Field(default_factory=dict, description="Sources and counts")
 
     def confidence(self, field: str, evidence: FieldEvidence) -> float:
@@ -88,8 +93,12 @@ class FieldCalibration(BaseModel):
         ``target`` is one accuracy for all fields or one per field name (fields it does not name
         take 1.0: always reviewed). A field with at least ``MIN_FIELD_OUTCOMES`` outcomes gets its
         own threshold, others that of all outcomes together; 1.0 where no threshold reaches it.
+        The outcomes are ranked by their held-out confidences when there are some: ranked by the
+        curve fitted on them, the top looks surer than it will be on new documents.
         """
-        confidences = self.outcome_confidences()
+        held_out = self.held_out_confidences
+        usable = held_out is not None and len(held_out) == len(self.outcomes)
+        confidences = np.asarray(held_out) if usable else self.outcome_confidences()
         correct = np.array([o.correct for o in self.outcomes], dtype=bool)
         names = np.array([o.field for o in self.outcomes])
         chosen = {}
@@ -148,12 +157,44 @@ def _features(field: str, evidence: FieldEvidence) -> dict[str, float]:
 def fit_calibration(
     outcomes: Sequence[Outcome], temperature: float = 1.0, fitted_on: Mapping[str, str | int | float] | None = None
 ) -> FieldCalibration:
-    """Fit the field curve on ``outcomes`` (L2-regularized logistic regression, scikit-learn).
+    """Fit the field curve on ``outcomes`` (L2-regularized logistic regression, scikit-learn), and each
+    outcome's held-out confidence (``cross_validated_confidences``), on which thresholds are chosen.
 
     Raises:
         ModelError: with no outcome, or when every outcome is right (or every one wrong): there
             is nothing to tell apart, and a curve fitted on it would promise what was never seen.
     """
+    curve = _fit_curve(outcomes)
+    held_out = cross_validated_confidences(outcomes)
+    return curve.model_copy(update={
+        "temperature": temperature, "fitted_on": dict(fitted_on or {}),
+        "held_out_confidences": None if held_out is None else held_out.tolist(),
+    })  # fmt: skip
+
+
+def cross_validated_confidences(outcomes: Sequence[Outcome], folds: int = CROSS_VALIDATION_FOLDS) -> np.ndarray | None:
+    """Each outcome's calibrated confidence from a curve fitted on the other folds' documents.
+
+    The in-sample ECE of a fitted curve flatters it; this one is what a new document would see.
+    None when some fold leaves only right (or only wrong) outcomes to fit on.
+    """
+    names = sorted({o.document for o in outcomes})
+    fold_of = {name: k % folds for k, name in enumerate(names)}
+    confidences = np.zeros(len(outcomes))
+    for fold in range(min(folds, len(names))):
+        inside = [fold_of[o.document] == fold for o in outcomes]
+        try:
+            curve = _fit_curve([o for o, held in zip(outcomes, inside, strict=True) if not held])
+        except ModelError:
+            return None
+        for row, (outcome, held) in enumerate(zip(outcomes, inside, strict=True)):
+            if held:
+                confidences[row] = curve.confidence(outcome.field, outcome.evidence)
+    return confidences
+
+
+def _fit_curve(outcomes: Sequence[Outcome]) -> FieldCalibration:
+    """The logistic curve alone (see ``fit_calibration``)."""
     from sklearn.linear_model import LogisticRegression
 
     labels = np.array([o.correct for o in outcomes], dtype=int)
@@ -165,8 +206,7 @@ def fit_calibration(
     matrix = np.array([[row.get(name, 0.0) for name in names] for row in rows])
     model = LogisticRegression(C=REGULARIZATION, max_iter=2000).fit(matrix, labels)
     weights = {name: float(w) for name, w in zip(names, model.coef_[0], strict=True)}
-    return FieldCalibration(temperature=temperature, intercept=float(model.intercept_[0]), weights=weights,
-                            outcomes=list(outcomes), fitted_on=dict(fitted_on or {}))  # fmt: skip
+    return FieldCalibration(intercept=float(model.intercept_[0]), weights=weights, outcomes=list(outcomes))
 
 
 def _feature_order(name: str) -> tuple[int, str]:

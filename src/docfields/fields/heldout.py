@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from docfields import storage
 from docfields.errors import AnnotationError, ModelError
 from docfields.fields.calibration import (
+    CROSS_VALIDATION_FOLDS,
     FieldCalibration,
     LoadPoint,
     Outcome,
@@ -57,7 +58,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_TARGET = 0.99  # the accuracy auto-accepted fields should reach (issue 18's example)
 RELIABILITY_PLOT = "reliability.png"
 REVIEW_LOAD_PLOT = "review-load.png"
-CROSS_VALIDATION_FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -281,32 +281,12 @@ def _new_calibration(
     return fit_calibration(kept, temperature, _fitted_on(kept, manifest, reviews_home))
 
 
-def cross_validated_confidences(outcomes: Sequence[Outcome], folds: int = CROSS_VALIDATION_FOLDS) -> np.ndarray | None:
-    """Each outcome's calibrated confidence from a curve fitted on the other folds' documents.
-
-    The in-sample ECE of a fitted curve flatters it; this one is what a new document would see.
-    None when some fold leaves only right (or only wrong) outcomes to fit on.
-    """
-    names = sorted({o.document for o in outcomes})
-    fold_of = {name: k % folds for k, name in enumerate(names)}
-    confidences = np.zeros(len(outcomes))
-    for fold in range(min(folds, len(names))):
-        inside = [fold_of[o.document] == fold for o in outcomes]
-        try:
-            curve = fit_calibration([o for o, held in zip(outcomes, inside, strict=True) if not held])
-        except ModelError:
-            return None
-        for row, (outcome, held) in enumerate(zip(outcomes, inside, strict=True)):
-            if held:
-                confidences[row] = curve.confidence(outcome.field, outcome.evidence)
-    return confidences
-
-
 def _acceptance(calibration: FieldCalibration, target: float) -> tuple[dict[str, float], float, float | None]:
-    """Thresholds at ``target``, and the share and accuracy of the stored outcomes they accept."""
+    """Thresholds at ``target``, and the share and accuracy of the stored outcomes they accept (held out)."""
     fields = sorted({o.field for o in calibration.outcomes})
     thresholds = calibration.thresholds(target, fields)
-    confidences = calibration.outcome_confidences()
+    held_out = calibration.held_out_confidences  # what new documents would see, as the thresholds were chosen
+    confidences = calibration.outcome_confidences() if held_out is None else np.asarray(held_out)
     accepted = np.array([c >= thresholds[o.field] for c, o in zip(confidences, calibration.outcomes, strict=True)])
     correct = np.array([o.correct for o in calibration.outcomes])
     accuracy = float(correct[accepted].mean()) if accepted.any() else None
@@ -362,7 +342,7 @@ def calibration_report(
     calibrated = calibration.outcome_confidences()
     correct = np.array([o.correct for o in calibration.outcomes])
     thresholds, accepted, accuracy = _acceptance(calibration, target)
-    held_out = cross_validated_confidences(calibration.outcomes)
+    held_out = calibration.held_out_confidences
     plots = plots_dir or model_dir
     reliability = reliability_diagram(storage.join(plots, RELIABILITY_PLOT), raw, calibrated, correct)
     load: list[LoadPoint] = review_load_curve(calibrated, correct)
@@ -371,7 +351,7 @@ def calibration_report(
         model=model_dir, calibration=storage.join(model_dir, CALIBRATION_FILE), sources=_sources(calibration.outcomes),
         temperature=calibration.temperature, ece_raw=expected_calibration_error(raw, correct),
         ece_calibrated=expected_calibration_error(calibrated, correct),
-        ece_cross_validated=None if held_out is None else expected_calibration_error(held_out, correct),
+        ece_cross_validated=None if held_out is None else expected_calibration_error(np.array(held_out), correct),
         target=target, thresholds=thresholds,
         accepted=accepted, accepted_accuracy=accuracy, reliability_plot=reliability, review_load_plot=review_load,
     )  # fmt: skip

@@ -20,6 +20,7 @@ from docfields.fields.result import ExtractionResult, read_result
 
 logger = logging.getLogger(__name__)
 
+
 def reviewed_outcomes(
     document: str, model: ExtractionResult, reviewed: ExtractionResult, source: OutcomeSource = "review"
 ) -> list[Outcome]:
