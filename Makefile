@@ -39,13 +39,14 @@ test: setup
 demo: setup
 	bash examples/demo.sh $(DEMO_OUT)
 
-# About 40 minutes: the normalizer benchmark trains its model for 15 of them. The tagger benchmark
-# (bench/ner_bench.py, hours at full size) runs on its own.
+# About an hour: the normalizer benchmark trains its model for 15 minutes, the confidence benchmark two
+# taggers for 6 each. The tagger benchmark (bench/ner_bench.py, hours at full size) runs on its own.
 bench: setup
 	$(BIN)/python bench/thumbnails_bench.py
 	$(BIN)/python bench/ocr_bench.py
 	$(BIN)/python bench/normalize_bench.py --threads 1
 	$(BIN)/python bench/pipeline_bench.py
+	$(BIN)/python bench/confidence_bench.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench
