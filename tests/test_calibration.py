@@ -127,7 +127,7 @@ def trained(heldout, tmp_path_factory):
     output = tmp_path_factory.mktemp("trained") / "tagger"
     options = NerTrainOptions(manifest=manifest, validation_manifest=manifest, fields=str(root / "fields.json"),
                               output=str(output), base="layoutlm-tiny", max_steps=3, batch_size=8, max_length=128,
-                              learning_rate=5e-3, vocab_size=500, seed=1)  # fmt: skip
+                              learning_rate=5e-3, vocab_size=500, seed=1, review_target=0.9)  # fmt: skip
     return train_ner(options), output
 
 
@@ -142,7 +142,7 @@ def test_training_with_validation_saves_the_calibration_the_tagger_loads(trained
     assert calibration.temperature == pytest.approx(report.temperature) and not math.isclose(report.temperature, 1.0)
     assert Tagger.load(output).temperature == pytest.approx(report.temperature)
     assert {o.source for o in calibration.outcomes} == {"heldout"} and len(calibration.outcomes) == 2 * 16
-    assert report.sources["heldout"].outcomes == 2 * 16
+    assert report.sources["heldout"].outcomes == 2 * 16 and report.target == 0.9  # the review load at its target
     assert Path(report.reliability_plot).parent == output and Path(report.review_load_plot).is_file()
 
 

@@ -40,6 +40,8 @@ def train_ner_command(
     bf16: bool = typer.Option(False, help="bfloat16 autocast (faster on CPUs with bf16)."),
     label_attribute: str | None = typer.Option(None, help="Manifest key of the boxes (default: detected)."),
     calibrate: bool = typer.Option(True, help="Fit OUT/calibration.json on the validation documents."),
+    review_target: float = typer.Option(0.99, min=0.01, max=1.0, help="Report the review load at this target "
+                                        "accuracy (process --review-target)."),  # fmt: skip
 ) -> None:
     """Train a layout-aware word tagger; the best epoch is saved to OUT with its per-field scores and calibration."""
     require_extra("ml", "docfields train ner")
@@ -53,6 +55,7 @@ def train_ner_command(
             patience=patience, max_minutes=max_minutes, max_length=max_length, other_weight=other_weight,
             box_level=box_level, token_dropout=token_dropout, box_shift=box_shift, box_dropout=box_dropout,
             seed=seed, resume=resume, bf16=bf16, label_attribute=label_attribute, calibrate=calibrate,
+            review_target=review_target,
         )  # fmt: skip
         with console.status("training"):
             result = train_ner(options)

@@ -131,6 +131,9 @@ class NerTrainOptions(BaseModel):
     calibrate: bool = Field(
         default=True, description="Fit calibration.json (word temperature, field curve) on the validation documents"
     )
+    review_target: float = Field(
+        default=0.99, gt=0.0, le=1.0, description="The target accuracy whose review load the calibration report shows"
+    )
 
 
 class NerTrainResult(BaseModel):
@@ -460,7 +463,7 @@ def train_ner(options: NerTrainOptions) -> NerTrainResult:
     tagger.save(options.output)
     if calibration is not None:
         calibration.save(options.output)
-        result.calibration = calibration_report(options.output, calibration)
+        result.calibration = calibration_report(options.output, calibration, target=options.review_target)
     else:
         (Path(options.output) / CALIBRATION_FILE).unlink(missing_ok=True)  # an earlier run's would not fit this model
     return result
