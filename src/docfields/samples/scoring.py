@@ -18,7 +18,6 @@ target, when the field was not marked (its ``CalibratedConfidence`` reached its
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from docfields import storage
 from docfields.errors import AnnotationError
+from docfields.fields.calibration import fold_text
 
 IN_REVIEW_SUFFIX = ".in-review.json"
 RESULT_SUFFIXES = (".result.json", IN_REVIEW_SUFFIX)  # what `docfields process -o` writes
@@ -54,17 +54,13 @@ class FieldAccuracy(BaseModel):
         return self.found / self.with_value if self.with_value else 0.0
 
 
-def _fold(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
-
-
 def _result_values(field: Mapping[str, Any] | None) -> tuple[set[str], bool]:
     """The folded values of a result field, and whether a normalizer rewrote them."""
     if not field:
         return set(), False
     values = field.get("Values")
     entries = values if values is not None else [field]
-    texts = {_fold(str(entry.get("Value", ""))) for entry in entries} - {""}
+    texts = {fold_text(str(entry.get("Value", ""))) for entry in entries} - {""}
     normalized = any("RawText" in d for entry in entries for d in entry.get("Detections") or ())
     return texts, normalized
 
@@ -84,7 +80,7 @@ def _truth_values(truth: Mapping[str, Any], name: str, normalized: bool) -> set[
         value = (truth.get("fields") or {}).get(name)
     if value is None:
         return set()
-    return {_fold(v) for v in (value if isinstance(value, list) else [value])} - {""}
+    return {fold_text(v) for v in (value if isinstance(value, list) else [value])} - {""}
 
 
 def score_results(
