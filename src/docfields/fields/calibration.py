@@ -84,8 +84,16 @@ class FieldCalibration(BaseModel):
         return float(np.clip(1.0 / (1.0 + math.exp(-max(min(score, 50.0), -50.0))), *CONFIDENCE_RANGE))
 
     def outcome_confidences(self) -> np.ndarray:
-        """Calibrated confidences of the stored outcomes (the thresholds are chosen on them)."""
+        """Calibrated confidences of the stored outcomes, by the curve fitted on them."""
         return np.array([self.confidence(o.field, o.evidence) for o in self.outcomes])
+
+    def ranking_confidences(self) -> np.ndarray:
+        """The outcomes' confidences thresholds are chosen on: held out when there are some, as new documents
+        would see them (ranked by the curve fitted on them, the top looks surer than it will be), else fitted."""
+        held_out = self.held_out_confidences
+        if held_out is not None and len(held_out) == len(self.outcomes):
+            return np.asarray(held_out)
+        return self.outcome_confidences()
 
     def thresholds(self, target: float | Mapping[str, float], fields: Sequence[str]) -> dict[str, float]:
         """Per field, the lowest calibrated confidence at which accepted fields meet ``target`` on the outcomes.
@@ -93,12 +101,9 @@ class FieldCalibration(BaseModel):
         ``target`` is one accuracy for all fields or one per field name (fields it does not name
         take 1.0: always reviewed). A field with at least ``MIN_FIELD_OUTCOMES`` outcomes gets its
         own threshold, others that of all outcomes together; 1.0 where no threshold reaches it.
-        The outcomes are ranked by their held-out confidences when there are some: ranked by the
-        curve fitted on them, the top looks surer than it will be on new documents.
+        The outcomes are ranked by ``ranking_confidences``.
         """
-        held_out = self.held_out_confidences
-        usable = held_out is not None and len(held_out) == len(self.outcomes)
-        confidences = np.asarray(held_out) if usable else self.outcome_confidences()
+        confidences = self.ranking_confidences()
         correct = np.array([o.correct for o in self.outcomes], dtype=bool)
         names = np.array([o.field for o in self.outcomes])
         chosen = {}

@@ -183,13 +183,13 @@ def heldout_outcomes(tagger: Tagger, documents: Sequence[LabelledDocument]) -> l
     return document_outcomes(documents, enriched, tagger_configuration(tagger), tagger.num_labels)
 
 
-def calibrate_tagger(tagger: Tagger, documents: Sequence[LabelledDocument]) -> FieldCalibration:
-    """Word temperature (on predictions at 1.0), then field outcomes at that temperature, then the field curve.
+def tempered_outcomes(tagger: Tagger, documents: Sequence[LabelledDocument]) -> tuple[float, list[Outcome]]:
+    """The word temperature (fitted on predictions at 1.0), then the field outcomes at that temperature.
 
     The model runs once per document. Leaves ``tagger.temperature`` at the fitted value.
 
     Raises:
-        ModelError: without documents, or when their outcomes are all right (or all wrong).
+        ModelError: without documents.
     """
     if not documents:
         raise ModelError("cannot calibrate without held-out documents")
@@ -201,6 +201,16 @@ def calibrate_tagger(tagger: Tagger, documents: Sequence[LabelledDocument]) -> F
     outcomes = document_outcomes(documents, tempered, tagger_configuration(tagger), tagger.num_labels)
     logger.info("word temperature %.3f; %d field outcomes on %d held-out documents", temperature, len(outcomes),
                 len(documents))  # fmt: skip
+    return temperature, outcomes
+
+
+def calibrate_tagger(tagger: Tagger, documents: Sequence[LabelledDocument]) -> FieldCalibration:
+    """``tempered_outcomes``, then the field curve fitted on them.
+
+    Raises:
+        ModelError: without documents, or when their outcomes are all right (or all wrong).
+    """
+    temperature, outcomes = tempered_outcomes(tagger, documents)
     return fit_calibration(outcomes, temperature, _fitted_on(outcomes, None, None))
 
 
@@ -269,9 +279,8 @@ def _new_calibration(
     if manifest is not None:
         tagger = Tagger.load(model_dir)
         documents = labelled_documents(manifest, len(tagger.card.field_names))
-        heldout = calibrate_tagger(tagger, documents)
-        temperature = heldout.temperature
-        kept = [o for o in kept if o.source != "heldout"] + heldout.outcomes  # evidence at the new temperature
+        temperature, heldout = tempered_outcomes(tagger, documents)
+        kept = [o for o in kept if o.source != "heldout"] + heldout  # evidence at the new temperature
     if reviews_home is not None:
         from docfields.review.outcomes import review_outcomes
 
@@ -285,8 +294,7 @@ def _acceptance(calibration: FieldCalibration, target: float) -> tuple[dict[str,
     """Thresholds at ``target``, and the share and accuracy of the stored outcomes they accept (held out)."""
     fields = sorted({o.field for o in calibration.outcomes})
     thresholds = calibration.thresholds(target, fields)
-    held_out = calibration.held_out_confidences  # what new documents would see, as the thresholds were chosen
-    confidences = calibration.outcome_confidences() if held_out is None else np.asarray(held_out)
+    confidences = calibration.ranking_confidences()  # what new documents would see, as the thresholds were chosen
     accepted = np.array([c >= thresholds[o.field] for c, o in zip(confidences, calibration.outcomes, strict=True)])
     correct = np.array([o.correct for o in calibration.outcomes])
     accuracy = float(correct[accepted].mean()) if accepted.any() else None
