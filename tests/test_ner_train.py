@@ -123,11 +123,11 @@ def test_a_time_budget_stops_training_before_the_epochs_run_out(corpus, tmp_path
 def test_the_schedule_is_re_aimed_to_decay_to_zero_at_the_last_step():
     import torch
 
-    from docfields.ner.train import _aim_schedule
+    from docfields.ner.callbacks import aim_schedule
 
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    _aim_schedule(scheduler, warmup=2, total=10)
+    aim_schedule(scheduler, warmup=2, total=10)
     rates = []
     for _ in range(10):
         optimizer.step()

@@ -37,9 +37,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from docfields.device import DeviceChoice, resolve_device, trainer_device_arguments
 from docfields.errors import AnnotationError, ModelError
 from docfields.fields.heldout import CalibrationReport
 from docfields.hflogging import quiet_transformers
+from docfields.ner.callbacks import last_step_callback, log_callback, time_budget_callback
 from docfields.ner.data import (
     IGNORE_INDEX,
     EncodedWindow,
@@ -74,7 +76,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SELECTION_METRIC = "selection"
-CALIBRATION_STEPS = 5
 TOKENS_PER_BATCH = 4096  # default batch: 32 windows of 128 tokens, 8 of 512
 EVALUATE_EVERY = 100  # steps at least between evaluations (and checkpoints): small epochs are many
 
@@ -127,7 +128,8 @@ class NerTrainOptions(BaseModel):
     save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept (the best one always)")
     seed: int = 1337
     resume: bool = Field(default=False, description="Continue from the last checkpoint in OUTPUT/checkpoints")
-    bf16: bool = Field(default=False, description="bfloat16 autocast")
+    bf16: bool = Field(default=False, description="bfloat16 autocast on the CPU (a GPU uses it where supported)")
+    device: DeviceChoice = Field(default="auto", description="auto (a GPU when torch sees one), cpu or cuda")
     calibrate: bool = Field(
         default=True, description="Fit calibration.json (word temperature, field curve) on the validation documents"
     )
@@ -276,7 +278,7 @@ def _arguments(options: NerTrainOptions, windows: int, has_validation: bool, bat
         load_best_model_at_end=has_validation, metric_for_best_model=SELECTION_METRIC if has_validation else None,
         greater_is_better=True, save_total_limit=options.save_total_limit, seed=options.seed,
         data_seed=options.seed, report_to="none", disable_tqdm=True, remove_unused_columns=False,
-        dataloader_num_workers=0, use_cpu=True, bf16=options.bf16,
+        dataloader_num_workers=0, **trainer_device_arguments(resolve_device(options.device), options.bf16),
     )  # fmt: skip
 
 
@@ -286,74 +288,6 @@ def _total_steps(options: NerTrainOptions, windows: int, batch: int) -> int:
 
 def _argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return logits.argmax(dim=-1)
-
-
-def _log_callback() -> Any:
-    """Trainer logs to this module's logger: with tqdm off the Trainer would print them."""
-    from transformers import TrainerCallback
-
-    class LogToLogger(TrainerCallback):
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
-            logger.info("epoch %.2f step %d: %s", state.epoch or 0.0, state.global_step, logs)
-
-    return LogToLogger()
-
-
-def _last_step_callback() -> Any:
-    """Evaluates and saves the last step, whatever the evaluation interval: the best-model choice sees it."""
-    from transformers import TrainerCallback
-
-    class LastStep(TrainerCallback):
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if state.global_step >= state.max_steps:
-                control.should_save = True
-                control.should_evaluate = args.eval_strategy != "no"
-
-    return LastStep()
-
-
-def _time_budget_callback(options: NerTrainOptions, steps: int) -> Any:
-    """Stops at the budget, and re-aims linear decay at the steps that fit in it.
-
-    Every few steps the measured speed says which step will be the last; the learning-rate
-    schedule (a ``LambdaLR``) then gets a factor function that warms up and decays to zero at
-    that step, and the final step is evaluated and saved so the best-model choice sees it.
-    """
-    from transformers import TrainerCallback
-
-    budget = (options.max_minutes or 0.0) * 60
-
-    class TimeBudget(TrainerCallback):
-        def __init__(self) -> None:
-            self.started = time.perf_counter()
-            self.first_step_done = self.started
-            self.last_step = steps
-
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            now = time.perf_counter()
-            step = state.global_step
-            if step == 1:
-                self.first_step_done = now  # the first step pays for warm-up: leave it out of the rate
-            elif step % CALIBRATION_STEPS == 0:
-                per_step = (now - self.first_step_done) / (step - 1)
-                fit = step + int((budget - (now - self.started)) / per_step)
-                self.last_step = max(step + 1, min(steps, fit))
-                _aim_schedule(kwargs["lr_scheduler"], int(self.last_step * options.warmup_share), self.last_step)
-                logger.debug("time budget: %d of %d steps fit in %.1f min", self.last_step, steps, budget / 60)
-            if step >= self.last_step or now - self.started >= budget:
-                control.should_training_stop = control.should_save = True
-                control.should_evaluate = args.eval_strategy != "no"
-
-    return TimeBudget()
-
-
-def _aim_schedule(scheduler: Any, warmup: int, total: int) -> None:
-    def factor(step: int) -> float:
-        if step < warmup:
-            return step / max(1, warmup)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    scheduler.lr_lambdas = [factor for _ in scheduler.lr_lambdas]
 
 
 def _window_metrics(predictions: Any, labels: Any, names: Sequence[str]) -> dict[str, float]:
@@ -394,11 +328,12 @@ def _trainer(tagger: Tagger, options: NerTrainOptions, train: list[EncodedWindow
         return _window_metrics(prediction.predictions, prediction.label_ids, tagger.card.field_names)
 
     batch = batch_size(options, tagger.card.max_length)
-    callbacks = [_log_callback(), _last_step_callback()]
+    callbacks = [log_callback(logger), last_step_callback()]
     if valid:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
     if options.max_minutes:
-        callbacks.append(_time_budget_callback(options, _total_steps(options, len(train), batch)))
+        steps = _total_steps(options, len(train), batch)
+        callbacks.append(time_budget_callback(options.max_minutes, options.warmup_share, steps))
     augmented = AugmentedWindows(train, options.token_dropout, options.box_shift, options.box_dropout,
                                  tagger.specials.unk_id, options.seed)  # fmt: skip
     trainer = Trainer(
