@@ -61,7 +61,7 @@ from docfields.ner.train import _trainer, batch_size, freeze_layout_tables  # tr
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PROBE_STEPS = 40  # the first PROBE_WARMUP steps are slower (allocations, kernel choice): left out
 PROBE_WARMUP = 10
-SELECTION_SHARE = NerTrainOptions.model_fields["validation_share"].default  # training documents that pick the epoch
+SELECTION_SHARE = NerTrainOptions.model_fields["selection_share"].default  # training documents that pick the epoch
 
 
 def parse_args() -> argparse.Namespace:

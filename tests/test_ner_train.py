@@ -58,8 +58,11 @@ def test_training_learns_above_chance(trained):
     assert micro.name == "micro" and result.chance_f1 is not None
     assert micro.f1 > 2 * result.chance_f1 and micro.f1 > 0.1
     assert result.word_metrics.focus_acc > 0.2
-    assert result.train_pages == TRAIN_PAGES and result.validation_pages == VALIDATION_PAGES
+    assert result.validation_pages == VALIDATION_PAGES and result.scored_on == "validation"
+    # the best epoch is picked on a slice of the training documents, so --validation is a held-out score
+    assert result.selection_pages > 0 and result.train_pages + result.selection_pages == TRAIN_PAGES
     assert result.steps > 0 and result.train_pages_per_second > 0
+    assert result.stopped.startswith(("epochs", "no progress"))
 
 
 def test_the_saved_model_scores_as_reported(trained, corpus):
@@ -118,6 +121,15 @@ def test_a_time_budget_stops_training_before_the_epochs_run_out(corpus, tmp_path
     full = 200 * -(-TRAIN_PAGES // 8)  # at least one window per page, 8 per batch
     assert 0 < result.steps < full
     assert result.field_scores and (tmp_path / "m" / "config.json").is_file()
+    assert result.stopped == "time budget (0.2 min)"
+
+
+def test_a_time_budget_is_used_whole_when_no_epochs_are_given(corpus, tmp_path):
+    """The old 80-epoch default ended small runs long before the budget the user gave."""
+    few = options(corpus, tmp_path / "m", epochs=None, max_minutes=0.15, patience=1000, validation_manifest=None)
+    result = train_ner(few.model_copy(update={"manifest": subset_manifest(Path(corpus["train"]), tmp_path / "t", 4)}))
+    assert result.stopped == "time budget (0.15 min)"
+    assert result.epochs > 80 and result.scored_on == "selection" and result.validation_pages == 1
 
 
 def test_the_schedule_is_re_aimed_to_decay_to_zero_at_the_last_step():

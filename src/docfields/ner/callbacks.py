@@ -57,6 +57,7 @@ def time_budget_callback(max_minutes: float, warmup_share: float, steps: int) ->
             self.started = time.perf_counter()
             self.first_step_done = self.started
             self.last_step = steps
+            self.ended_training = False  # read by the caller: the budget, not the epochs, ended the run
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             now = time.perf_counter()
@@ -70,6 +71,7 @@ def time_budget_callback(max_minutes: float, warmup_share: float, steps: int) ->
                 aim_schedule(kwargs["lr_scheduler"], int(self.last_step * warmup_share), self.last_step)
                 logger.debug("time budget: %d of %d steps fit in %.1f min", self.last_step, steps, budget / 60)
             if step >= self.last_step or now - self.started >= budget:
+                self.ended_training = True
                 control.should_training_stop = control.should_save = True
                 control.should_evaluate = args.eval_strategy != "no"
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from docfields.device import DeviceChoice, resolve_device, trainer_device_arguments
 from docfields.errors import AnnotationError, ModelError
@@ -76,30 +76,43 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SELECTION_METRIC = "selection"
-TOKENS_PER_BATCH = 4096  # default batch: 32 windows of 128 tokens, 8 of 512
+TOKENS_PER_BATCH = 2048  # default batch: 16 windows of 128 tokens, 4 of 512
+DEFAULT_EPOCHS = 80.0  # without a time budget
+SCRATCH_LEARNING_RATE = 4e-3  # measured on the demo corpus and CORD (README, "Training recipe")
+CHECKPOINT_LEARNING_RATE = 5e-5  # pretrained hub checkpoints: fine-tuning, not learning
+BUDGET_EPOCHS = 1e6  # with a time budget and no epochs: the budget ends training
 EVALUATE_EVERY = 100  # steps at least between evaluations (and checkpoints): small epochs are many
 
 
 class NerTrainOptions(BaseModel):
     """Everything a training run needs; the CLI builds one from its flags."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     manifest: str = Field(description="Ground Truth manifest of the training pages")
     fields: str = Field(description="Field configuration (JSON list, ClassId 0..n-1)")
     output: str = Field(description="Model directory to write (local)")
-    validation_manifest: str | None = Field(default=None, description="Held-out pages; else a split by document")
-    validation_share: float = Field(default=0.1, ge=0.0, lt=1.0, description="Documents held out when splitting")
+    validation_manifest: str | None = Field(
+        default=None, description="Held-out pages, only scored: the best checkpoint is picked on the selection slice"
+    )
+    selection_share: float = Field(
+        default=0.1, ge=0.0, lt=1.0, validation_alias=AliasChoices("selection_share", "validation_share"),
+        description="Training documents held out to pick the best checkpoint (the selection slice)",
+    )
     base: str = Field(default=DEFAULT_BASE, description="Named config, checkpoint directory or hub name")
     label_attribute: str | None = Field(default=None, description="Manifest key of the boxes (None: detect)")
     vocab_size: int = Field(default=8000, ge=100, description="WordPiece vocabulary for a named config")
     overlap: int | None = Field(default=None, ge=0, description="Sub-tokens shared by windows (None: a quarter)")
     max_length: int | None = Field(default=None, ge=8, description="Tokens per window (None: what the model takes)")
-    epochs: float = Field(default=80.0, gt=0)
+    epochs: float | None = Field(
+        default=None, gt=0, description=f"None: until the time budget runs out, or {DEFAULT_EPOCHS:g} without a budget"
+    )
     max_steps: int | None = Field(default=None, ge=1, description="Stop after this many steps")
-    batch_size: int | None = Field(default=None, ge=1, description="Windows per step (None: 4096 tokens' worth)")
+    batch_size: int | None = Field(default=None, ge=1, description="Windows per step (None: 2048 tokens' worth)")
     eval_batch_size: int = Field(default=16, ge=1)
-    learning_rate: float | None = Field(default=None, gt=0, description="Default 2e-3 from scratch, 5e-5 else")
+    learning_rate: float | None = Field(
+        default=None, gt=0, description="None: 4e-3 from scratch or a docfields base (train mlm), 5e-5 from others"
+    )
     warmup_share: float = Field(default=0.05, ge=0.0, lt=1.0, description="Share of steps warming up")
     weight_decay: float = Field(default=0.01, ge=0.0)
     patience: int = Field(default=20, ge=1, description="Evaluations without progress before stopping")
@@ -143,7 +156,12 @@ class NerTrainResult(BaseModel):
 
     output: str
     train_pages: int
-    validation_pages: int
+    selection_pages: int = Field(default=0, description="Training documents' pages that picked the best checkpoint")
+    validation_pages: int = Field(description="Pages scored below: --validation's, else the selection slice's")
+    scored_on: str = Field(
+        default="validation", description="'validation' (held out) or 'selection' (the slice that picked the model)"
+    )
+    stopped: str = Field(default="", description="Why training ended: time budget, epochs, max steps, no progress")
     train_windows: int
     steps: int
     epochs: float
@@ -195,11 +213,29 @@ class WindowCollator:
         return {key: torch.from_numpy(batch[key]) for key in ("input_ids", "bbox", "attention_mask", "labels")}
 
 
-def _split(options: NerTrainOptions, num_classes: int) -> tuple[list[PageExample], list[PageExample]]:
+class PageSplit(BaseModel):
+    """Training pages, the selection slice that picks the best checkpoint, and the held-out validation pages."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    train: list[PageExample]
+    selection: list[PageExample]
+    validation: list[PageExample]
+
+    @property
+    def scored(self) -> list[PageExample]:
+        """The pages the result reports on: held out when there are any, else the selection slice."""
+        return self.validation or self.selection
+
+
+def _split(options: NerTrainOptions, num_classes: int) -> PageSplit:
+    """The selection slice always comes from the training documents, so ``--validation`` stays a held-out score."""
     examples = load_examples(options.manifest, num_classes, options.label_attribute)
+    train, selection = split_by_document(examples, options.selection_share, options.seed)
+    validation = []
     if options.validation_manifest:
-        return examples, load_examples(options.validation_manifest, num_classes, options.label_attribute)
-    return split_by_document(examples, options.validation_share, options.seed)
+        validation = load_examples(options.validation_manifest, num_classes, options.label_attribute)
+    return PageSplit(train=train, selection=selection, validation=validation)
 
 
 def _initial_tagger(options: NerTrainOptions, fields: list[dict[str, Any]], train: list[PageExample]) -> Tagger:
@@ -219,8 +255,9 @@ def _initial_tagger(options: NerTrainOptions, fields: list[dict[str, Any]], trai
 
 
 def freeze_layout_tables(tagger: Tagger, options: NerTrainOptions) -> None:
-    """Keep a from-scratch model's smooth position and box tables fixed: learned ones memorize pages."""
-    if options.base in NAMED_CONFIGS and options.freeze_layout:
+    """Keep a from-scratch model's (or its pre-trained base's) smooth position and box tables fixed: learned ones
+    memorize pages."""
+    if _trains_like_scratch(options.base) and options.freeze_layout:
         for _, table in position_tables(tagger.model):
             table.weight.requires_grad_(False)
 
@@ -264,14 +301,13 @@ def _arguments(options: NerTrainOptions, windows: int, has_validation: bool, bat
     from transformers import TrainingArguments
 
     steps = _total_steps(options, windows, batch)
-    scratch = options.base in NAMED_CONFIGS
     per_epoch = math.ceil(windows / batch)
     every = per_epoch * math.ceil(EVALUATE_EVERY / per_epoch)  # whole epochs, at least EVALUATE_EVERY steps
     return TrainingArguments(
-        output_dir=str(Path(options.output) / "checkpoints"), num_train_epochs=options.epochs,
+        output_dir=str(Path(options.output) / "checkpoints"), num_train_epochs=_epochs(options),
         max_steps=options.max_steps or -1, per_device_train_batch_size=batch,
         per_device_eval_batch_size=options.eval_batch_size,
-        learning_rate=options.learning_rate or (2e-3 if scratch else 5e-5),
+        learning_rate=learning_rate(options),
         warmup_steps=int(steps * options.warmup_share), weight_decay=options.weight_decay,
         eval_strategy="steps" if has_validation else "no", eval_steps=every, save_strategy="steps",
         save_steps=every, logging_strategy="steps", logging_steps=every,
@@ -283,7 +319,24 @@ def _arguments(options: NerTrainOptions, windows: int, has_validation: bool, bat
 
 
 def _total_steps(options: NerTrainOptions, windows: int, batch: int) -> int:
-    return options.max_steps or math.ceil(math.ceil(windows / batch) * options.epochs)
+    return options.max_steps or math.ceil(math.ceil(windows / batch) * _epochs(options))
+
+
+def _epochs(options: NerTrainOptions) -> float:
+    """The epochs asked for; without, a time budget ends training (epochs must not end it first)."""
+    return options.epochs or (BUDGET_EPOCHS if options.max_minutes else DEFAULT_EPOCHS)
+
+
+def learning_rate(options: NerTrainOptions) -> float:
+    """The option, else the from-scratch rate for named configs and docfields bases, fine-tuning's for others."""
+    if options.learning_rate:
+        return options.learning_rate
+    return SCRATCH_LEARNING_RATE if _trains_like_scratch(options.base) else CHECKPOINT_LEARNING_RATE
+
+
+def _trains_like_scratch(base: str) -> bool:
+    """Named configs and bases pre-trained by ``train mlm`` (small, smooth frozen layout tables), not hub models."""
+    return base in NAMED_CONFIGS or (Path(base) / "docfields_base.json").is_file()  # TODO(lead): read_base_card
 
 
 def _argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -331,7 +384,7 @@ def _trainer(tagger: Tagger, options: NerTrainOptions, train: list[EncodedWindow
     callbacks = [log_callback(logger), last_step_callback()]
     if valid:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
-    if options.max_minutes:
+    if options.max_minutes is not None:
         steps = _total_steps(options, len(train), batch)
         callbacks.append(time_budget_callback(options.max_minutes, options.warmup_share, steps))
     augmented = AugmentedWindows(train, options.token_dropout, options.box_shift, options.box_dropout,
@@ -368,32 +421,37 @@ def train_ner(options: NerTrainOptions) -> NerTrainResult:
 
     fields = read_fields(options.fields)
     names = field_names(fields, options.fields)
-    train, validation = _split(options, len(names))
+    pages = _split(options, len(names))
+    train = pages.train
     if not train:
         raise ModelError(f"{options.manifest}: no annotated page with words to train on")
     torch.manual_seed(options.seed)
     tagger = _initial_tagger(options, fields, train)
     train_windows = [w for i, e in enumerate(train) for w in tagger.encode(i, e)]
-    valid_windows = [w for i, e in enumerate(validation) for w in tagger.encode(i, e)]
-    logger.info("%d training pages (%d windows), %d validation pages", len(train), len(train_windows), len(validation))
-    trainer = _trainer(tagger, options, train_windows, valid_windows)
+    selection_windows = [w for i, e in enumerate(pages.selection) for w in tagger.encode(i, e)]
+    logger.info("%d training pages (%d windows), %d selection pages, %d validation pages", len(train),
+                len(train_windows), len(pages.selection), len(pages.validation))  # fmt: skip
+    trainer = _trainer(tagger, options, train_windows, selection_windows)
     started = time.perf_counter()
     with quiet_transformers():
         output = trainer.train(resume_from_checkpoint=True if _has_checkpoint(options) else None)
     seconds = time.perf_counter() - started
     tagger.model = trainer.model
+    scored = pages.scored
     result = NerTrainResult(
-        output=options.output, train_pages=len(train), validation_pages=len(validation),
-        train_windows=len(train_windows), steps=output.global_step, epochs=float(trainer.state.epoch or 0.0),
-        seconds=seconds, train_pages_per_second=len(train) * float(trainer.state.epoch or 0.0) / max(seconds, 1e-9),
+        output=options.output, train_pages=len(train), selection_pages=len(pages.selection),
+        validation_pages=len(scored), scored_on="validation" if pages.validation else "selection",
+        stopped=_stop_reason(trainer, options), train_windows=len(train_windows), steps=output.global_step,
+        epochs=float(trainer.state.epoch or 0.0), seconds=seconds,
+        train_pages_per_second=len(train) * float(trainer.state.epoch or 0.0) / max(seconds, 1e-9),
     )  # fmt: skip
-    if validation:
-        result.word_metrics, result.field_scores = score_tagger(tagger, validation, options.eval_batch_size)
-        result.chance_f1 = chance_entity_f1([e.labels or () for e in validation], tagger.num_labels, options.seed)
+    if scored:
+        result.word_metrics, result.field_scores = score_tagger(tagger, scored, options.eval_batch_size)
+        result.chance_f1 = chance_entity_f1([e.labels or () for e in scored], tagger.num_labels, options.seed)
     from docfields.fields.calibration import CALIBRATION_FILE
     from docfields.fields.heldout import calibration_report
 
-    calibration = _calibration(tagger, options, validation) if validation and options.calibrate else None
+    calibration = _calibration(tagger, options, scored) if scored and options.calibrate else None
     tagger.card.metrics = result.model_dump(exclude={"output"})
     tagger.save(options.output)
     if calibration is not None:
@@ -404,10 +462,25 @@ def train_ner(options: NerTrainOptions) -> NerTrainResult:
     return result
 
 
+def _stop_reason(trainer: Any, options: NerTrainOptions) -> str:
+    """Why the run ended, for the summary: a budget or patience that ended it early must be said."""
+    from transformers import EarlyStoppingCallback
+
+    for callback in trainer.callback_handler.callbacks:
+        if getattr(callback, "ended_training", False):
+            return f"time budget ({options.max_minutes:g} min)"
+        if isinstance(callback, EarlyStoppingCallback) and callback.early_stopping_patience_counter >= options.patience:
+            return f"no progress on the selection slice in {options.patience} evaluations"
+    if options.max_steps and trainer.state.global_step >= options.max_steps:
+        return f"max steps ({options.max_steps})"
+    return f"epochs ({_epochs(options):g})"
+
+
 def _calibration(
     tagger: Tagger, options: NerTrainOptions, validation: Sequence[PageExample]
 ) -> FieldCalibration | None:
-    """The calibration fitted on the validation documents (``fields.heldout``); None, warned, when it cannot be.
+    """The calibration fitted on held-out documents (``fields.heldout``): ``--validation``'s, else the selection
+    slice's; None, warned, when it cannot be.
 
     Validation pages that are all right, or all wrong, give nothing to fit: the model is saved
     without a calibration and keeps the raw review rule.
