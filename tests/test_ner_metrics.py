@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from docfields.ner.data import IGNORE_INDEX
-from docfields.ner.metrics import chance_entity_f1, entity_scores, entity_spans, token_metrics
+from docfields.ner.metrics import (
+    chance_entity_f1,
+    confusion_matrix,
+    entity_scores,
+    entity_spans,
+    macro_score,
+    token_metrics,
+)
 
 OTHER = 2
 
@@ -57,3 +64,24 @@ def test_chance_is_far_below_a_perfect_tagger_and_seeded():
     assert 0.0 <= chance < 0.5
     assert chance == chance_entity_f1(labels, num_labels=4, seed=3)
     assert entity_scores(labels, labels, ["a", "b", "c"])[-1].f1 == 1.0
+
+
+def test_macro_averages_only_the_fields_the_pages_hold():
+    labels = [[0, 0, 2, 1, 2, 2]]
+    predictions = [[0, 0, 2, 1, 1, 2]]  # "name" right; "price" predicted over (3, 5), true (3, 4)
+    rows = entity_scores(predictions, labels, ["name", "price"])
+    macro = macro_score(rows[:-1])
+    assert (macro.name, macro.class_id) == ("macro", None)
+    assert macro.f1 == pytest.approx((1.0 + 0.0) / 2) and macro.recall == pytest.approx(0.5)
+    absent = entity_scores([[2, 1, 2]], [[2, 2, 2]], ["name", "price"])  # a false "price", no true entity at all
+    assert macro_score(absent[:-1]).f1 == 0.0 and macro_score(absent[:-1]).support == 0
+
+
+def test_confusion_counts_words_by_true_and_predicted_class():
+    confusion = confusion_matrix([[0, 1, 2, 2], [1]], [[0, 2, 2, 1], [1]], ["name", "price"])
+    assert confusion.labels == ["name", "price", "other"]
+    assert confusion.counts == [[1, 0, 0], [0, 1, 1], [0, 1, 1]]
+    assert confusion.accuracy() == pytest.approx(3 / 5)
+    assert confusion.confusions() == [("price", "other", 1), ("other", "price", 1)]
+    with pytest.raises(ValueError, match="predictions"):
+        confusion_matrix([[0]], [[0, 1]], ["a"])

@@ -10,7 +10,9 @@ No torch: predictions and labels arrive as numpy arrays or lists.
   is predicted (the original's model-selection target).
 - Entities are runs of consecutive words of one class (reading order; "other" is no entity), as
   field consolidation forms them. A predicted entity counts when a true one has the same class,
-  start and end.
+  start and end. The ``macro`` row averages the fields a test set holds (support > 0): a field
+  absent from it would add a 0 (or an undefined) score that says nothing about the model.
+- The confusion matrix counts words by true and predicted class: which fields a model mixes up.
 
 >>> entity_spans([3, 3, 0, 3], other_class=3)
 [(0, 2, 3)]
@@ -19,12 +21,13 @@ No torch: predictions and labels arrive as numpy arrays or lists.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from docfields.ner.data import IGNORE_INDEX
+from docfields.ner.model import OTHER_LABEL
 
 
 class TokenMetrics(BaseModel):
@@ -101,6 +104,16 @@ def _score(name: str, class_id: int | None, hits: int, support: int, predicted: 
     )
 
 
+def _pages(
+    predictions: Sequence[Sequence[int]], labels: Sequence[Sequence[int]]
+) -> Iterator[tuple[Sequence[int], Sequence[int]]]:
+    """(predicted, true) classes page by page; a page whose two lengths differ is a ValueError."""
+    for predicted_row, label_row in zip(predictions, labels, strict=True):
+        if len(predicted_row) != len(label_row):
+            raise ValueError(f"a page has {len(label_row)} labels but {len(predicted_row)} predictions")
+        yield predicted_row, label_row
+
+
 def entity_scores(
     predictions: Sequence[Sequence[int]], labels: Sequence[Sequence[int]], names: Sequence[str]
 ) -> list[FieldScore]:
@@ -115,9 +128,7 @@ def entity_scores(
     hits: Counter[int] = Counter()
     support: Counter[int] = Counter()
     predicted: Counter[int] = Counter()
-    for predicted_row, label_row in zip(predictions, labels, strict=True):
-        if len(predicted_row) != len(label_row):
-            raise ValueError(f"a page has {len(label_row)} labels but {len(predicted_row)} predictions")
+    for predicted_row, label_row in _pages(predictions, labels):
         true_spans = set(entity_spans(label_row, other))
         predicted_spans = set(entity_spans(predicted_row, other))
         for span in true_spans:
@@ -129,6 +140,52 @@ def entity_scores(
     totals = (sum(hits.values()), sum(support.values()), sum(predicted.values()))
     rows.append(_score("micro", None, *totals))
     return rows
+
+
+def macro_score(rows: Sequence[FieldScore]) -> FieldScore:
+    """The mean precision, recall and F1 of the per-field ``rows`` with support > 0, as a ``macro`` row.
+
+    Its support and predicted counts are those of the fields averaged; a field the pages do not
+    hold is left out, since its scores would measure only false alarms (or nothing at all).
+    """
+    held = [row for row in rows if row.support > 0]
+
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values)) if values else 0.0
+
+    return FieldScore(
+        name="macro", class_id=None, precision=mean([r.precision for r in held]), recall=mean([r.recall for r in held]),
+        f1=mean([r.f1 for r in held]), support=sum(r.support for r in held), predicted=sum(r.predicted for r in held),
+    )  # fmt: skip
+
+
+class ConfusionMatrix(BaseModel):
+    """Words by true class (rows) and predicted class (columns); ``labels`` name both, "other" last."""
+
+    labels: list[str]
+    counts: list[list[int]]
+
+    def accuracy(self) -> float:
+        """The share of words whose predicted class is the true one (0 without words)."""
+        counts = np.asarray(self.counts, dtype=np.int64)
+        return _ratio(int(np.trace(counts)), int(counts.sum())) if counts.size else 0.0
+
+    def confusions(self) -> list[tuple[str, str, int]]:
+        """``(true, predicted, words)`` for every off-diagonal pair that occurs, most words first."""
+        pairs = [(self.labels[t], self.labels[p], n) for t, row in enumerate(self.counts) for p, n in enumerate(row)
+                 if t != p and n]  # fmt: skip
+        return sorted(pairs, key=lambda pair: -pair[2])
+
+
+def confusion_matrix(
+    predictions: Sequence[Sequence[int]], labels: Sequence[Sequence[int]], names: Sequence[str]
+) -> ConfusionMatrix:
+    """Word counts by (true, predicted) class over pages of word classes; class ``len(names)`` is "other"."""
+    size = len(names) + 1
+    counts = np.zeros((size, size), dtype=np.int64)
+    for predicted_row, label_row in _pages(predictions, labels):
+        np.add.at(counts, (np.asarray(label_row, dtype=np.int64), np.asarray(predicted_row, dtype=np.int64)), 1)
+    return ConfusionMatrix(labels=[*names, OTHER_LABEL], counts=counts.tolist())
 
 
 def chance_entity_f1(labels: Sequence[Sequence[int]], num_labels: int, seed: int = 0) -> float:
