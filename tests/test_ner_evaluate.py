@@ -141,6 +141,10 @@ def test_a_manifest_without_class_maps_is_checked_by_class_count_or_a_fields_fil
     plain = write_manifest(tmp_path / "plain.jsonl", manifest_lines(tmp_path, {}))
     with pytest.raises(ModelError, match=r"fields.json are not those of .*: .* has fields .*fields.json lacks: Total"):
         evaluate_ner(model, plain, fields=str(fields), device="cpu")
+    assert evaluate_ner(model, plain, fields=str(Path(model) / "fields.json"), device="cpu").pages == PAGES
+    empty = write_manifest(tmp_path / "empty.jsonl", [])
+    with pytest.raises(ModelError, match="empty.jsonl: no annotated page"):
+        evaluate_ner(model, empty, device="cpu")
 
 
 def test_the_command_prints_the_table_and_writes_json_that_loads_back(model, tmp_path):
