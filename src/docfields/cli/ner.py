@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from docfields.cli.main import app, train_app
 from docfields.cli.output import console, fail_on_error, require_extra
+from docfields.device import DEVICE_HELP
 
 if TYPE_CHECKING:
     from docfields.ner import NerTrainResult
@@ -42,12 +43,15 @@ def train_ner_command(
     calibrate: bool = typer.Option(True, help="Fit OUT/calibration.json on the validation documents."),
     review_target: float = typer.Option(0.99, min=0.01, max=1.0, help="Report the review load at this target "
                                         "accuracy (process --review-target)."),  # fmt: skip
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """Train a layout-aware word tagger; the best epoch is saved to OUT with its per-field scores and calibration."""
     require_extra("ml", "docfields train ner")
+    from docfields.device import check_device
     from docfields.ner import NerTrainOptions, train_ner
 
     with fail_on_error():
+        check_device(device)  # cuda without a GPU fails now, not after the pages are read
         options = NerTrainOptions(
             manifest=manifest, fields=fields, output=out, validation_manifest=validation,
             validation_share=validation_share, base=base,
@@ -55,7 +59,7 @@ def train_ner_command(
             patience=patience, max_minutes=max_minutes, max_length=max_length, other_weight=other_weight,
             box_level=box_level, token_dropout=token_dropout, box_shift=box_shift, box_dropout=box_dropout,
             seed=seed, resume=resume, bf16=bf16, label_attribute=label_attribute, calibrate=calibrate,
-            review_target=review_target,
+            review_target=review_target, device=device,
         )  # fmt: skip
         with console.status("training"):
             result = train_ner(options)
@@ -96,7 +100,8 @@ def enrich(
     page: int | None = typer.Option(None, min=1, help="Classify only this page (TargetPageNum)."),
     page_only: bool = typer.Option(False, help="Output only that page's blocks (TargetPageOnly)."),
     batch_size: int = typer.Option(8, min=1, help="Windows per model call."),
-    bf16: bool = typer.Option(False, help="bfloat16 autocast (faster, slightly less exact)."),
+    bf16: bool = typer.Option(False, help="bfloat16 autocast on the CPU (faster, slightly less exact)."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """Add ClassificationProbabilities, PredictedClass and PredictedClassConfidence to every WORD."""
     require_extra("ml", "docfields enrich")
@@ -104,7 +109,7 @@ def enrich(
 
     with fail_on_error():
         options = EnrichOptions(target_page_num=page, target_page_only=page_only, batch_size=batch_size, bf16=bf16)
-        enriched = enrich_file(source, out, Tagger.load(model), options)
+        enriched = enrich_file(source, out, Tagger.load(model, device), options)
     classified = sum(1 for block in enriched.blocks if block.block_type == "WORD" and
                      (block.model_extra or {}).get("PredictedClass") is not None)  # fmt: skip
     console.print(f"wrote {out}: {classified} words classified")

@@ -11,6 +11,7 @@ import typer
 
 from docfields.cli.main import app, datagen_app, train_app
 from docfields.cli.output import console, error_console, fail_on_error, require_extra
+from docfields.device import DEVICE_HELP
 
 if TYPE_CHECKING:
     from docfields.normalize import NormalizedValue
@@ -66,10 +67,11 @@ def train_seq2seq_command(
     seed: int = typer.Option(1337),
     threads: int | None = typer.Option(None, min=1, help="Torch threads (default: torch's)."),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUT."),
-    bf16: bool = typer.Option(True, help="bfloat16 autocast (faster on CPUs with bf16)."),
+    bf16: bool = typer.Option(True, help="bfloat16 autocast on the CPU (faster on CPUs with bf16)."),
     prompt_template: str = typer.Option(
         "Convert dates to {target}: {text}", help="How the data asks; stored for the hybrid."
     ),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """Train a byte-level T5 normalizer; the best model (by exact match) is saved to OUT."""
     require_extra("ml", "docfields train seq2seq")
@@ -80,7 +82,7 @@ def train_seq2seq_command(
             train=train, eval=eval_data, output=out, base=model, max_steps=max_steps,
             max_minutes=max_minutes, batch_size=batch_size, learning_rate=learning_rate,
             eval_every=eval_every, eval_samples=eval_samples, patience=patience, seed=seed,
-            resume=resume, bf16=bf16, prompt_template=prompt_template,
+            resume=resume, bf16=bf16, prompt_template=prompt_template, device=device,
         )  # fmt: skip
         _set_threads(threads)
         result = _run_with_progress(options, train_seq2seq)
@@ -133,11 +135,13 @@ def normalize(
     prompt: str = typer.Option("", help="Prefix put before each text for a model."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per text."),
     batch_size: int = typer.Option(256, min=1, help="Texts per model batch."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """Normalize texts with a model, a rule or the hybrid; prints one result per line.
 
     Exit code 0 when every text was normalized, 2 when some need review.
     """
+    from docfields.device import check_device
     from docfields.normalize import resolve_normalizer
 
     lines = texts or [line.rstrip("\n") for line in sys.stdin]
@@ -146,7 +150,8 @@ def normalize(
         error_console.print("[red]error:[/red] give --model or --normalizer")
         raise typer.Exit(2)
     with fail_on_error():
-        results = resolve_normalizer(spec, prompt).normalize(lines)
+        check_device(device)  # also for rules, which need none: the user asked for it
+        results = resolve_normalizer(spec, prompt, device=device).normalize(lines)
     for result in results:
         _print_result(result, as_json)
     if any(r.needs_review for r in results):

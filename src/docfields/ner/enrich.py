@@ -53,7 +53,8 @@ class EnrichOptions(BaseModel):
     target_page_num: int | None = Field(default=None, ge=1, description="Classify only this page (1-based)")
     target_page_only: bool = Field(default=False, description="Output only the target page's blocks")
     batch_size: int = Field(default=8, ge=1, description="Windows per model call")
-    bf16: bool = Field(default=False, description="bfloat16 autocast: faster on CPUs with bf16, less exact")
+    bf16: bool = Field(default=False, description="bfloat16 autocast on the CPU: faster on CPUs with bf16, less "
+                       "exact (a GPU with native bf16 always uses it)")
 
 
 def _selected_pages(document: TextractDocument, options: EnrichOptions, source: str) -> list[int]:

@@ -26,7 +26,6 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -395,6 +394,8 @@ class Tagger:
         Windows of all pages are sorted by length and run in batches (little padding, full
         batches across small pages); a word's probabilities are the mean over its sub-tokens,
         averaged over the windows holding it, then softened (or sharpened) by ``temperature``.
+        Batches run where the model's weights are (a GPU after ``load(device=...)`` or training
+        there); ``bf16`` is the CPU's choice, a GPU with native bfloat16 always uses it.
         """
         import numpy as np
 
@@ -413,12 +414,15 @@ class Tagger:
     def _probabilities(self, batch: dict[str, np.ndarray], bf16: bool) -> np.ndarray:
         import torch
 
-        inputs = {key: torch.from_numpy(batch[key]) for key in ("input_ids", "bbox", "attention_mask")}
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
+        from docfields.device import autocast, model_device, to_device, use_bf16
+
+        device = model_device(self.model)
+        inputs = to_device({key: torch.from_numpy(batch[key]) for key in ("input_ids", "bbox", "attention_mask")},
+                           device)  # fmt: skip
         self.model.eval()
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(device, use_bf16(device, cpu_default=bf16)):
             logits = self.model(**inputs).logits
-        return torch.softmax(logits.float(), dim=-1).numpy()
+        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
     def save(self, path: str | Path) -> Path:
         """Write the model, tokenizer, field configuration and card into a local directory."""
@@ -435,14 +439,17 @@ class Tagger:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> Tagger:
-        """Load a directory written by ``save``; errors name the directory and what is wrong.
+    def load(cls, path: str | Path, device: str = "auto") -> Tagger:
+        """Load a directory written by ``save`` onto ``device`` (``docfields.device``); errors name the directory.
 
         The word temperature comes from the directory's ``calibration.json`` when it has one (1.0 else).
 
-        >>> tagger = Tagger.load("models/cord")  # doctest: +SKIP
+        >>> tagger = Tagger.load("models/cord", device="cpu")  # doctest: +SKIP
         """
+        from docfields.device import resolve_device
         from docfields.fields.calibration import FieldCalibration
+
+        target = resolve_device(device)  # a bad choice fails before the weights are read
 
         path = Path(path)
         for name in ("config.json", CARD_FILE, FIELDS_FILE):
@@ -455,7 +462,7 @@ class Tagger:
         fields = read_fields(str(path / FIELDS_FILE))
         if field_names(fields, str(path / FIELDS_FILE)) != card.field_names:
             raise ModelError(f"{path}: {FIELDS_FILE} and {CARD_FILE} name different fields")
-        tagger = cls(load_checkpoint(str(path)), _load_tokenizer(str(path)), card, fields)
+        tagger = cls(load_checkpoint(str(path)).to(target), _load_tokenizer(str(path)), card, fields)
         calibration = FieldCalibration.load(path)  # models calibrated by `docfields calibrate` or their training
         if calibration is not None:
             tagger.temperature = calibration.temperature

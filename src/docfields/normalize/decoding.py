@@ -49,25 +49,27 @@ def greedy_decode(
     attention_mask: torch.Tensor,
     max_new_tokens: int,
 ) -> torch.Tensor:
-    """Greedy token ids (B, <= max_new_tokens); rows that ended are padded after their EOS."""
+    """Greedy token ids (B, <= max_new_tokens) on ``input_ids``' device (the model's); rows that ended are
+    padded after their EOS."""
     import torch
 
     cfg, dec = model.config, model.decoder
-    batch, n_heads, d_kv = input_ids.shape[0], cfg.num_heads, cfg.d_kv
+    batch, n_heads, d_kv, device = input_ids.shape[0], cfg.num_heads, cfg.d_kv, input_ids.device
     encoded = model.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     cross = []
     for block in dec.block:
         att = block.layer[1].EncDecAttention
         cross.append((_heads(att.k(encoded), n_heads, d_kv), _heads(att.v(encoded), n_heads, d_kv)))
     q_dtype = cross[0][0].dtype
-    enc_bias = torch.zeros(batch, 1, 1, input_ids.shape[1])
+    enc_bias = torch.zeros(batch, 1, 1, input_ids.shape[1], device=device)
     enc_bias.masked_fill_(~attention_mask.bool()[:, None, None, :], torch.finfo(torch.float32).min)
     self_bias = dec.block[0].layer[0].SelfAttention.compute_bias(max_new_tokens, max_new_tokens).float()
-    keys = [torch.zeros(batch, n_heads, max_new_tokens, d_kv, dtype=q_dtype) for _ in dec.block]
+    keys = [torch.zeros(batch, n_heads, max_new_tokens, d_kv, dtype=q_dtype, device=device) for _ in dec.block]
     values = [torch.zeros_like(k) for k in keys]
-    token = torch.full((batch,), getattr(cfg, "decoder_start_token_id", None) or PAD_ID, dtype=torch.long)
-    out = torch.full((batch, max_new_tokens), PAD_ID, dtype=torch.long)
-    done = torch.zeros(batch, dtype=torch.bool)
+    start = getattr(cfg, "decoder_start_token_id", None) or PAD_ID
+    token = torch.full((batch,), start, dtype=torch.long, device=device)
+    out = torch.full((batch, max_new_tokens), PAD_ID, dtype=torch.long, device=device)
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
     for step in range(max_new_tokens):
         x = dec.embed_tokens(token)[:, None, :]
         for i, block in enumerate(dec.block):

@@ -249,8 +249,11 @@ def _exposed_model(name: str, models: Mapping[str, str], spec: str) -> str:
     )
 
 
-def load_generator(location: str, generators: MutableMapping[str, TextGenerator] | None = None) -> TextGenerator:
-    """A local model directory or a service URL; kept in ``generators`` (the caller's cache) when given."""
+def load_generator(
+    location: str, generators: MutableMapping[str, TextGenerator] | None = None, device: str = "auto"
+) -> TextGenerator:
+    """A local model directory (loaded onto ``device``) or a service URL; kept in ``generators`` (the caller's
+    cache) when given."""
     if generators is not None and location in generators:
         return generators[location]
     if location.startswith(_URL_SCHEMES):
@@ -258,13 +261,15 @@ def load_generator(location: str, generators: MutableMapping[str, TextGenerator]
     else:
         from docfields.normalize.seq2seq import Seq2SeqModel
 
-        generator = Seq2SeqModel.load(location)
+        generator = Seq2SeqModel.load(location, device)
     if generators is not None:
         generators[location] = generator
     return generator
 
 
-def _date_normalizer(spec: str, generators: MutableMapping[str, TextGenerator] | None) -> Normalizer:
+def _date_normalizer(
+    spec: str, generators: MutableMapping[str, TextGenerator] | None, device: str = "auto"
+) -> Normalizer:
     target, options = parse_rule_spec(spec)
     order = options.get("order", "").upper() or None
     if order not in (None, "MDY", "DMY"):
@@ -275,7 +280,7 @@ def _date_normalizer(spec: str, generators: MutableMapping[str, TextGenerator] |
         raise UnknownNormalizerError(f"{spec}: pivot must be a whole number") from exc
     if "model" not in options:
         return DateRuleNormalizer(target, order=order, year_pivot=pivot)  # type: ignore[arg-type]
-    generator = load_generator(options["model"], generators)
+    generator = load_generator(options["model"], generators, device)
     card = getattr(generator, "card", None)
     template = getattr(card, "prompt_template", None) or DEFAULT_PROMPT_TEMPLATE
     return HybridDateNormalizer(target, generator, template, pivot, order)  # type: ignore[arg-type]
@@ -286,6 +291,7 @@ def resolve_normalizer(
     prompt: str | None = None,
     allowed_urls: Sequence[str] | None = None,
     generators: MutableMapping[str, TextGenerator] | None = None,
+    device: str = "auto",
 ) -> Normalizer:
     """The normalizer a field configuration names.
 
@@ -297,6 +303,7 @@ def resolve_normalizer(
             configuration, on the command line).
         generators: The caller's loaded models and service clients by location, reused and
             filled; None loads afresh.
+        device: Where a model loads (``docfields.device``); services run where they run.
 
     Raises:
         UnknownNormalizerError: when ``spec`` is none of the three kinds.
@@ -306,11 +313,11 @@ def resolve_normalizer(
     if allowed_urls is not None:
         check_normalizer_urls(spec, allowed_urls)
     if spec.startswith("date:"):
-        return _date_normalizer(spec, generators)
+        return _date_normalizer(spec, generators, device)
     if spec.startswith(_URL_SCHEMES):
         return GeneratorNormalizer(spec, load_generator(spec, generators), prompt or "", source="service")
     if Path(spec).is_dir():
-        return GeneratorNormalizer(spec, load_generator(spec, generators), prompt or "")
+        return GeneratorNormalizer(spec, load_generator(spec, generators, device), prompt or "")
     raise UnknownNormalizerError(
         f"{spec!r} is not a normalizer: use date:<FORMAT> (e.g. date:YYYY-MM-DD), "
         "an http(s) URL, or an existing model directory"

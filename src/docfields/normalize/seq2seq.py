@@ -159,28 +159,42 @@ class Seq2SeqModel:
         """Forget the bfloat16 inference copy; call after changing the weights (training)."""
         self._bf16 = None
 
-    def _net(self, bf16: bool) -> T5ForConditionalGeneration:
-        """The network to run: the model itself, or (once made) a bfloat16 copy of it.
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are: inputs go there, outputs come back to the CPU."""
+        from docfields.device import model_device
 
-        Casting the weights once beats autocast, which re-casts every weight on every call.
+        return model_device(self.model)
+
+    def _net(self, bf16: bool) -> T5ForConditionalGeneration:
+        """The network to run: the model itself, or (once made) a bfloat16 copy of it, on the model's device.
+
+        Casting the weights once beats autocast, which re-casts every weight on every call. ``bf16``
+        is the CPU's choice; a GPU with native bfloat16 always runs the copy (``use_bf16``).
         """
         import copy
 
         import torch
 
-        if not bf16:
+        from docfields.device import use_bf16
+
+        if not use_bf16(self.device, cpu_default=bf16):
             return self.model.eval()
         if self._bf16 is None:
             self._bf16 = copy.deepcopy(self.model).eval().to(torch.bfloat16)
         return self._bf16
 
     @classmethod
-    def load(cls, path: str | Path) -> Seq2SeqModel:
-        """Load a directory written by ``save`` (or any T5 directory with a byte vocabulary).
+    def load(cls, path: str | Path, device: str = "auto") -> Seq2SeqModel:
+        """Load a directory written by ``save`` (or any T5 directory with a byte vocabulary) onto ``device``.
 
         Raises:
             NormalizerError: naming the directory when it is missing or unusable.
+            ModelError: ``device`` is unknown, or ``cuda`` where torch sees no GPU.
         """
+        from docfields.device import resolve_device
+
+        target = resolve_device(device)
         path = Path(path)
         if not (path / "config.json").exists():
             raise NormalizerError(f"{path}: not a model directory (no config.json)")
@@ -190,7 +204,7 @@ class Seq2SeqModel:
                 card = ModelCard.model_validate_json((path / CARD_FILE).read_text(encoding="utf-8"))
             except ValidationError as exc:
                 raise NormalizerError(f"{path / CARD_FILE}: invalid model card: {exc}") from exc
-        return cls(build_model(str(path)), card)
+        return cls(build_model(str(path)).to(target), card)
 
     def save(self, path: str | Path) -> Path:
         """Write ``save_pretrained`` files, a ByT5 tokenizer config and the card."""
@@ -217,7 +231,8 @@ class Seq2SeqModel:
             texts: Prompts, e.g. ``Convert dates to YYYY-MM-DD: 12/31/00``.
             batch_size: Prompts per forward pass.
             decoding: ``loop`` (our cached greedy loop, fastest) or ``hf`` (``generate``).
-            bf16: Run matrix products in bfloat16 (CPU autocast): faster, same answers here.
+            bf16: Run in bfloat16 on the CPU: faster, same answers here (a GPU with native bfloat16
+                always does).
         """
         import torch
 
@@ -228,7 +243,7 @@ class Seq2SeqModel:
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
                 ids = self._generate_ids(net, [texts[i] for i in chunk], decoding)
-                for i, row in zip(chunk, ids.tolist(), strict=True):
+                for i, row in zip(chunk, ids.cpu().tolist(), strict=True):
                     outputs[i] = self.codec.decode(row)
         return outputs
 
@@ -237,7 +252,7 @@ class Seq2SeqModel:
     ) -> torch.Tensor:
         import torch
 
-        ids = torch.from_numpy(self.codec.encode_batch(texts, self.card.max_source_length))
+        ids = torch.from_numpy(self.codec.encode_batch(texts, self.card.max_source_length)).to(self.device)
         mask = ids.ne(PAD_ID)
         if decoding == "hf":
             out = net.generate(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from docfields import storage
+from docfields.device import DEVICE_HELP, DeviceChoice
 from docfields.errors import NormalizerError
 from docfields.hflogging import quiet_transformers
 from docfields.normalize.pairs import TextPairs, read_pairs
@@ -77,7 +78,12 @@ class TrainOptions(BaseModel):
         default=True, description="Give each frequent prompt prefix (text up to ': ') one id"
     )
     seed: int = 1337
-    bf16: bool = Field(default=True, description="bfloat16 autocast for forward and backward")
+    bf16: bool = Field(
+        default=True,
+        description="bfloat16 autocast for forward and backward on the CPU (a GPU uses it where it computes "
+        "bf16 natively)",
+    )
+    device: DeviceChoice = Field(default="auto", description=DEVICE_HELP)
     resume: bool = Field(default=False, description="Continue from the last checkpoint")
 
 
@@ -193,8 +199,10 @@ def _last_checkpoint(output: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def _start(options: TrainOptions, train: TextPairs) -> tuple[Seq2SeqModel, _State, dict | None]:
-    """A fresh model, or the last checkpoint's model, state and optimizer when resuming."""
+def _start(
+    options: TrainOptions, train: TextPairs, device: torch.device
+) -> tuple[Seq2SeqModel, _State, dict | None]:
+    """A fresh model, or the last checkpoint's model, state and optimizer when resuming, on ``device``."""
     import torch
 
     output = Path(options.output)
@@ -207,11 +215,12 @@ def _start(options: TrainOptions, train: TextPairs) -> tuple[Seq2SeqModel, _Stat
     if checkpoint is None:
         if options.resume:
             logger.warning("no checkpoint in %s: starting from scratch", output)
-        return Seq2SeqModel(build_model(options.base, options.seed), card), _State(), None
+        return Seq2SeqModel(build_model(options.base, options.seed).to(device), card), _State(), None
     logger.info("resuming from %s", checkpoint)
-    saved = torch.load(checkpoint / STATE_FILE, weights_only=False)
+    # A run checkpointed on a GPU resumes on the CPU too: the optimizer moves its state to the weights.
+    saved = torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=False)
     state = _State(**saved["state"])
-    return Seq2SeqModel(build_model(str(checkpoint)), card), state, saved
+    return Seq2SeqModel(build_model(str(checkpoint)).to(device), card), state, saved
 
 
 def _save_checkpoint(model: Seq2SeqModel, state: _State, optimizer, options: TrainOptions) -> None:  # noqa: ANN001
@@ -256,21 +265,28 @@ def _eval_and_keep(model, held_out, state, optimizer, options, notify) -> bool: 
 def train_seq2seq(options: TrainOptions, on_event: Callable[[TrainEvent], None] | None = None) -> TrainResult:
     """Train, evaluating every ``eval_every`` steps; the best model ends up in ``options.output``.
 
+    The model and its batches go to ``options.device`` (``docfields.device``), bf16 where that
+    device computes it natively; on the CPU ``options.bf16`` decides, as before devices existed.
+
     Raises:
         NormalizerError: when the data cannot be read or the base model cannot be built.
+        ModelError: ``cuda`` where torch sees no GPU (before the data is read).
     """
     import torch
 
+    from docfields.device import resolve_device
+
+    device = resolve_device(options.device)
     notify = on_event or (lambda event: None)
     train, held_out = _load_data(options)
-    model, state, saved = _start(options, train)
+    model, state, saved = _start(options, train, device)
     torch.manual_seed(options.seed + state.step)
     net = model.model.train()
     optimizer = torch.optim.AdamW(
         _param_groups(net, options), lr=options.learning_rate, betas=(0.9, 0.98), fused=True
     )  # fused: one kernel for all parameters, 5 ms of a 250 ms step
     if saved is not None:
-        optimizer.load_state_dict(saved["optimizer"])
+        optimizer.load_state_dict(saved["optimizer"])  # its state moves to the parameters' device
     batches = _batches(len(train), options.batch_size, options.seed, state.step)
     began = time.perf_counter() - state.elapsed
     loss_avg = None
@@ -317,11 +333,13 @@ def _param_groups(net, options: TrainOptions) -> list[dict]:  # noqa: ANN001
 def _train_step(model, train, rows, optimizer, options: TrainOptions, state: _State) -> float:  # noqa: ANN001
     import torch
 
+    from docfields.device import autocast, to_device, use_bf16
+
     factor = _lr_factor(options, state.step, state.elapsed)
     for group in optimizer.param_groups:
         group["lr"] = options.learning_rate * factor * group["scale"]
-    batch = _batch_tensors(model, train, rows)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=options.bf16):
+    batch = to_device(_batch_tensors(model, train, rows), model.device)
+    with autocast(model.device, use_bf16(model.device, cpu_default=options.bf16)):
         loss = model.model(**batch).loss
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.model.parameters(), 1.0)
@@ -332,7 +350,7 @@ def _train_step(model, train, rows, optimizer, options: TrainOptions, state: _St
 
 def _finish(options: TrainOptions, state: _State, held_out: TextPairs, notify) -> TrainResult:  # noqa: ANN001
     """Reload the best model, score it on the whole eval set, and record it in its card."""
-    best = Seq2SeqModel.load(options.output)
+    best = Seq2SeqModel.load(options.output, options.device)
     final = evaluate(best, held_out)
     best.card = best.card.model_copy(update={"eval_accuracy": final, "train_seconds": round(state.elapsed, 1)})
     storage.write_text_atomic(
