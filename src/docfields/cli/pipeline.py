@@ -15,6 +15,7 @@ from rich.markup import escape
 from docfields.cli.fields import ENDPOINT_HELP
 from docfields.cli.main import app
 from docfields.cli.output import console, fail_on_error, require_extra
+from docfields.device import DEVICE_HELP
 
 if TYPE_CHECKING:
     from docfields.pipeline import PipelineSettings, ProcessedFile, ProcessSummary, WatchEvent
@@ -53,6 +54,21 @@ REVIEW_TARGET_HELP = (
     "it. Needs a calibrated model (`docfields calibrate`); without one the raw rule applies."
 )
 AUDIT_RATE_HELP = "Share of documents that would be done sent to review anyway, to measure accuracy (/metrics)."
+PIPELINE_DEVICE_HELP = DEVICE_HELP + " Holds the worker processes too; with --ray the models run on the CPU."
+
+
+def hold_device(device: str, ray: str | None) -> None:
+    """Hold the models of this process, its workers and Ray's to ``device`` (``process``, ``watch``, ``serve``).
+
+    Ray's actors and replicas request no GPUs, so ``cuda`` with ``--ray`` is refused rather than ignored.
+    """
+    from docfields.device import confine_processes
+
+    if ray is not None:
+        from docfields.cluster.connect import check_ray_device
+
+        check_ray_device(device)
+    confine_processes(device)
 
 
 def parse_review_target(value: str | None) -> float | dict[str, float] | None:
@@ -108,6 +124,7 @@ def process(
         "The store stays here; HOME (originals, artifacts) must be reachable from every node.",
     ),  # fmt: skip
     normalizer_endpoint: Annotated[list[str] | None, typer.Option("--normalizer-endpoint", help=ENDPOINT_HELP)] = None,
+    device: str = typer.Option("auto", help=PIPELINE_DEVICE_HELP),
 ) -> None:
     """OCR, tag and extract the fields of documents; print them and write one result JSON each.
 
@@ -120,6 +137,8 @@ def process(
 
     from docfields.pipeline import DocState, DocumentStatus, Pipeline, process_files
 
+    with fail_on_error():
+        hold_device(device, ray)  # before Ray starts or a model loads
     with fail_on_error(), executor_for(ray) as executor:
         ocr = ocr_settings(engine, languages, dpi, quality)
         review = review_settings(review_threshold, review_target, audit_rate)
@@ -237,6 +256,7 @@ def watch(
     audit_rate: float = typer.Option(0.02, min=0.0, max=1.0, help=AUDIT_RATE_HELP),
     home: str = typer.Option(".docfields", envvar="DOCFIELDS_HOME", help=HOME_HELP),
     normalizer_endpoint: Annotated[list[str] | None, typer.Option("--normalizer-endpoint", help=ENDPOINT_HELP)] = None,
+    device: str = typer.Option("auto", help=PIPELINE_DEVICE_HELP),
 ) -> None:
     """Process new files of DIR as they arrive; results go to OUT, bad files to the quarantine folder.
 
@@ -256,6 +276,7 @@ def watch(
             console.print(f"[red]quarantined[/red] {moved}: {escape(str(status.error))}", highlight=False)
 
     with fail_on_error():
+        hold_device(device, None)
         ocr = ocr_settings(engine, languages, dpi, quality)
         review = review_settings(review_threshold, review_target, audit_rate)
         pipeline = Pipeline(_settings(home, ocr, model, fields, review, normalizer_endpoint))

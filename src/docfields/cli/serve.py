@@ -13,10 +13,12 @@ from docfields.cli.pipeline import (
     AUDIT_RATE_HELP,
     DPI_HELP,
     LANGUAGES_HELP,
+    PIPELINE_DEVICE_HELP,
     QUALITY_HELP,
     REVIEW_TARGET_HELP,
     REVIEW_THRESHOLD_HELP,
     Quality,
+    hold_device,
     ocr_settings,
     review_settings,
 )
@@ -103,6 +105,7 @@ def serve(
         typer.Option("--allowed-root", help="Local folder async invocations may read from and write to, "
                      "repeatable (fsspec URLs are always allowed)."),
     ] = None,
+    device: str = typer.Option("auto", help=PIPELINE_DEVICE_HELP),
 ) -> None:
     """Serve the pipeline and each stage over HTTP; API docs at http://HOST:PORT/docs."""
     if autoscaling is not None and ray is None:
@@ -117,6 +120,7 @@ def serve(
     models = dict(parse_model_option(value) for value in model or [])
     normalizer_models = dict(parse_model_option(value, "--normalizer-model") for value in normalizer_model or [])
     with fail_on_error():
+        hold_device(device, ray)  # the service's models, its pipeline workers' and Ray's
         tagger = next(iter(models.values()), None)
         ocr = ocr_settings(engine, languages, dpi, quality)
         review = review_settings(review_threshold, review_target, audit_rate)
