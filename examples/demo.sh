@@ -41,7 +41,7 @@ if [ -f "$out/model/config.json" ]; then
     echo "reusing $out/model (delete it to train again)"
 else
     $docfields train ner --manifest "$out/train-ocr/manifest.jsonl" --fields "$fields" -o "$out/model" \
-        --max-minutes "$train_minutes" --batch-size 16 --learning-rate 4e-3 --validation-share 0.2 \
+        --max-minutes "$train_minutes" --selection-share 0.2 \
         --review-target "$review_target"
 fi
 

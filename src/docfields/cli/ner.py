@@ -20,14 +20,17 @@ def train_ner_command(
     manifest: str = typer.Option(..., help="Ground Truth manifest of the annotated training pages."),
     fields: str = typer.Option(..., help="Field configuration (JSON list, ClassId 0..n-1)."),
     out: str = typer.Option(..., "--out", "-o", help="Model directory to write."),
-    validation: str | None = typer.Option(None, help="Held-out manifest (default: a share of the documents)."),
-    validation_share: float = typer.Option(0.1, min=0.0, max=0.9, help="Documents held out without --validation: "
-                                           "the best epoch is picked and the calibration fitted on them."),  # fmt: skip
+    validation: str | None = typer.Option(None, help="Held-out manifest, only scored (and calibrated on)."),
+    selection_share: float = typer.Option(0.1, "--selection-share", "--validation-share", min=0.0, max=0.9,
+                                          help="Training documents held out to pick the best checkpoint "
+                                               "(and, without --validation, to score and calibrate on)."),  # fmt: skip
     base: str = typer.Option("layoutlm-mini", help="Named config, checkpoint directory or hub name."),
-    epochs: float = typer.Option(80.0, min=0.01),
+    epochs: float | None = typer.Option(None, min=0.01, help="Default: until --max-minutes runs out, else 80."),
     max_steps: int | None = typer.Option(None, min=1, help="Stop after this many steps."),
-    batch_size: int | None = typer.Option(None, min=1, help="Windows per step (default: 4096 tokens' worth)."),
-    learning_rate: float | None = typer.Option(None, help="Default 2e-3 from scratch, 5e-5 from a checkpoint."),
+    batch_size: int | None = typer.Option(None, min=1, help="Windows per step (default: 2048 tokens' worth, 16 "
+                                          "windows of the default model)."),  # fmt: skip
+    learning_rate: float | None = typer.Option(None, help="Default 4e-3 from scratch or a `train mlm` base, 5e-5 "
+                                               "from other checkpoints."),  # fmt: skip
     patience: int = typer.Option(20, min=1, help="Evaluations without progress before stopping."),
     max_minutes: float | None = typer.Option(None, help="Time budget; the learning rate decays to fit it."),
     max_length: int | None = typer.Option(None, min=8, help="Tokens per window (default: what the model takes)."),
@@ -54,7 +57,7 @@ def train_ner_command(
         check_device(device)  # cuda without a GPU fails now, not after the pages are read
         options = NerTrainOptions(
             manifest=manifest, fields=fields, output=out, validation_manifest=validation,
-            validation_share=validation_share, base=base,
+            selection_share=selection_share, base=base,
             epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
             patience=patience, max_minutes=max_minutes, max_length=max_length, other_weight=other_weight,
             box_level=box_level, token_dropout=token_dropout, box_shift=box_shift, box_dropout=box_dropout,
@@ -67,29 +70,25 @@ def train_ner_command(
 
 
 def _print_result(result: NerTrainResult) -> None:
-    from rich.table import Table
+    from docfields.cli.evaluate import print_field_scores
 
     console.print(
         f"saved {result.output}: {result.train_pages} training pages, {result.steps} steps, "
-        f"{result.epochs:.1f} epochs, {result.seconds:.1f} s ({result.train_pages_per_second:.1f} pages/s)"
+        f"{result.epochs:.1f} epochs, {result.seconds:.1f} s ({result.train_pages_per_second:.1f} pages/s); "
+        f"stopped by {result.stopped}; best checkpoint picked on {result.selection_pages} selection pages"
     )
-    if result.word_metrics is not None:
-        m = result.word_metrics
-        console.print(f"validation ({result.validation_pages} pages): word accuracy {m.acc:.4f}, "
-                      f"focus accuracy {m.focus_acc:.4f}, chance entity F1 {result.chance_f1:.4f}")  # fmt: skip
+    if result.evaluation is None:
+        return
+    m, held_out = result.evaluation.word_metrics, result.scored_on == "validation"
+    console.print(f"{'validation' if held_out else 'selection slice (not held out)'} ({result.validation_pages} "
+                  f"pages): word accuracy {result.evaluation.word_accuracy:.4f}, focus accuracy {m.focus_acc:.4f}, "
+                  f"chance entity F1 {result.chance_f1:.4f}")  # fmt: skip
     if result.calibration is not None:
         from docfields.cli.calibrate import print_report
 
         print_report(result.calibration)
-    if not result.field_scores:
-        return
-    table = Table(title="Entities per field (validation)")
-    for column in ("field", "precision", "recall", "F1", "true", "predicted"):
-        table.add_column(column, justify="left" if column == "field" else "right")
-    for score in result.field_scores:
-        table.add_row(score.name, f"{score.precision:.3f}", f"{score.recall:.3f}", f"{score.f1:.3f}",
-                      str(score.support), str(score.predicted))  # fmt: skip
-    console.print(table)
+    where = "validation" if held_out else "selection slice"
+    print_field_scores(result.evaluation.field_scores, f"Entities per field ({where})")
 
 
 @app.command()

@@ -40,7 +40,7 @@ from docfields.ner.model import (
     train_wordpiece,
     window_length,
 )
-from docfields.ner.train import NerTrainOptions, NerTrainResult, WindowCollator, load_examples, score_tagger, train_ner
+from docfields.ner.train import NerTrainOptions, NerTrainResult, WindowCollator, load_examples, train_ner
 
 __all__ = [
     "DEFAULT_BASE",
@@ -80,7 +80,6 @@ __all__ = [
     "page_example",
     "plan_windows",
     "read_fields",
-    "score_tagger",
     "split_by_document",
     "token_metrics",
     "train_ner",

@@ -53,7 +53,8 @@ from docfields.ner.data import (
     shift_boxes,
     split_by_document,
 )
-from docfields.ner.metrics import FieldScore, TokenMetrics, chance_entity_f1, entity_scores, token_metrics
+from docfields.ner.evaluate import NerEvaluation, evaluate_tagger
+from docfields.ner.metrics import chance_entity_f1, entity_scores, token_metrics
 from docfields.ner.model import (
     DEFAULT_BASE,
     DEFAULT_BOX_LEVEL,
@@ -167,8 +168,9 @@ class NerTrainResult(BaseModel):
     epochs: float
     seconds: float
     train_pages_per_second: float
-    word_metrics: TokenMetrics | None = None
-    field_scores: list[FieldScore] = Field(default_factory=list)
+    evaluation: NerEvaluation | None = Field(
+        default=None, description="The saved model on the scored pages, as `docfields evaluate ner` reports it"
+    )
     chance_f1: float | None = Field(default=None, description="Micro entity F1 of frequency guessing")
     calibration: CalibrationReport | None = Field(
         default=None, description="calibration.json fitted on the validation documents: how honest, what review costs"
@@ -400,17 +402,6 @@ def _trainer(tagger: Tagger, options: NerTrainOptions, train: list[EncodedWindow
     return trainer
 
 
-def score_tagger(
-    tagger: Tagger, examples: Sequence[PageExample], batch_size: int = 16
-) -> tuple[TokenMetrics, list[FieldScore]]:
-    """Word accuracy and focus accuracy, and entity scores per field, on labelled pages."""
-    probabilities = tagger.predict(examples, batch_size=batch_size)
-    predicted = [rows.argmax(axis=1) for rows in probabilities]
-    labels = [np.asarray(example.labels) for example in examples]
-    scores = entity_scores(predicted, labels, tagger.card.field_names)
-    return token_metrics(predicted, labels, tagger.other_class), scores
-
-
 def train_ner(options: NerTrainOptions) -> NerTrainResult:
     """Train, keep the best epoch, score it per field and save it to ``options.output``.
 
@@ -446,7 +437,7 @@ def train_ner(options: NerTrainOptions) -> NerTrainResult:
         train_pages_per_second=len(train) * float(trainer.state.epoch or 0.0) / max(seconds, 1e-9),
     )  # fmt: skip
     if scored:
-        result.word_metrics, result.field_scores = score_tagger(tagger, scored, options.eval_batch_size)
+        result.evaluation = evaluate_tagger(tagger, scored, options.eval_batch_size)
         result.chance_f1 = chance_entity_f1([e.labels or () for e in scored], tagger.num_labels, options.seed)
     from docfields.fields.calibration import CALIBRATION_FILE
     from docfields.fields.heldout import calibration_report
