@@ -25,6 +25,7 @@ from docfields.ner.data import (
     word_box,
 )
 from docfields.ner.enrich import ENRICH_KEYS, EnrichOptions, enrich, enrich_file, enrich_request
+from docfields.ner.evaluate import NerEvaluation, evaluate_ner, evaluate_predictions, evaluate_tagger
 from docfields.ner.metrics import FieldScore, TokenMetrics, chance_entity_f1, entity_scores, entity_spans, token_metrics
 from docfields.ner.model import (
     DEFAULT_BASE,
@@ -52,6 +53,7 @@ __all__ = [
     "EnrichOptions",
     "FieldScore",
     "ModelError",
+    "NerEvaluation",
     "NerTrainOptions",
     "NerTrainResult",
     "PageExample",
@@ -70,6 +72,9 @@ __all__ = [
     "enrich_file",
     "enrich_request",
     "entity_scores",
+    "evaluate_ner",
+    "evaluate_predictions",
+    "evaluate_tagger",
     "entity_spans",
     "field_names",
     "label_maps",
