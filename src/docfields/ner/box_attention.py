@@ -14,6 +14,8 @@ unseen documents; places do not. The bias costs two small tables (buckets x head
 out of the embeddings (every word gets the zero box there), so the model sees relations only.
 Its weights keep LayoutLM's names plus ``box_attention_bias.*``: a plain ``LayoutLMForTokenClassification``
 loads them without the bias (and says so); ``load_checkpoint`` picks this class from the config.
+``LayoutLMMaskedLMWithBoxBias`` is the same encoder under a masked-word head, for pre-training
+(``docfields.ner.pretrain``); ``BoxBiasMixin`` is what the two share.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
-from transformers import LayoutLMConfig, LayoutLMForTokenClassification
+from transformers import LayoutLMConfig, LayoutLMForMaskedLM, LayoutLMForTokenClassification
 from transformers.models.layoutlm.modeling_layoutlm import LayoutLMSelfAttention
 
 CONFIG_KEY = "box_attention"  # the config attribute that holds BoxAttention
@@ -91,11 +93,20 @@ class BiasedSelfAttention(LayoutLMSelfAttention):
         return super().forward(hidden_states, attention_mask, **kwargs)
 
 
-class LayoutLMWithBoxBias(LayoutLMForTokenClassification):
-    """LayoutLM token classification whose attention sees relative word positions (see module doc)."""
+class BoxBiasMixin:
+    """The box bias of a LayoutLM model with a ``layoutlm`` encoder: shared by the tagger and its pre-training.
 
-    def __init__(self, config: LayoutLMConfig) -> None:
-        super().__init__(config)
+    ``install_box_bias`` replaces every layer's self-attention by ``BiasedSelfAttention`` and adds
+    ``box_attention_bias``; ``box_inputs`` turns the boxes of a call into that bias (and zeroes
+    the boxes of the embeddings unless ``absolute_boxes``). Both head classes keep the same weight
+    names, so a pre-trained encoder loads into a tagger key for key.
+    """
+
+    layoutlm: Any
+    post_init: Any
+
+    def install_box_bias(self, config: LayoutLMConfig) -> None:
+        """Swap in biased attention and the bias tables; call from ``__init__`` after the base class's."""
         self.settings = BoxAttention.model_validate(getattr(config, CONFIG_KEY, None) or {})
         for layer in self.layoutlm.encoder.layer:
             layer.attention.self = BiasedSelfAttention(config)
@@ -103,6 +114,21 @@ class LayoutLMWithBoxBias(LayoutLMForTokenClassification):
         self.post_init()  # initializes the new attention weights as the rest
         nn.init.zeros_(self.box_attention_bias.x_buckets.weight)
         nn.init.zeros_(self.box_attention_bias.y_buckets.weight)
+
+    def box_inputs(self, bbox: torch.Tensor | None, kwargs: dict[str, Any]) -> torch.Tensor | None:
+        """The boxes to hand LayoutLM's forward; puts the attention bias into ``kwargs`` as ``box_bias``."""
+        if bbox is None:
+            return None
+        kwargs["box_bias"] = self.box_attention_bias(bbox)
+        return bbox if self.settings.absolute_boxes else torch.zeros_like(bbox)
+
+
+class LayoutLMWithBoxBias(BoxBiasMixin, LayoutLMForTokenClassification):
+    """LayoutLM token classification whose attention sees relative word positions (see module doc)."""
+
+    def __init__(self, config: LayoutLMConfig) -> None:
+        super().__init__(config)
+        self.install_box_bias(config)
 
     def forward(
         self,
@@ -113,11 +139,47 @@ class LayoutLMWithBoxBias(LayoutLMForTokenClassification):
         **kwargs: Any,
     ) -> Any:
         """LayoutLM's forward; ``labels`` is named because the Trainer finds label columns in this signature."""
-        if bbox is not None:
-            kwargs["box_bias"] = self.box_attention_bias(bbox)
-            if not self.settings.absolute_boxes:
-                bbox = torch.zeros_like(bbox)
+        bbox = self.box_inputs(bbox, kwargs)
         return super().forward(input_ids=input_ids, bbox=bbox, attention_mask=attention_mask, labels=labels, **kwargs)
+
+
+class LayoutLMMaskedLMWithBoxBias(BoxBiasMixin, LayoutLMForMaskedLM):
+    """LayoutLM masked language model with the tagger's box bias: pre-training for ``LayoutLMWithBoxBias``.
+
+    With ``layout_classes`` in the config (``docfields.ner.pretrain``: the layout objective) a
+    small ``layout_head`` also predicts, from the encoder output, each masked word's layout class
+    (``layout_labels``, -100 where none); its loss is added to the masked-word loss. The tagger
+    loads ``layoutlm.*`` and ``box_attention_bias.*`` and leaves ``cls.*`` and ``layout_head.*``.
+    """
+
+    def __init__(self, config: LayoutLMConfig) -> None:
+        super().__init__(config)
+        classes = int(getattr(config, "layout_classes", 0) or 0)
+        self.layout_head = nn.Linear(config.hidden_size, classes) if classes else None
+        self.install_box_bias(config)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        bbox: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        layout_labels: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Masked-word logits (and ``layout_logits``); the loss sums both objectives when labels are given."""
+        bbox = self.box_inputs(bbox, kwargs)
+        wants_layout = self.layout_head is not None
+        kwargs["output_hidden_states"] = wants_layout or kwargs.get("output_hidden_states", False)
+        output = super().forward(input_ids=input_ids, bbox=bbox, attention_mask=attention_mask, labels=labels, **kwargs)
+        if wants_layout:
+            output["layout_logits"] = self.layout_head(output.hidden_states[-1])
+            if layout_labels is not None and output.loss is not None:
+                logits = output["layout_logits"].float()
+                output.loss = output.loss + nn.functional.cross_entropy(
+                    logits.view(-1, logits.shape[-1]), layout_labels.view(-1), ignore_index=-100
+                )
+        return output
 
 
 def has_box_bias(config: Any) -> bool:
