@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from docfields.annotations.model import PageAnnotation
-from docfields.device import DeviceChoice, resolve_device
+from docfields.device import DeviceChoice
 from docfields.errors import AnnotationError, ModelError
 from docfields.ner.data import PageExample
 from docfields.ner.metrics import (
@@ -174,8 +174,7 @@ def evaluate_ner(
     """
     from docfields.ner.train import load_examples
 
-    resolve_device(device)  # a bad choice, or cuda without a GPU, fails before the model loads
-    tagger = Tagger.load(model)
+    tagger = Tagger.load(model, device)
     names = tagger.card.field_names
     check_manifest_fields(manifest, names, label_attribute, fields, model)
     examples = load_examples(manifest, len(names), label_attribute)
