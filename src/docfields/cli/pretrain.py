@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from docfields.cli.main import train_app
 from docfields.cli.output import console, fail_on_error, require_extra
+from docfields.device import DEVICE_HELP
 
 if TYPE_CHECKING:
     from docfields.ner.pretrain import MlmTrainResult
@@ -35,7 +36,7 @@ def train_mlm_command(
     vocab_size: int = typer.Option(8000, min=100, help="WordPiece vocabulary trained on the pages."),
     seed: int = typer.Option(1337),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in OUT/checkpoints."),
-    device: str = typer.Option("auto", help="auto (a GPU when torch sees one), cpu or cuda."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     bf16: bool = typer.Option(False, help="bfloat16 autocast on the CPU (a GPU uses it where supported)."),
 ) -> None:
     """Pre-train the tagger's encoder on unlabelled pages (masked words), for `train ner --base`."""
