@@ -27,6 +27,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from transformers import LayoutLMConfig, LayoutLMForMaskedLM, LayoutLMForTokenClassification
+from transformers.modeling_outputs import MaskedLMOutput
 from transformers.models.layoutlm.modeling_layoutlm import LayoutLMSelfAttention
 
 CONFIG_KEY = "box_attention"  # the config attribute that holds BoxAttention
@@ -146,10 +147,13 @@ class LayoutLMWithBoxBias(BoxBiasMixin, LayoutLMForTokenClassification):
 class LayoutLMMaskedLMWithBoxBias(BoxBiasMixin, LayoutLMForMaskedLM):
     """LayoutLM masked language model with the tagger's box bias: pre-training for ``LayoutLMWithBoxBias``.
 
-    With ``layout_classes`` in the config (``docfields.ner.pretrain``: the layout objective) a
-    small ``layout_head`` also predicts, from the encoder output, each masked word's layout class
-    (``layout_labels``, -100 where none); its loss is added to the masked-word loss. The tagger
-    loads ``layoutlm.*`` and ``box_attention_bias.*`` and leaves ``cls.*`` and ``layout_head.*``.
+    With ``labels`` only the masked positions go through the vocabulary projection (``logits`` is
+    then ``(masked tokens, vocab)``): for a small model with a corpus vocabulary that projection
+    over every token is most of the cost of a step. With ``layout_classes`` in the config
+    (``docfields.ner.pretrain``: the layout objective) a small ``layout_head`` also predicts each
+    masked word's layout class (``layout_labels``, -100 where none), its loss added to the
+    masked-word loss. The tagger loads ``layoutlm.*`` and ``box_attention_bias.*`` and leaves
+    ``cls.*`` and ``layout_head.*``.
     """
 
     def __init__(self, config: LayoutLMConfig) -> None:
@@ -167,17 +171,20 @@ class LayoutLMMaskedLMWithBoxBias(BoxBiasMixin, LayoutLMForMaskedLM):
         layout_labels: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Masked-word logits (and ``layout_logits``); the loss sums both objectives when labels are given."""
+        """Masked-word logits (and ``layout_logits``) of the masked positions, or of all without ``labels``."""
         bbox = self.box_inputs(bbox, kwargs)
-        wants_layout = self.layout_head is not None
-        kwargs["output_hidden_states"] = wants_layout or kwargs.get("output_hidden_states", False)
-        output = super().forward(input_ids=input_ids, bbox=bbox, attention_mask=attention_mask, labels=labels, **kwargs)
-        if wants_layout:
-            output["layout_logits"] = self.layout_head(output.hidden_states[-1])
-            if layout_labels is not None and output.loss is not None:
-                logits = output["layout_logits"].float()
-                output.loss = output.loss + nn.functional.cross_entropy(
-                    logits.view(-1, logits.shape[-1]), layout_labels.view(-1), ignore_index=-100
+        hidden = self.layoutlm(input_ids, bbox, attention_mask=attention_mask, **kwargs)[0]
+        kept = None if labels is None else labels != -100
+        if kept is not None:
+            hidden = hidden[kept]
+        output = MaskedLMOutput(logits=self.cls(hidden))
+        if kept is not None:
+            output["loss"] = nn.functional.cross_entropy(output.logits.float(), labels[kept])
+        if self.layout_head is not None:
+            output["layout_logits"] = self.layout_head(hidden)
+            if kept is not None and layout_labels is not None:
+                output["loss"] = output.loss + nn.functional.cross_entropy(
+                    output["layout_logits"].float(), layout_labels[kept], ignore_index=-100
                 )
         return output
 

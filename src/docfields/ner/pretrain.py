@@ -435,11 +435,15 @@ def evaluate(model: PreTrainedModel, evaluation: Evaluation) -> tuple[float, flo
         with torch.inference_mode():
             output = model(**batch)
         losses.append(float(output.loss) * len(items))
-        counts = masked_word_counts(items, output.logits.argmax(-1).cpu().numpy())
+        masked = batch["labels"] != IGNORE_INDEX  # the model scores these positions only
+        guesses = torch.full_like(batch["labels"], IGNORE_INDEX)
+        guesses[masked] = output.logits.argmax(-1)
+        counts = masked_word_counts(items, guesses.cpu().numpy())
         right, total = right + counts[0], total + counts[1]
         if "layout_labels" in batch:
-            kept = batch["layout_labels"] != IGNORE_INDEX
-            layout_right += int((output["layout_logits"].argmax(-1)[kept] == batch["layout_labels"][kept]).sum())
+            truth = batch["layout_labels"][masked]
+            kept = truth != IGNORE_INDEX
+            layout_right += int((output["layout_logits"].argmax(-1)[kept] == truth[kept]).sum())
             layout_total += int(kept.sum())
     model.train(was_training)
     layout = layout_right / layout_total if layout_total else None
