@@ -214,9 +214,9 @@ def read_pages(url: str) -> list[PageRef]:
         ref, number = _textract_ref(where, record, base), _page_num(where, record)
         if number is None:
             numbers = range(1, sum(1 for _ in iter_pages(_read_textract(where, ref))) + 1)
-        elif ref not in seen and not storage.exists(ref):
-            raise AnnotationError(where, f"Textract file {ref} does not exist", ProblemKind.TEXTRACT_MISSING)
         else:
+            if ref not in seen and not storage.exists(ref):
+                raise AnnotationError(where, f"Textract file {ref} does not exist", ProblemKind.TEXTRACT_MISSING)
             numbers = range(number, number + 1)
         seen.add(ref)
         raw, source = _key_value(record, "raw-ref"), _key_value(record, "source-ref")
@@ -506,10 +506,13 @@ def export_labelstudio_tasks(options: LabelExportOptions) -> LabelExportResult:
         FieldConfigError: the field configuration is invalid (names the file, field and key).
         ModelError: the tagger cannot be loaded, or predicts fields the configuration lacks.
         DocumentError: a page image cannot be rendered (names the file).
+        OutputError: the images folder exists as a file.
     """
     from docfields.fields.config import parse_field_configuration, read_field_entries
 
     config = parse_field_configuration(read_field_entries(options.fields), options.fields, check_locations=False)
+    if options.images != "embed":
+        storage.check_output_folder(options.images)
     pages = read_pages(options.manifest)
     labelled = set().union(*(labelled_pages(url) for url in options.exclude))
     candidates = [page for page in pages if page.key not in labelled]

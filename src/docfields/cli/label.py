@@ -60,5 +60,5 @@ def export_command(
         console.print(f"page images in {escape(result.images)}: serve them under the URL prefix (Label Studio: "
                       "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true, LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT="
                       f"{escape(result.images)})")  # fmt: skip
-    console.print("Label Studio: create a project, Settings > Labeling Interface > Code: paste the XML; Import: the "
-                  "tasks JSON. Export as JSON and train with `docfields train ner` on it.")  # fmt: skip
+    console.print("Label Studio: new project, paste the XML in Settings > Labeling Interface > Code, import the "
+                  "tasks JSON; read its JSON export back with docfields.annotations.read_labelstudio.")  # fmt: skip
