@@ -247,13 +247,26 @@ def _initial_tagger(options: NerTrainOptions, fields: list[dict[str, Any]], trai
     checkpoints = Path(options.output) / "checkpoints"
     last = get_last_checkpoint(str(checkpoints)) if options.resume and checkpoints.is_dir() else None
     texts = (word for example in train for word in example.words)
-    tagger = build_tagger(options.base, fields, texts, options.seed, options.vocab_size, options.overlap,
-                          options.max_length, options.box_level)  # fmt: skip
+    overlap, max_length, box_level = _windowing(options)
+    tagger = build_tagger(options.base, fields, texts, options.seed, options.vocab_size, overlap, max_length,
+                          box_level)  # fmt: skip
     if last:
         logger.info("resuming from %s", last)
         tagger = Tagger(load_checkpoint(last), _checkpoint_tokenizer(last), tagger.card, fields)
     freeze_layout_tables(tagger, options)
     return tagger
+
+
+def _windowing(options: NerTrainOptions) -> tuple[int | None, int | None, BoxLevel]:
+    """Overlap, window length and box level: a pre-trained base's own (what it learned on), else the options'."""
+    from docfields.ner.pretrain import read_base_card
+
+    card = read_base_card(options.base) if options.base not in NAMED_CONFIGS else None
+    if card is None:
+        return options.overlap, options.max_length, options.box_level
+    if card.box_level != options.box_level:
+        logger.info("%s was pre-trained on %s boxes: fine-tuning with them", options.base, card.box_level)
+    return options.overlap or card.overlap, options.max_length or card.max_length, card.box_level
 
 
 def freeze_layout_tables(tagger: Tagger, options: NerTrainOptions) -> None:
@@ -338,7 +351,9 @@ def learning_rate(options: NerTrainOptions) -> float:
 
 def _trains_like_scratch(base: str) -> bool:
     """Named configs and bases pre-trained by ``train mlm`` (small, smooth frozen layout tables), not hub models."""
-    return base in NAMED_CONFIGS or (Path(base) / "docfields_base.json").is_file()  # TODO(lead): read_base_card
+    from docfields.ner.pretrain import read_base_card
+
+    return base in NAMED_CONFIGS or read_base_card(base) is not None
 
 
 def _argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
