@@ -454,23 +454,15 @@ def _task(page: PageRef, url: str, size: tuple[int, int]) -> dict[str, Any]:
     return {"data": {key: value for key, value in data.items() if value is not None}}
 
 
-def _load_tagger(model: str, names: Sequence[str], fields_url: str) -> Tagger:
+def _load_tagger(model: str, names: Sequence[str], fields_url: str, device: str) -> Tagger:
     from docfields.ner.model import Tagger
 
-    tagger = Tagger.load(model)
+    tagger = Tagger.load(model, device)
     missing = [name for name in tagger.card.field_names if name not in names]
     if missing:
         raise ModelError(f"{model}: fields {', '.join(map(repr, missing))} are not in {fields_url}: "
                          "its predictions could not be labelled with them")  # fmt: skip
     return tagger
-
-
-def _check_device(choice: str) -> None:
-    """Tagger.predict runs on the CPU; a GPU the user asked for must not be silently ignored."""
-    from docfields.device import resolve_device
-
-    if choice == "cuda" and resolve_device(choice).type != "cpu":
-        raise ModelError("label export: the tagger predicts on the CPU here; use --device cpu or auto")
 
 
 def _tasks(pages: Sequence[PageRef], options: LabelExportOptions, tagger: Tagger | None) -> list[dict[str, Any]]:
@@ -516,9 +508,8 @@ def export_labelstudio_tasks(options: LabelExportOptions) -> LabelExportResult:
     pages = read_pages(options.manifest)
     labelled = set().union(*(labelled_pages(url) for url in options.exclude))
     candidates = [page for page in pages if page.key not in labelled]
-    _check_device(options.device)
     tagger = None if options.model is None else _load_tagger(options.model, [f.name for f in config.fields],
-                                                             options.fields)  # fmt: skip
+                                                             options.fields, options.device)  # fmt: skip
     strategy = options.chosen_strategy
     uncertainty = None
     if strategy == "uncertain" and tagger is not None:
