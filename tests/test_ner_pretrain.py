@@ -168,6 +168,16 @@ def test_pretraining_learns_and_its_base_fine_tunes_into_a_tagger(corpus, tmp_pa
     tuned = train_ner(NerTrainOptions(manifest=str(manifest), fields=str(fields), output=str(tmp_path / "tagger"),
                                       base=str(base), max_steps=4, calibrate=False, device="cpu"))  # fmt: skip
     assert tuned.steps == 4 and (tmp_path / "tagger" / "docfields_ner.json").is_file()
+    tagger = json.loads((tmp_path / "tagger" / "docfields_ner.json").read_text())
+    assert tagger["base"] == str(base) and tagger["max_length"] == card.max_length
+    # a docfields base trains like a model from scratch: its rate, and its smooth layout tables stay frozen
+    from docfields.ner.model import position_tables
+    from docfields.ner.train import SCRATCH_LEARNING_RATE, learning_rate
+
+    assert learning_rate(NerTrainOptions(manifest="m", fields="f", output="o", base=str(base))) == SCRATCH_LEARNING_RATE
+    tuned_model = load_checkpoint(str(tmp_path / "tagger"))
+    for name, table in position_tables(tuned_model):
+        assert torch.equal(table.weight, weights[f"{name}.weight"]), name
 
 
 @pytest.mark.slow
