@@ -5,6 +5,7 @@ are (Label Studio copies a prediction's ``result`` into the annotation), read ba
 ``read_labelstudio`` and labelled by the box rule give every word the class the tagger predicted.
 The pages are two generated born-digital agreements OCRed with ``pdftext``; the tagger is an
 untrained ``layoutlm-tiny`` (its argmax is whatever it is, which is all the round trip needs).
+``label import`` closes the loop: the labelled export becomes the manifest ``train ner`` reads.
 """
 
 from __future__ import annotations
@@ -195,31 +196,44 @@ def _predicted_classes(tagger: Tagger, document: TextractDocument, page_num: int
     return {word.id: int(row.argmax()) for word, row in zip(words, rows, strict=True)}
 
 
-def test_accepted_pre_annotations_read_back_as_the_predicted_classes(
-    corpus: tuple[Path, str], tagger_dir: str, tmp_path: Path
-) -> None:
+def _accepted_export(corpus: tuple[Path, str], tagger_dir: str, folder: Path, accepted: int, width: int) -> list:
+    """Three pre-annotated tasks, the first ``accepted`` of them accepted as Label Studio does it (the
+    prediction's result copied into the annotation), the others cancelled; written to ``folder``/export.json."""
     root, manifest = corpus
-    fields = str(root / "fields.json")
-    options = LabelExportOptions(manifest=manifest, fields=fields, output=str(tmp_path / "tasks.json"),
-                                 model=tagger_dir, pages=3, device="cpu", image_width=200)  # fmt: skip
+    options = LabelExportOptions(manifest=manifest, fields=str(root / "fields.json"), output=str(folder / "tasks.json"),
+                                 model=tagger_dir, pages=3, device="cpu", image_width=width)  # fmt: skip
     result = export_labelstudio_tasks(options)
-    tasks = json.loads((tmp_path / "tasks.json").read_text())
+    tasks = json.loads((folder / "tasks.json").read_text())
     assert result.picked == len(tasks) == 3 and result.strategy == "uncertain"
-    for task in tasks:  # the annotator accepts the pre-annotations, as Label Studio does
-        task["annotations"] = [{"id": 1, "result": task["predictions"][0]["result"]}]
-    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    for number, task in enumerate(tasks):
+        boxes = task["predictions"][0]["result"]
+        task["annotations"] = [{"id": 1, "result": boxes} if number < accepted else
+                               {"id": 1, "result": [], "was_cancelled": True}]  # fmt: skip
+    (folder / "export.json").write_text(json.dumps(tasks))
+    return tasks
 
-    labelled = list(label_pages(read_labelstudio(str(tmp_path / "export.json"), fields), num_classes=19))
-    assert len(labelled) == len(tasks)
-    tagger, field_words, documents = Tagger.load(tagger_dir), 0, {}
-    for page in labelled:
-        ref = page.annotation.textract_ref
+
+def _check_predicted(tagger: Tagger, pages: list[tuple[str, int, dict[str, int]]]) -> None:
+    """Each (textract-ref, page-num, word id -> label) gives every word the tagger's class, and some word a field."""
+    field_words, documents = 0, {}
+    for ref, page_num, got in pages:
         documents[ref] = documents.get(ref) or read_textract(ref)
-        expected = _predicted_classes(tagger, documents[ref], page.annotation.page_num)
-        got = {word.id: int(label) for word, label in zip(page.words, page.labels, strict=True)}
+        expected = _predicted_classes(tagger, documents[ref], page_num)
         assert {i: got[i] for i in expected} == expected
         field_words += sum(label != 19 for label in expected.values())
     assert field_words > 0  # the untrained tagger does predict fields: the round trip carried boxes
+
+
+def test_accepted_pre_annotations_read_back_as_the_predicted_classes(
+    corpus: tuple[Path, str], tagger_dir: str, tmp_path: Path
+) -> None:
+    tasks = _accepted_export(corpus, tagger_dir, tmp_path, accepted=3, width=200)
+    labelled = list(label_pages(read_labelstudio(str(tmp_path / "export.json"), str(corpus[0] / "fields.json")), 19))
+    assert len(labelled) == len(tasks)
+    _check_predicted(Tagger.load(tagger_dir), [
+        (page.annotation.textract_ref, page.annotation.page_num,
+         {word.id: int(label) for word, label in zip(page.words, page.labels, strict=True)}) for page in labelled
+    ])  # fmt: skip
 
 
 def test_task_images_and_data(corpus: tuple[Path, str], tmp_path: Path) -> None:
@@ -307,3 +321,43 @@ def test_cli_export(corpus: tuple[Path, str], tagger_dir: str, tmp_path: Path) -
     assert "picked 1 by uncertain" in done.output and "t.xml" in done.output
     refused = CliRunner().invoke(app, [*args, "--strategy", "uncertain"])
     assert refused.exit_code == 2 and "needs a model" in refused.output
+
+
+def test_label_import_gives_train_ner_the_accepted_labels(
+    corpus: tuple[Path, str], tagger_dir: str, tmp_path: Path
+) -> None:
+    from docfields.cli.main import app
+    from docfields.ner.train import load_examples
+
+    tasks = _accepted_export(corpus, tagger_dir, tmp_path, accepted=2, width=400)
+    assert all(task["data"]["image"].startswith("data:image/png") for task in tasks)
+    fields, out = str(corpus[0] / "fields.json"), tmp_path / "train" / "labelled.manifest.jsonl"
+    args = ["label", "import", str(tmp_path / "export.json"), "--fields", fields, "-o", str(out)]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    said = " ".join(done.output.split())
+    assert "2 pages" in said and "1 tasks without an annotation skipped" in said
+    assert f"docfields train ner --manifest {out} --fields {fields}" in said
+    text = out.read_text()
+    assert len(text.splitlines()) == 2 and "data:" not in text and "base64" not in text
+
+    examples = load_examples(str(out), num_classes=19)  # what train ner reads
+    pages = [(t["data"]["raw-ref"], t["data"]["page-num"]) for t in tasks[:2]]
+    assert [(example.document, example.page) for example in examples] == pages
+    _check_predicted(Tagger.load(tagger_dir), [
+        (task["data"]["textract-ref"], example.page, dict(zip(example.block_ids, example.labels or (), strict=True)))
+        for example, task in zip(examples, tasks, strict=False)
+    ])  # fmt: skip
+
+
+def test_label_import_refuses_an_export_nobody_labelled(corpus: tuple[Path, str], tmp_path: Path) -> None:
+    from docfields.annotations import import_labelstudio
+
+    root, manifest = corpus
+    fields = str(root / "fields.json")
+    tasks = [{"data": {"textract-ref": page.textract_ref, "page-num": page.page_num, "image": "data:image/png;base64,",
+                       "image-width": 100, "image-height": 140}} for page in read_pages(manifest)[:2]]  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    with pytest.raises(AnnotationError, match=r"export\.json: none of its 2 task\(s\) is annotated"):
+        import_labelstudio(str(tmp_path / "export.json"), fields, str(tmp_path / "m.jsonl"))
+    assert not (tmp_path / "m.jsonl").exists()

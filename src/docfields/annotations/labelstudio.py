@@ -11,8 +11,14 @@ class ids through the field configuration.
 Which annotation of a task counts: the one marked ``ground_truth``, else the first not cancelled
 (the original's Ground Truth jobs kept the first worker's answer too). Tasks nobody annotated are
 skipped, not read as "all other": an empty page would teach the model that nothing is a field.
+An embedded page image (a ``data:`` URI, what ``docfields label export`` writes by default) is
+not kept as the page's ``source_ref``: it would copy megabytes into every manifest line.
+
+``import_labelstudio`` writes the pages as a Ground Truth manifest, the one format
+``docfields train ner`` reads, so a labelled export goes back to training as it is.
 
 >>> pages = read_labelstudio("export.json", "fields.json")  # doctest: +SKIP
+>>> import_labelstudio("export.json", "fields.json", "labelled.manifest.jsonl").pages  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 
+from docfields import storage
 from docfields.annotations.base import AnnotationReader, parent_url, parse_json, read_text, schema_error
 from docfields.annotations.classes import read_class_ids
+from docfields.annotations.groundtruth import DEFAULT_LABEL_ATTRIBUTE, write_groundtruth
 from docfields.annotations.model import AnnotationProblem, PageAnnotation, PageBox, ProblemKind, WireModel
-from docfields.annotations.validate import BOX_TOLERANCE
+from docfields.annotations.validate import BOX_TOLERANCE, resolve_ref
 from docfields.errors import AnnotationError
 
 RECTANGLE_TYPE = "rectanglelabels"
@@ -98,6 +106,14 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _source_ref(data: Mapping[str, Any]) -> Any:
+    """The page image's reference, unless it is the image itself (a ``data:`` URI)."""
+    image = _data(data, "image")
+    if isinstance(image, str) and image.startswith("data:"):
+        image = None
+    return image or _data(data, "source-ref")
+
+
 def _chosen(task: LabelStudioTask) -> LabelStudioAnnotation | None:
     live = [a for a in task.annotations if not a.was_cancelled]
     marked = [a for a in live if a.ground_truth]
@@ -139,12 +155,14 @@ class LabelStudioReader(AnnotationReader):
             num_classes = max(ids.values(), default=-1) + 1
         super().__init__(url, num_classes, tolerance)
         self.class_ids = ids
+        self.unannotated: list[str] = []  # where of each task skipped by the last read, for reports
 
     def _iter_samples(self) -> Iterator[tuple[str, Any]]:
         tasks = parse_json(read_text(self.url), self.url)
         if not isinstance(tasks, list):
             reason = f"not a Label Studio JSON export: expected a list of tasks, found {type(tasks).__name__}"
             raise AnnotationError(self.url, reason, kind=ProblemKind.SCHEMA)
+        self.unannotated = []
         for index, task in enumerate(tasks):
             task_id = task.get("id") if isinstance(task, dict) else None
             yield f"{self.url} task {task_id if task_id is not None else f'#{index}'}", task
@@ -175,6 +193,7 @@ class LabelStudioReader(AnnotationReader):
             raise schema_error(where, exc) from exc
         annotation = _chosen(task)
         if annotation is None:
+            self.unannotated.append(where)
             return None
         textract_ref, page_num = _data(task.data, "textract-ref"), _data(task.data, "page-num")
         if not isinstance(textract_ref, str) or not (page_num is None or _is_int(page_num)):
@@ -189,7 +208,7 @@ class LabelStudioReader(AnnotationReader):
                 textract_ref=textract_ref,
                 page_num=page_num,
                 raw_ref=_data(task.data, "raw-ref"),
-                source_ref=_data(task.data, "image") or _data(task.data, "source-ref"),
+                source_ref=_source_ref(task.data),
                 image_width=width,
                 image_height=height,
                 boxes=tuple(boxes),
@@ -212,3 +231,44 @@ def read_labelstudio(
     >>> pages = read_labelstudio("export.json", {"Provider Name": 16})  # doctest: +SKIP
     """
     return LabelStudioReader(url, class_ids, num_classes).read(problems)
+
+
+class LabelImportResult(BaseModel):
+    """What ``import_labelstudio`` wrote, and the tasks it left out."""
+
+    manifest: str
+    pages: int = Field(description="Manifest lines written, one per annotated task")
+    boxes: int
+    skipped: int = Field(description="Tasks nobody annotated (or whose annotations were all cancelled)")
+
+
+def _absolute_refs(page: PageAnnotation) -> PageAnnotation:
+    """The page with its references resolved: the manifest may be written far from the export."""
+    names = ("textract_ref", "raw_ref", "source_ref")
+    refs = {name: storage.absolute(resolve_ref(ref, page.ref_base)) for name in names if (ref := getattr(page, name))}
+    return page.model_copy(update={**refs, "ref_base": ""})
+
+
+def import_labelstudio(
+    export: str, fields: Mapping[str, int] | str, output: str, label_attribute: str = DEFAULT_LABEL_ATTRIBUTE
+) -> LabelImportResult:
+    """Write the annotated tasks of a Label Studio export as a Ground Truth manifest (atomically).
+
+    Args:
+        export: the project's JSON export (tasks ``docfields label export`` wrote, once labelled).
+        fields: the field configuration (or label name -> class id) the project was labelled with.
+        output: the manifest to write; ``docfields train ner --manifest`` reads it.
+        label_attribute: the manifest key holding the boxes.
+
+    Raises:
+        AnnotationError: naming the task, for a task that cannot be read (unknown label, no image
+            size, box outside the image), or naming the export when no task is annotated.
+    """
+    reader = LabelStudioReader(export, fields)
+    pages = [_absolute_refs(page) for page in reader.read()]
+    if not pages:
+        reason = f"none of its {len(reader.unannotated)} task(s) is annotated: label some, then export again"
+        raise AnnotationError(export, reason, kind=ProblemKind.SCHEMA)
+    write_groundtruth(pages, output, label_attribute, reader.num_classes)
+    return LabelImportResult(manifest=output, pages=len(pages), boxes=sum(len(page.boxes) for page in pages),
+                             skipped=len(reader.unannotated))  # fmt: skip

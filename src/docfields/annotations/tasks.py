@@ -369,8 +369,22 @@ def _runs(page: PageWords, classes: dict[str, int], other: int) -> Iterator[list
         start += len(line)
 
 
-def _rectangles(page: PageWords, rows: np.ndarray, other: int) -> Iterator[tuple[list[int], np.ndarray]]:
-    """One rectangle (page fractions) per run, or one per word where the run's box would label other words.
+def _whole_pixels(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Boxes (page fractions, left top right bottom) grown to whole pixels of a ``size`` image.
+
+    Ground Truth manifests hold whole pixels: a box tight around a word would be rounded into it
+    on ``label import`` and could lose the word. A box on whole pixels survives the trip as it is.
+    """
+    scale = np.array([size[0], size[1], size[0], size[1]], dtype=float)
+    pixels = boxes * scale
+    grown = np.concatenate([np.floor(pixels[..., :2] + 1e-6), np.ceil(pixels[..., 2:] - 1e-6)], axis=-1)
+    return grown / scale
+
+
+def _rectangles(
+    page: PageWords, rows: np.ndarray, other: int, size: tuple[int, int]
+) -> Iterator[tuple[list[int], np.ndarray]]:
+    """One rectangle (page fractions, on whole pixels) per run, or one per word where the run's would label others.
 
     One box per field line is what annotators draw and correct fastest; the union of a run's
     words can still cover half of a word outside the run (a word of the line below that sticks
@@ -380,12 +394,12 @@ def _rectangles(page: PageWords, rows: np.ndarray, other: int) -> Iterator[tuple
     edges = word_edges(page.words)
     classes = {word.id: int(row.argmax()) for word, row in zip(page.words, rows, strict=True)}
     for run in _runs(page, classes, other):
-        box = np.concatenate([edges[run, :2].min(axis=0), edges[run, 2:].max(axis=0)])
+        box = _whole_pixels(np.concatenate([edges[run, :2].min(axis=0), edges[run, 2:].max(axis=0)]), size)
         covered = set(np.flatnonzero(word_box_matches(edges, box[None, :])[:, 0]).tolist())
         if covered == set(run):
             yield run, box
         else:
-            yield from (([index], edges[index]) for index in run)
+            yield from (([index], _whole_pixels(edges[index], size)) for index in run)
 
 
 def prediction_results(
@@ -394,7 +408,7 @@ def prediction_results(
     """Label Studio ``rectanglelabels`` results for the predicted fields of one page (``size``: image pixels)."""
     width, height = size
     results = []
-    for number, (run, box) in enumerate(_rectangles(page, rows, other=len(names))):
+    for number, (run, box) in enumerate(_rectangles(page, rows, len(names), size)):
         left, top, right, bottom = (float(v) * 100.0 for v in box)
         label = names[int(rows[run[0]].argmax())]
         value = {"x": left, "y": top, "width": right - left, "height": bottom - top, "rotation": 0.0,

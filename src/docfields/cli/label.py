@@ -1,4 +1,8 @@
-"""``docfields label export``: the pages worth labelling next, as Label Studio tasks (``annotations.tasks``)."""
+"""``docfields label``: a labelling round out to Label Studio (``export``) and its labels back to training (``import``).
+
+``export`` writes the pages worth labelling next as tasks (``annotations.tasks``); ``import`` turns
+the project's JSON export into the Ground Truth manifest ``train ner`` reads (``annotations.labelstudio``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from rich.markup import escape
 from docfields.cli.main import app
 from docfields.cli.output import console, fail_on_error, require_extra
 
-label_app = typer.Typer(help="Prepare labelling rounds (Label Studio tasks).", no_args_is_help=True)
+label_app = typer.Typer(help="Labelling rounds in Label Studio: tasks out, labels back.", no_args_is_help=True)
 app.add_typer(label_app, name="label")
 
 
@@ -61,4 +65,21 @@ def export_command(
                       "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true, LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT="
                       f"{escape(result.images)})")  # fmt: skip
     console.print("Label Studio: new project, paste the XML in Settings > Labeling Interface > Code, import the "
-                  "tasks JSON; read its JSON export back with docfields.annotations.read_labelstudio.")  # fmt: skip
+                  "tasks JSON; once labelled, export it as JSON and run docfields label import.")  # fmt: skip
+
+
+@label_app.command("import")
+def import_command(
+    export: Annotated[str, typer.Argument(metavar="EXPORT", help="Label Studio JSON export of the labelled tasks.")],
+    fields: str = typer.Option(..., help="Field configuration the project was labelled with."),
+    out: str = typer.Option(..., "--out", "-o", help="Ground Truth manifest to write (train ner reads it)."),
+    label_attribute: str = typer.Option("label", help="Manifest key of the boxes."),
+) -> None:
+    """Write the annotated tasks of a Label Studio export as a Ground Truth manifest for `train ner`."""
+    from docfields.annotations.labelstudio import import_labelstudio
+
+    with fail_on_error():
+        result = import_labelstudio(export, fields, out, label_attribute)
+    console.print(f"{result.pages} pages ({result.boxes} boxes) written to {escape(result.manifest)}; "
+                  f"{result.skipped} tasks without an annotation skipped")  # fmt: skip
+    console.print(f"next: docfields train ner --manifest {escape(result.manifest)} --fields {escape(fields)} -o MODEL")
