@@ -41,6 +41,14 @@ from docfields.ner.model import (
     train_wordpiece,
     window_length,
 )
+from docfields.ner.pretrain import (
+    BaseCard,
+    MlmTrainOptions,
+    MlmTrainResult,
+    read_base_card,
+    read_unlabelled_pages,
+    train_mlm,
+)
 from docfields.ner.train import NerTrainOptions, NerTrainResult, WindowCollator, load_examples, train_ner
 
 __all__ = [
@@ -49,9 +57,12 @@ __all__ = [
     "IGNORE_INDEX",
     "NAMED_CONFIGS",
     "OTHER_LABEL",
+    "BaseCard",
     "EncodedWindow",
     "EnrichOptions",
     "FieldScore",
+    "MlmTrainOptions",
+    "MlmTrainResult",
     "ModelError",
     "NerEvaluation",
     "NerTrainOptions",
@@ -84,9 +95,12 @@ __all__ = [
     "pad_windows",
     "page_example",
     "plan_windows",
+    "read_base_card",
     "read_fields",
+    "read_unlabelled_pages",
     "split_by_document",
     "token_metrics",
+    "train_mlm",
     "train_ner",
     "train_wordpiece",
     "window_length",

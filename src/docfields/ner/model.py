@@ -170,20 +170,25 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int = 8000, lowercase: boo
     return LayoutLMTokenizerFast(vocab=vocab, do_lower_case=lowercase)
 
 
-def _named_model(base: str, tokenizer: PreTrainedTokenizerBase, names: Sequence[str], seed: int) -> PreTrainedModel:
-    import torch
-    from transformers import AutoConfig, AutoModelForTokenClassification
+def named_config(base: str, tokenizer: PreTrainedTokenizerBase, **extra: Any) -> Any:
+    """The transformers config of a named config for ``tokenizer``'s vocabulary (its box attention saved in full)."""
+    from transformers import AutoConfig
 
     model_type, keys = NAMED_CONFIGS[base]
     if "box_attention" in keys:
         from docfields.ner.box_attention import BoxAttention
 
-        keys = {**keys, "box_attention": BoxAttention(**keys["box_attention"]).model_dump()}  # saved in full
+        keys = {**keys, "box_attention": BoxAttention(**keys["box_attention"]).model_dump()}
+    return AutoConfig.for_model(model_type, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                                **keys, **extra)  # fmt: skip
+
+
+def _named_model(base: str, tokenizer: PreTrainedTokenizerBase, names: Sequence[str], seed: int) -> PreTrainedModel:
+    import torch
+    from transformers import AutoModelForTokenClassification
+
     id2label, label2id = label_maps(names)
-    config = AutoConfig.for_model(
-        model_type, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-        id2label=id2label, label2id=label2id, **keys,
-    )  # fmt: skip
+    config = named_config(base, tokenizer, id2label=id2label, label2id=label2id)
     torch.manual_seed(seed)
     model_class = _model_class(config)
     model = model_class.from_config(config) if model_class is AutoModelForTokenClassification else model_class(config)

@@ -63,6 +63,7 @@ from docfields.ner.model import (
     BoxLevel,
     Tagger,
     TaggerCard,
+    named_config,
     position_tables,
     smooth_position_embeddings,
     train_wordpiece,
@@ -378,17 +379,14 @@ def build_mlm_model(base: str, tokenizer: PreTrainedTokenizerBase, objective: La
     (as ``train ner`` keeps them for named configs): learned ones memorize pages.
     """
     import torch
-    from transformers import AutoConfig
 
-    from docfields.ner.box_attention import BoxAttention, LayoutLMMaskedLMWithBoxBias
+    from docfields.ner.box_attention import LayoutLMMaskedLMWithBoxBias
 
     model_type, keys = NAMED_CONFIGS.get(base, ("", {}))
     if model_type != "layoutlm" or "box_attention" not in keys:
         named = ", ".join(name for name, (kind, k) in NAMED_CONFIGS.items() if "box_attention" in k)
         raise ModelError(f"{base}: pre-training starts from a named LayoutLM config with the box bias ({named})")
-    keys = {**keys, "box_attention": BoxAttention(**keys["box_attention"]).model_dump()}
-    config = AutoConfig.for_model(model_type, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                                  layout_classes=LAYOUT_CLASSES[objective], **keys)  # fmt: skip
+    config = named_config(base, tokenizer, layout_classes=LAYOUT_CLASSES[objective])
     torch.manual_seed(seed)
     model = LayoutLMMaskedLMWithBoxBias(config)
     smooth_position_embeddings(model, config.initializer_range)
