@@ -151,8 +151,10 @@ def label_maps(names: Sequence[str]) -> tuple[dict[int, str], dict[str, int]]:
 def train_wordpiece(texts: Iterable[str], vocab_size: int = 8000, lowercase: bool = True) -> PreTrainedTokenizerBase:
     """A WordPiece tokenizer trained on ``texts`` (the corpus words), as a LayoutLM fast tokenizer.
 
-    Ids are assigned in sorted token order after training, so the same texts give the same
-    tokenizer (the trainer's own ids change from run to run, and with them a seeded model).
+    Ids are assigned in sorted token order after training (the trainer's own ids change from run
+    to run, and with them a seeded model). The learned tokens themselves can still differ between
+    calls where merges tie in count (``tokenizers`` breaks ties in hash order): on a small corpus,
+    5 vocabularies in 8 calls. A resumed or fine-tuned run reloads its tokenizer, so it is unaffected.
 
     Built with ``vocab=`` (transformers 5 ignores ``vocab_file=`` on fast tokenizers and every
     word would become ``[UNK]``).
