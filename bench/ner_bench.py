@@ -25,6 +25,7 @@ Asserts nothing.
     .venv/bin/python bench/ner_bench.py --quick                          # smoke run (~2 min)
     .venv/bin/python bench/ner_bench.py --dataset demo --steps 2200 --seed 2024 --methods layout,text-only
     .venv/bin/python bench/ner_bench.py --dataset demo --steps 8760 --seeds 1337,2024,99 --methods layout,text-only
+    .venv/bin/python bench/ner_bench.py --curve --workdir /tmp/curve     # the learning curve (bench/ner_curve.py)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import Any, get_args
 
 import numpy as np
 
+import ner_curve
 from docfields.hflogging import quiet_transformers
 from docfields.ner import (
     DEFAULT_BASE,
@@ -93,6 +95,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=None, help="Keep corpora and models here")
     parser.add_argument("--methods", default="layout,text-only,gbt", help="Comma-separated subset to run")
     parser.add_argument("--quick", action="store_true", help="Tiny subsets, 0.3 min per model")
+    parser.add_argument("--curve", action="store_true", help="The learning curve instead (bench/ner_curve.py)")
+    ner_curve.add_arguments(parser)
     args = parser.parse_args()
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     args.seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
@@ -490,15 +494,19 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     logging.getLogger("transformers").setLevel(logging.ERROR)
     began = time.perf_counter()
-    print(f"ner_bench: base {args.base}, {args.threads} threads, torch {torch.__version__}, "
-          f"budget {args.train_minutes:g} min per model (CORD), {args.demo_train_minutes:g} min (demo)"
+    budget = (f"learning curve: fine-tuning {args.finetune_steps or args.finetune_minutes:g} "
+              f"{'steps' if args.finetune_steps else 'min'} per run" if args.curve else
+              f"budget {args.train_minutes:g} min per model (CORD), {args.demo_train_minutes:g} min (demo)")
+    print(f"ner_bench: base {args.base}, {args.threads} threads, torch {torch.__version__}, {budget}"
           + (" [QUICK]" if args.quick else ""))  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        if args.dataset in ("demo", "both"):
+        if args.curve:
+            ner_curve.run_curve(args, workdir)
+        elif args.dataset in ("demo", "both"):
             run_dataset(args, "demo", args.demo_train_minutes, workdir)
-        if args.dataset in ("cord", "both"):
+        if args.dataset in ("cord", "both") and not args.curve:
             run_dataset(args, "cord", args.train_minutes, workdir)
     print(f"\ntotal {(time.perf_counter() - began) / 60:.1f} min")
 
