@@ -224,3 +224,16 @@ def test_asking_for_cuda_where_there_is_none_fails_naming_cuda(corpus, tmp_path)
                                       "--device", "cuda"])  # fmt: skip
     assert result.exit_code != 0
     assert "CUDA" in result.output
+
+
+@pytest.mark.slow
+def test_the_command_pre_trains_a_base_and_names_the_next_step(corpus, tmp_path):
+    from docfields.cli.main import app
+
+    base = tmp_path / "base"
+    result = CliRunner().invoke(app, ["train", "mlm", "--manifest", str(corpus[0].parent), "-o", str(base),
+                                      "--max-steps", "4", "--batch-size", "8", "--device", "cpu"],
+                                env={"COLUMNS": "200"})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "saved base" in result.output and f"--base {base}" in result.output
+    assert read_base_card(base).steps == 4

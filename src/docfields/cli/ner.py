@@ -52,6 +52,7 @@ def train_ner_command(
     require_extra("ml", "docfields train ner")
     from docfields.device import check_device
     from docfields.ner import NerTrainOptions, train_ner
+    from docfields.ner.callbacks import progress_callback
 
     with fail_on_error():
         check_device(device)  # cuda without a GPU fails now, not after the pages are read
@@ -64,8 +65,7 @@ def train_ner_command(
             seed=seed, resume=resume, bf16=bf16, label_attribute=label_attribute, calibrate=calibrate,
             review_target=review_target, device=device,
         )  # fmt: skip
-        with console.status("training"):
-            result = train_ner(options)
+        result = train_ner(options, [progress_callback(console, "training", max_minutes)])
     _print_result(result)
 
 

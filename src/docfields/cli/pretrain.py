@@ -41,6 +41,7 @@ def train_mlm_command(
 ) -> None:
     """Pre-train the tagger's encoder on unlabelled pages (masked words), for `train ner --base`."""
     require_extra("ml", "docfields train mlm")
+    from docfields.ner.callbacks import progress_callback
     from docfields.ner.pretrain import MlmTrainOptions, train_mlm
 
     with fail_on_error():
@@ -50,8 +51,7 @@ def train_mlm_command(
             validation_share=validation_share, vocab_size=vocab_size, seed=seed, resume=resume, device=device,
             bf16=bf16,
         )  # fmt: skip
-        with console.status("pre-training"):
-            result = train_mlm(options)
+        result = train_mlm(options, [progress_callback(console, "pre-training", max_minutes)])
     _print_result(result)
 
 

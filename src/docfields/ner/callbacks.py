@@ -87,3 +87,41 @@ def aim_schedule(scheduler: Any, warmup: int, total: int) -> None:
         return max(0.0, (total - step) / max(1, total - warmup))
 
     scheduler.lr_lambdas = [factor for _ in scheduler.lr_lambdas]
+
+
+def progress_callback(console: Any, description: str, max_minutes: float | None) -> Any:
+    """A rich progress bar for the command line: minutes of the budget when there is one, else steps.
+
+    With a time budget the step count is only an estimate until the end (the speed is measured as
+    training goes), so the bar follows the clock; the last loss and evaluation ride along.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from transformers import TrainerCallback
+
+    budget = max_minutes * 60 if max_minutes else None
+
+    class ShowProgress(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started = time.perf_counter()
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                     TextColumn("step {task.fields[step]} {task.fields[note]}"), TimeElapsedColumn(),
+                                     TimeRemainingColumn(), console=console, transient=True)  # fmt: skip
+            self.progress.start()
+            total = budget or state.max_steps
+            self.task = self.progress.add_task(description, total=total, step=state.global_step, note="")
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            done = time.perf_counter() - self.started if budget else state.global_step
+            self.progress.update(self.task, completed=done, step=state.global_step)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            shown = {key: value for key, value in (logs or {}).items()
+                     if key in ("loss", "eval_entity_f1")}  # fmt: skip
+            if shown:
+                note = ", ".join(f"{key.removeprefix('eval_')} {value:.3f}" for key, value in shown.items())
+                self.progress.update(self.task, note=note)
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.progress.stop()
+
+    return ShowProgress()

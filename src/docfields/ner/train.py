@@ -391,14 +391,17 @@ def _weighted_loss(num_labels: int, other_weight: float) -> Any:
     return loss
 
 
-def _trainer(tagger: Tagger, options: NerTrainOptions, train: list[EncodedWindow], valid: list[EncodedWindow]) -> Any:
+def _trainer(
+    tagger: Tagger, options: NerTrainOptions, train: list[EncodedWindow], valid: list[EncodedWindow],
+    extra: Sequence[Any] = (),
+) -> Any:  # fmt: skip
     from transformers import EarlyStoppingCallback, PrinterCallback, Trainer
 
     def compute_metrics(prediction: Any) -> dict[str, float]:
         return _window_metrics(prediction.predictions, prediction.label_ids, tagger.card.field_names)
 
     batch = batch_size(options, tagger.card.max_length)
-    callbacks = [log_callback(logger), last_step_callback()]
+    callbacks = [log_callback(logger), last_step_callback(), *extra]
     if valid:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=options.patience))
     if options.max_minutes is not None:
@@ -417,8 +420,10 @@ def _trainer(tagger: Tagger, options: NerTrainOptions, train: list[EncodedWindow
     return trainer
 
 
-def train_ner(options: NerTrainOptions) -> NerTrainResult:
+def train_ner(options: NerTrainOptions, callbacks: Sequence[Any] = ()) -> NerTrainResult:
     """Train, keep the best epoch, score it per field and save it to ``options.output``.
+
+    ``callbacks`` are more Hugging Face ``TrainerCallback`` s (the command line's progress bar).
 
     Raises:
         ModelError: unusable manifest, field configuration, base model, or no training page.
@@ -437,7 +442,7 @@ def train_ner(options: NerTrainOptions) -> NerTrainResult:
     selection_windows = [w for i, e in enumerate(pages.selection) for w in tagger.encode(i, e)]
     logger.info("%d training pages (%d windows), %d selection pages, %d validation pages", len(train),
                 len(train_windows), len(pages.selection), len(pages.validation))  # fmt: skip
-    trainer = _trainer(tagger, options, train_windows, selection_windows)
+    trainer = _trainer(tagger, options, train_windows, selection_windows, callbacks)
     started = time.perf_counter()
     with quiet_transformers():
         output = trainer.train(resume_from_checkpoint=True if _has_checkpoint(options) else None)
