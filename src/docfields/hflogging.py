@@ -18,3 +18,20 @@ def quiet_transformers() -> Iterator[None]:
     finally:
         if shown:
             hf_logging.enable_progress_bar()
+
+
+@contextmanager
+def transformers_errors_only() -> Iterator[None]:
+    """Only transformers' errors: for calls whose warnings docfields reports better itself.
+
+    Loading a pre-trained base as a tagger prints a "LOAD REPORT" table of the head weights it
+    leaves and adds; ``ner.model.load_checkpoint`` checks the same keys and names the ones that matter.
+    """
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)

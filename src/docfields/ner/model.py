@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from docfields.errors import AnnotationError, ModelError
-from docfields.hflogging import quiet_transformers
+from docfields.hflogging import quiet_transformers, transformers_errors_only
 from docfields.ner.data import (
     EncodedWindow,
     PageExample,
@@ -290,7 +290,7 @@ def load_checkpoint(source: str, names: Sequence[str] | None = None) -> PreTrain
         id2label, label2id = label_maps(names)
         head = dict(num_labels=len(id2label), id2label=id2label, label2id=label2id, ignore_mismatched_sizes=True)
     try:
-        with quiet_transformers():
+        with quiet_transformers(), transformers_errors_only():
             model_class = _model_class(AutoConfig.from_pretrained(source))
             model, info = model_class.from_pretrained(source, output_loading_info=True, **head)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
