@@ -84,6 +84,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--box-dropout", type=float, default=NerTrainOptions.model_fields["box_dropout"].default,
                         help="Share of the layout model's training windows without boxes")
     parser.add_argument("--batch-size", type=int, default=None, help="Windows per step (train_ner's default)")
+    parser.add_argument("--learning-rate", type=float, default=None, help="Peak rate (train_ner's default)")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--seeds", default=None,
                         help="Comma-separated seeds: (a) and (b) train once per seed and the report averages them "
@@ -178,7 +179,8 @@ def new_tagger(args: argparse.Namespace, fields_path: str, train: list[PageExamp
 
 def train_options(args: argparse.Namespace, fields_path: str, output: Path, max_steps: int) -> NerTrainOptions:
     return NerTrainOptions(manifest="-", fields=fields_path, output=str(output), base=args.base, max_steps=max_steps,
-                           batch_size=args.batch_size, seed=args.seed, patience=args.patience,
+                           batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+                           patience=args.patience,
                            box_dropout=args.box_dropout)  # fmt: skip
 
 
