@@ -65,4 +65,8 @@ def _print_result(result: MlmTrainResult) -> None:
         layout = "" if result.layout_accuracy is None else f", layout accuracy {result.layout_accuracy:.3f}"
         console.print(f"held-out ({result.validation_pages} pages): masked-word accuracy "
                       f"{result.masked_accuracy:.3f} (chance {result.chance_accuracy:.3f}){layout}")  # fmt: skip
+        if result.masked_accuracy <= (result.chance_accuracy or 0.0) + 0.01:
+            console.print("[yellow]warning:[/yellow] the base predicts masked words no better than chance: train "
+                          "longer, or lower --learning-rate (at 1e-2 the encoder collapsed on CORD, every word the "
+                          "same; fine-tuning from such a base learns nothing)", highlight=False)  # fmt: skip
     console.print(f"next: docfields train ner --base {escape(result.output)} --manifest M --fields F -o MODEL")
