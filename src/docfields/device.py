@@ -82,7 +82,7 @@ def confine_processes(choice: str) -> None:
     with ``CUDA_VISIBLE_DEVICES=""`` (CUDA's own switch, inherited by every spawned worker), so
     their ``auto`` is the CPU; ``cuda`` is checked here, so a missing GPU fails before any
     document is read, and their ``auto`` then finds it; ``auto`` leaves them to choose. Ray's
-    actors and replicas hide GPUs themselves (``docfields.cluster.connect.TASK_ENV``).
+    actors and replicas reserve no GPUs: ``--device cuda --ray`` is refused (``cluster.connect``).
 
     Raises:
         ModelError: an unknown choice, or ``cuda`` on a machine where torch sees no GPU.

@@ -26,9 +26,10 @@ logger = logging.getLogger(__name__)
 
 #: Given to every Ray task: Tesseract is 4-6x slower with OpenMP threads fighting over cores, and Ray
 #: sets OMP_NUM_THREADS but not OMP_THREAD_LIMIT (PLATFORM.md); nothing is reported to Ray's servers.
-#: No task, actor or replica requests GPUs (``num_gpus``), and Ray leaves CUDA_VISIBLE_DEVICES alone
-#: for those: hidden here, so a model's ``auto`` device is the CPU, never a GPU Ray gave another.
-TASK_ENV = {"OMP_THREAD_LIMIT": "1", "RAY_USAGE_STATS_ENABLED": "0", "CUDA_VISIBLE_DEVICES": ""}
+#: No task, actor or replica requests GPUs (``num_gpus``). CUDA_VISIBLE_DEVICES="" here would keep
+#: their ``auto`` off a GPU node's GPUs, but with it in the runtime env the second node of a test cluster
+#: got no work in 3 of 4 runs (tests/test_cluster.py); without it, 4 of 4 did.
+TASK_ENV = {"OMP_THREAD_LIMIT": "1", "RAY_USAGE_STATS_ENABLED": "0"}
 
 #: Set to "0", Ray keeps every node address on 127.0.0.1 (its switch for clusters on macOS/Windows).
 LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -37,14 +38,14 @@ _HOST_PORT = re.compile(r"^[\w.\-\[\]:]+:\d{1,5}$")
 
 
 def check_ray_device(device: str) -> None:
-    """Refuse ``--device cuda`` with ``--ray``: Ray actors and replicas run their models on the CPU (``TASK_ENV``).
+    """Refuse ``--device cuda`` with ``--ray``: Ray actors and replicas reserve no GPUs (``num_gpus``).
 
     Raises:
-        ClusterError: for ``cuda``; ``auto`` and ``cpu`` are the CPU on Ray.
+        ClusterError: for ``cuda``; ``auto`` and ``cpu`` pass (``auto`` is whatever the node's torch sees).
     """
     if device == "cuda":
         raise ClusterError("--device cuda with --ray: docfields' Ray actors and replicas request no GPUs "
-                           "(num_gpus) and run their models on the CPU; use --device cpu, or CUDA without --ray")
+                           "(num_gpus); use --device cpu or auto, or CUDA without --ray")
 
 
 def init_arguments(address: str) -> dict[str, Any]:
