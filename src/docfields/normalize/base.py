@@ -9,12 +9,35 @@ go to a reviewer instead of carrying a confident wrong answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from datetime import date
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 Status = Literal["ok", "ambiguous", "unparsed", "invalid", "failed"]
 Source = Literal["rule", "model", "service"]
+DateOrder = Literal["MDY", "DMY"]
+YearlessPolicy = Literal["nearest", "after", "before"]
+
+
+class NormalizeContext(BaseModel):
+    """What a text alone does not say: the date it is read against and what its document reveals.
+
+    One per text (``normalize(texts, contexts)``); the pipeline builds one per document
+    (``normalize.context.document_context``) and adds each mention's line. Hashable, so equal
+    contexts of equal texts are normalized once.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reference_date: date | None = Field(
+        default=None, description="Year-less and relative dates resolve against it (the document's date, or given)"
+    )
+    date_order: DateOrder | None = Field(
+        default=None, description="MDY or DMY when the document's unambiguous dates reveal it"
+    )
+    order_evidence: str = Field(default="", description="The date that revealed the order, for the reviewer")
+    around: str = Field(default="", description="Text around the mention (its line), e.g. 'variable' markers")
 
 
 class NormalizedValue(BaseModel):
@@ -32,6 +55,9 @@ class NormalizedValue(BaseModel):
     reason: str = Field(default="", description="Why the status is not ok, for the reviewer")
     candidates: list[str] = Field(default_factory=list, description="Readings of an ambiguous text")
     generated: str | None = Field(default=None, description="The model's output, even if rejected")
+    data: dict[str, Any] | None = Field(
+        default=None, description="The value as structured data where it has parts (a money formula, a range)"
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -45,15 +71,34 @@ class NormalizedValue(BaseModel):
         return self.value if self.value is not None else self.raw
 
 
+EMPTY_CONTEXT = NormalizeContext()
+
+
 @runtime_checkable
 class Normalizer(Protocol):
     """Anything that turns texts into ``NormalizedValue``s, in order, one per text."""
 
     name: str
 
-    def normalize(self, texts: Sequence[str]) -> list[NormalizedValue]:
-        """Normalize a batch; never raises for a bad text, only marks it."""
+    def normalize(
+        self, texts: Sequence[str], contexts: Sequence[NormalizeContext] | None = None
+    ) -> list[NormalizedValue]:
+        """Normalize a batch; ``contexts``, when given, has one context per text. Never raises
+        for a bad text, only marks it."""
         ...
+
+
+def contexts_for(texts: Sequence[str], contexts: Sequence[NormalizeContext] | None) -> list[NormalizeContext]:
+    """One context per text: ``contexts`` checked for length, or empty ones.
+
+    Raises:
+        ValueError: when ``contexts`` and ``texts`` differ in length (a caller's bug).
+    """
+    if contexts is None:
+        return [EMPTY_CONTEXT] * len(texts)
+    if len(contexts) != len(texts):
+        raise ValueError(f"{len(contexts)} contexts for {len(texts)} texts")
+    return list(contexts)
 
 
 @runtime_checkable

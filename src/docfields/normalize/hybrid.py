@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from docfields.errors import NormalizerError, NormalizerUnavailableError
-from docfields.normalize.base import NormalizedValue, TextGenerator
+from docfields.normalize.base import DateOrder, NormalizeContext, NormalizedValue, TextGenerator, contexts_for
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
 from docfields.normalize.patterns import MONTHS, parse_strict, render_date
-from docfields.normalize.rules import DateOrder, DateRuleNormalizer
+from docfields.normalize.rules import DateRuleNormalizer
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +66,11 @@ class HybridDateNormalizer:
         self.year_pivot = year_pivot
         self.name = f"{self.rules.name};model"
 
-    def normalize(self, texts: Sequence[str]) -> list[NormalizedValue]:
+    def normalize(
+        self, texts: Sequence[str], contexts: Sequence[NormalizeContext] | None = None
+    ) -> list[NormalizedValue]:
         """Rules' results where certain, checked model results elsewhere, in input order."""
-        results = [self.rules.normalize_one(t) for t in texts]
+        results = [self.rules.normalize_one(t, c) for t, c in zip(texts, contexts_for(texts, contexts), strict=True)]
         todo = [i for i, r in enumerate(results) if r.status != "ok" and self._worth_asking(r)]
         if not todo:
             return results

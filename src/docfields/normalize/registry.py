@@ -34,7 +34,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from docfields.errors import NormalizerError, NormalizerUnavailableError, UnknownNormalizerError
-from docfields.normalize.base import NormalizedValue, Normalizer, TextGenerator
+from docfields.normalize.base import NormalizeContext, NormalizedValue, Normalizer, TextGenerator
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
 from docfields.normalize.hybrid import HybridDateNormalizer
 from docfields.normalize.rules import DateRuleNormalizer
@@ -127,8 +127,12 @@ class GeneratorNormalizer:
         self.name, self.generator, self.prompt = name, generator, prompt
         self.source = "service" if source == "service" else "model"
 
-    def normalize(self, texts: Sequence[str]) -> list[NormalizedValue]:
-        """One value per text; never raises for a bad text or a bad answer, only for a service that did not answer."""
+    def normalize(
+        self, texts: Sequence[str], contexts: Sequence[NormalizeContext] | None = None
+    ) -> list[NormalizedValue]:
+        """One value per text; never raises for a bad text or a bad answer, only for a service that did not answer.
+
+        ``contexts`` are accepted and unused: a plain model or service is asked the text alone."""
         try:
             outputs = self.generator.generate([self.prompt + t for t in texts])
         except NormalizerUnavailableError:

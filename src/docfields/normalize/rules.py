@@ -25,10 +25,9 @@ from datetime import datetime
 from typing import Literal
 
 from docfields.errors import NormalizerError
-from docfields.normalize.base import NormalizedValue
+from docfields.normalize.base import DateOrder, NormalizeContext, NormalizedValue, contexts_for
 from docfields.normalize.patterns import MONTHS, WEEKDAYS, pattern_from_name, render_date
 
-DateOrder = Literal["MDY", "DMY"]
 ParseStatus = Literal["ok", "ambiguous", "unparsed"]
 MAX_DATE_CHARS = 100
 
@@ -231,11 +230,13 @@ class DateRuleNormalizer:
         self.year_pivot = year_pivot
         self.name = f"date:{target}"
 
-    def normalize(self, texts: Sequence[str]) -> list[NormalizedValue]:
+    def normalize(
+        self, texts: Sequence[str], contexts: Sequence[NormalizeContext] | None = None
+    ) -> list[NormalizedValue]:
         """One value per text: ok, ambiguous (with both readings) or unparsed (with a reason)."""
-        return [self.normalize_one(t) for t in texts]
+        return [self.normalize_one(t, c) for t, c in zip(texts, contexts_for(texts, contexts), strict=True)]
 
-    def normalize_one(self, text: str) -> NormalizedValue:
+    def normalize_one(self, text: str, context: NormalizeContext | None = None) -> NormalizedValue:
         """Normalize one text (see ``normalize``)."""
         parsed = parse_date(text, self.order, self.year_pivot)
         rendered = [render_date(v, self.pattern) for v in parsed.candidates]
