@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from docfields.errors import NormalizerError, NormalizerUnavailableError
-from docfields.normalize.base import DateOrder, NormalizeContext, NormalizedValue, TextGenerator, contexts_for
+from docfields.normalize.base import DateOrder, YearlessPolicy, NormalizeContext, NormalizedValue, TextGenerator, contexts_for
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
 from docfields.normalize.patterns import MONTHS, parse_strict, render_date
 from docfields.normalize.rules import DateRuleNormalizer
@@ -54,13 +54,14 @@ class HybridDateNormalizer:
 
     def __init__(
         self,
-        target: str,
+        target: str | None,
         generator: TextGenerator,
         prompt_template: str = DEFAULT_PROMPT_TEMPLATE,
         year_pivot: int = 50,
         order: DateOrder | None = None,
+        yearless: YearlessPolicy = "nearest",
     ) -> None:
-        self.rules = DateRuleNormalizer(target, order=order, year_pivot=year_pivot)
+        self.rules = DateRuleNormalizer(target, order=order, year_pivot=year_pivot, yearless=yearless)
         self.generator = generator
         self.prompt_template = prompt_template
         self.year_pivot = year_pivot

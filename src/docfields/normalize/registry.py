@@ -41,7 +41,7 @@ from docfields.normalize.rules import DateRuleNormalizer
 
 logger = logging.getLogger(__name__)
 
-_OPTIONS = {"order", "pivot", "model"}
+_OPTIONS = {"order", "pivot", "model", "yearless"}
 _URL_SCHEMES = ("http://", "https://")
 MAX_REPLY_BYTES = 16 * 2**20  # a normalizer's answer to one batch; more is refused, not read
 
@@ -155,7 +155,7 @@ def parse_rule_spec(spec: str) -> tuple[str, dict[str, str]]:
     Raises:
         UnknownNormalizerError: on an unknown option or a malformed one.
     """
-    target, *rest = spec.removeprefix("date:").split(";")
+    target, *rest = spec.removeprefix("date").removeprefix(":").split(";")
     options: dict[str, str] = {}
     for item in rest:
         key, sep, value = item.partition("=")
@@ -282,12 +282,15 @@ def _date_normalizer(
         pivot = int(options.get("pivot", "50"))
     except ValueError as exc:
         raise UnknownNormalizerError(f"{spec}: pivot must be a whole number") from exc
+    yearless = options.get("yearless", "nearest").lower()
+    if yearless not in ("nearest", "after", "before"):
+        raise UnknownNormalizerError(f"{spec}: yearless must be nearest, after or before, not {yearless!r}")
     if "model" not in options:
-        return DateRuleNormalizer(target, order=order, year_pivot=pivot)  # type: ignore[arg-type]
+        return DateRuleNormalizer(target or None, order=order, year_pivot=pivot, yearless=yearless)  # type: ignore[arg-type]
     generator = load_generator(options["model"], generators, device)
     card = getattr(generator, "card", None)
     template = getattr(card, "prompt_template", None) or DEFAULT_PROMPT_TEMPLATE
-    return HybridDateNormalizer(target, generator, template, pivot, order)  # type: ignore[arg-type]
+    return HybridDateNormalizer(target or None, generator, template, pivot, order, yearless)  # type: ignore[arg-type]
 
 
 def resolve_normalizer(
@@ -316,7 +319,7 @@ def resolve_normalizer(
     spec = spec.strip()
     if allowed_urls is not None:
         check_normalizer_urls(spec, allowed_urls)
-    if spec.startswith("date:"):
+    if spec == "date" or spec.startswith("date:"):
         return _date_normalizer(spec, generators, device)
     if spec.startswith(_URL_SCHEMES):
         return GeneratorNormalizer(spec, load_generator(spec, generators), prompt or "", source="service")

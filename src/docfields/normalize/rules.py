@@ -25,11 +25,23 @@ from datetime import datetime
 from typing import Literal
 
 from docfields.errors import NormalizerError
-from docfields.normalize.base import DateOrder, NormalizeContext, NormalizedValue, contexts_for
+from docfields.normalize.base import DateOrder, NormalizeContext, NormalizedValue, YearlessPolicy, contexts_for
 from docfields.normalize.patterns import MONTHS, WEEKDAYS, pattern_from_name, render_date
 
 ParseStatus = Literal["ok", "ambiguous", "unparsed"]
 MAX_DATE_CHARS = 100
+_PROMPT = re.compile(r"^\s*Convert dates to (?P<target>.+?): (?P<text>.*)$", re.DOTALL)
+
+
+def split_prompt(text: str) -> tuple[str | None, str]:
+    """The original's prompt ``Convert dates to <FORMAT>: <text>`` -> (``FORMAT``, ``text``);
+    any other text -> (None, text).
+
+    >>> split_prompt("Convert dates to YYYY-MM-DD: 12/31/00")
+    ('YYYY-MM-DD', '12/31/00')
+    """
+    match = _PROMPT.match(text)
+    return (match["target"].strip(), match["text"]) if match else (None, text)
 
 _TIME = re.compile(
     r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])?\.?\s*(?:[Mm]\.?)?(?![\w:])"
@@ -220,15 +232,22 @@ class DateRuleNormalizer:
     '2000-12-31'
     """
 
-    def __init__(self, target: str, order: DateOrder | None = None, year_pivot: int = 50) -> None:
+    def __init__(
+        self,
+        target: str | None,
+        order: DateOrder | None = None,
+        year_pivot: int = 50,
+        yearless: YearlessPolicy = "nearest",
+    ) -> None:
         try:
-            self.pattern = pattern_from_name(target)
+            self.pattern = pattern_from_name(target) if target else None
         except ValueError as exc:
             raise NormalizerError(f"date:{target}: {exc}") from exc
         self.target = target
         self.order = order
         self.year_pivot = year_pivot
-        self.name = f"date:{target}"
+        self.yearless = yearless
+        self.name = f"date:{target or ''}"
 
     def normalize(
         self, texts: Sequence[str], contexts: Sequence[NormalizeContext] | None = None
