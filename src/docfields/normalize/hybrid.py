@@ -1,11 +1,15 @@
 """Rules where they are certain, a model where they are not, and a check on every model answer.
 
 The rules are exact on what they can read unambiguously, and a trained model is better on the
-rest (it learned, for example, that a day-first time format makes ``03/04/21`` day-first). So
-the hybrid sends each text to the rules first (with no order policy, so an ambiguous text is
-not guessed) and only ambiguous or unreadable texts to the model. Each model output must then:
+rest (it learned, for example, that a day-first time format makes ``03/04/21`` day-first, or
+that ``$l5`` is an OCR-read ``$15``). So the hybrid sends each text to the rules first (with no
+order policy, so an ambiguous text is not guessed) and only ambiguous or unreadable texts to the
+model. ``ValidatedHybrid`` is that loop; what a model answer must satisfy depends on the kind.
 
-1. parse as a real date in the requested format (``2021-02-30`` or ``21-3-4`` fail);
+Dates (``HybridDateNormalizer``): the output must
+
+1. parse as a real date in the requested format (``2021-02-30`` or ``21-3-4`` fail); a text in
+   the original's prompt format (``Convert dates to <FORMAT>: <text>``) requests its own format;
 2. be one of the rules' readings when the rules found several (the model only chooses);
 3. agree with the digits of the input: its day, and its year (4 or 2 digits), must be written
    there, and its month too unless the input names the month. A model fed ``hello`` will still
@@ -21,16 +25,102 @@ import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from docfields.errors import NormalizerError, NormalizerUnavailableError
-from docfields.normalize.base import DateOrder, YearlessPolicy, NormalizeContext, NormalizedValue, TextGenerator, contexts_for
+from docfields.normalize.base import (
+    DateOrder,
+    NormalizeContext,
+    NormalizedValue,
+    TextGenerator,
+    YearlessPolicy,
+    contexts_for,
+)
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
-from docfields.normalize.patterns import MONTHS, parse_strict, render_date
-from docfields.normalize.rules import DateRuleNormalizer
+from docfields.normalize.patterns import MONTHS, parse_strict, pattern_from_name, render_date
+from docfields.normalize.rules import MAX_DATE_CHARS, DateRuleNormalizer, split_prompt
 
 logger = logging.getLogger(__name__)
 
 _MONTH_NAME = re.compile("|".join(m[:3] for m in MONTHS), re.IGNORECASE)
+
+
+class RuleNormalizer(Protocol):
+    """What the hybrid needs of its rules: one text at a time, with its context."""
+
+    name: str
+
+    def normalize_one(self, text: str, context: NormalizeContext | None = None) -> NormalizedValue:
+        """The rules' result for one text; never raises for a bad text."""
+        ...
+
+
+class ValidatedHybrid:
+    """Rules first; the texts they leave go to ``generator``, and each answer is checked.
+
+    Subclasses say which texts are worth asking and how (``_prompt``) and what an answer must
+    satisfy (``_check``).
+    """
+
+    def __init__(self, rules: RuleNormalizer, generator: TextGenerator, prompt_template: str) -> None:
+        self.rules = rules
+        self.generator = generator
+        self.prompt_template = prompt_template
+        self.name = f"{rules.name};model"
+
+    def normalize(
+        self, texts: Sequence[str], contexts: Sequence[NormalizeContext] | None = None
+    ) -> list[NormalizedValue]:
+        """Rules' results where certain, checked model results elsewhere, in input order.
+
+        Raises:
+            NormalizerUnavailableError: when a service did not answer (the caller retries or
+                keeps the raw texts); any other model error marks the asked texts ``failed``.
+        """
+        results = [self.rules.normalize_one(t, c) for t, c in zip(texts, contexts_for(texts, contexts), strict=True)]
+        prompts = {i: self._prompt(r) for i, r in enumerate(results) if r.status != "ok"}
+        asked = {i: p for i, p in prompts.items() if p is not None}
+        if not asked:
+            return results
+        try:
+            outputs = self.generator.generate(list(asked.values()))
+        except NormalizerUnavailableError:
+            raise
+        except NormalizerError as exc:
+            logger.warning("normalizer model failed on %d texts: %s", len(asked), exc)
+            for i in asked:
+                results[i] = results[i].model_copy(update={"status": "failed", "reason": str(exc)})
+            return results
+        for i, output in zip(asked, outputs, strict=True):
+            results[i] = self._judge(results[i], output.strip())
+        return results
+
+    def _prompt(self, result: NormalizedValue) -> str | None:
+        """What to ask the model about a text the rules did not settle; None: do not ask."""
+        raise NotImplementedError
+
+    def _check(self, result: NormalizedValue, output: str) -> str:
+        """Why ``output`` is not an acceptable answer for ``result.raw``; empty when it is."""
+        raise NotImplementedError
+
+    def _accepted(self, result: NormalizedValue, output: str) -> NormalizedValue:
+        """The value of an answer that passed ``_check``."""
+        return NormalizedValue(raw=result.raw, value=output, status="ok", source="model", generated=output)
+
+    def _judge(self, result: NormalizedValue, output: str) -> NormalizedValue:
+        reason = self._check(result, output)
+        if reason:
+            return NormalizedValue(raw=result.raw, status="invalid", source="model", reason=reason,
+                                   candidates=result.candidates, generated=output)  # fmt: skip
+        return self._accepted(result, output)
+
+
+def has_digit(text: str) -> bool:
+    """Whether ``text`` has a digit: a date or an amount needs one for the model to read."""
+    return any(c.isdigit() for c in text)
+
+
+# --- dates -----------------------------------------------------------------------------------
 
 
 def supported_by_text(value: datetime, text: str) -> bool:
@@ -42,14 +132,16 @@ def supported_by_text(value: datetime, text: str) -> bool:
     return year_ok and value.day in numbers and month_ok
 
 
-class HybridDateNormalizer:
+class HybridDateNormalizer(ValidatedHybrid):
     """``date:<TARGET>;model=<dir or url>``: rules first, a validated model for the rest.
 
     Args:
-        target: Output format name or pattern, e.g. ``YYYY-MM-DD``.
+        target: Output format name or pattern, e.g. ``YYYY-MM-DD``; None: only texts in the
+            original's prompt format, which name their own, go to the model.
         generator: A ``Seq2SeqModel`` or a ``ServiceGenerator``.
         prompt_template: How the model was trained to be asked (``{target}``, ``{text}``).
         year_pivot: Two-digit year pivot of the rules and of validation.
+        order, yearless: The rules' policies (see ``DateRuleNormalizer``).
     """
 
     def __init__(
@@ -61,50 +153,32 @@ class HybridDateNormalizer:
         order: DateOrder | None = None,
         yearless: YearlessPolicy = "nearest",
     ) -> None:
-        self.rules = DateRuleNormalizer(target, order=order, year_pivot=year_pivot, yearless=yearless)
-        self.generator = generator
-        self.prompt_template = prompt_template
+        rules = DateRuleNormalizer(target, order=order, year_pivot=year_pivot, yearless=yearless)
+        super().__init__(rules, generator, prompt_template)
         self.year_pivot = year_pivot
-        self.name = f"{self.rules.name};model"
 
-    def normalize(
-        self, texts: Sequence[str], contexts: Sequence[NormalizeContext] | None = None
-    ) -> list[NormalizedValue]:
-        """Rules' results where certain, checked model results elsewhere, in input order."""
-        results = [self.rules.normalize_one(t, c) for t, c in zip(texts, contexts_for(texts, contexts), strict=True)]
-        todo = [i for i, r in enumerate(results) if r.status != "ok" and self._worth_asking(r)]
-        if not todo:
-            return results
-        prompts = [self.prompt_template.format(target=self.rules.target, text=texts[i]) for i in todo]
+    def _prompt(self, result: NormalizedValue) -> str | None:
+        """Ambiguous texts, and unreadable ones that contain a digit (a date needs one), when a
+        target is known; a text in the prompt format goes as it is."""
+        asked, text = split_prompt(result.raw)
+        target = asked or self.rules.target
+        readable = has_digit(text) and len(text.strip()) <= MAX_DATE_CHARS
+        if target is None or not (result.status == "ambiguous" or readable):
+            return None
+        return result.raw if asked else self.prompt_template.format(target=target, text=text)
+
+    def _check(self, result: NormalizedValue, output: str) -> str:
+        asked, text = split_prompt(result.raw)
+        target = asked or self.rules.target or ""
         try:
-            outputs = self.generator.generate(prompts)
-        except NormalizerUnavailableError:  # the caller retries or keeps the raw texts
-            raise
-        except NormalizerError as exc:
-            logger.warning("normalizer model failed on %d texts: %s", len(todo), exc)
-            for i in todo:
-                results[i] = results[i].model_copy(update={"status": "failed", "reason": str(exc)})
-            return results
-        for i, output in zip(todo, outputs, strict=True):
-            results[i] = self._check(texts[i], output.strip(), results[i])
-        return results
-
-    @staticmethod
-    def _worth_asking(result: NormalizedValue) -> bool:
-        """Ambiguous texts, and unreadable ones that contain a digit (a date needs one)."""
-        too_long = result.reason.endswith("too long for a date")
-        return result.status == "ambiguous" or (any(c.isdigit() for c in result.raw) and not too_long)
-
-    def _check(self, text: str, output: str, rules: NormalizedValue) -> NormalizedValue:
-        value = parse_strict(output, self.rules.pattern, self.year_pivot)
-        reason = ""
+            pattern = pattern_from_name(target)
+        except ValueError:
+            return f"{target!r} is not a date format"
+        value = parse_strict(output, pattern, self.year_pivot)
         if value is None:
-            reason = f"model output {output!r} is not a date in {self.rules.target}"
-        elif rules.candidates and render_date(value, self.rules.pattern) not in rules.candidates:
-            reason = f"model output {output!r} is none of the readings {rules.candidates}"
-        elif not supported_by_text(value, text):
-            reason = f"model output {output!r} does not match the digits of the input"
-        if reason:
-            return NormalizedValue(raw=text, status="invalid", source="model", reason=reason,
-                                   candidates=rules.candidates, generated=output)  # fmt: skip
-        return NormalizedValue(raw=text, value=output, status="ok", source="model", generated=output)
+            return f"model output {output!r} is not a date in {target}"
+        if result.candidates and render_date(value, pattern) not in result.candidates:
+            return f"model output {output!r} is none of the readings {result.candidates}"
+        if not supported_by_text(value, text):
+            return f"model output {output!r} does not match the digits of the input"
+        return ""
