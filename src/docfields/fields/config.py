@@ -178,25 +178,23 @@ def _endpoint_name_problem(spec: str, endpoints: Mapping[str, str], check_locati
 def _normalizer_problem(spec: str, check_location: bool = True) -> str | None:
     """Why ``spec`` names no normalizer, or None; checks names without loading any model.
 
-    A ``date:`` rule is built (cheap) with its ``model=`` option left out, whose location must be
-    a URL or an existing directory, as must a plain model directory. Without ``check_location``
-    (a configuration from a client, whose locations the service checks by its own rule) the file
-    system is not asked: the answer must not tell whether a server path exists.
+    A rule (``date:``, ``money:``, ``percent``) is built (cheap) without loading its ``model=``,
+    whose location must be a URL or an existing directory, as must a plain model directory.
+    Without ``check_location`` (a configuration from a client, whose locations the service checks
+    by its own rule) the file system is not asked: the answer must not tell whether a server path exists.
     """
-    from docfields.normalize.registry import parse_rule_spec, resolve_normalizer
+    from docfields.normalize.registry import check_rule_spec, rule_kind
 
     spec = spec.strip()
+    if not rule_kind(spec):
+        return _location_problem(spec) if check_location else None
     try:
-        if not spec.startswith("date:"):
-            return _location_problem(spec) if check_location else None
-        target, options = parse_rule_spec(spec)
-        rule_options = [f"{key}={value}" for key, value in options.items() if key != "model"]
-        resolve_normalizer(";".join([f"date:{target}", *rule_options]))
+        model = check_rule_spec(spec).options.get("model")
     except DocfieldsError as exc:
         return str(exc)
-    if "model" not in options or not check_location:
+    if model is None or not check_location:
         return None
-    return _location_problem(options["model"], model_option=True)
+    return _location_problem(model, model_option=True)
 
 
 def _location_problem(location: str, model_option: bool = False) -> str | None:

@@ -2,10 +2,13 @@
 
 Three kinds of name:
 
-- ``date:<TARGET>`` is the built-in date rule (``date:YYYY-MM-DD``, ``date:DD/MM/YYYY``, or a
-  pattern ``date:%d.%m.%Y``), with options after semicolons: ``order=MDY|DMY`` (how to read
-  ``03/04/21``; unset leaves it ambiguous), ``pivot=50`` (two-digit years), and
-  ``model=<dir or URL>`` to make it the hybrid (rules, then a validated model).
+- a built-in rule, ``<kind>:<target>`` with options after semicolons (``parse_rule_spec``):
+  ``date:<TARGET>`` (``date:YYYY-MM-DD``, ``date:DD/MM/YYYY``, a pattern ``date:%d.%m.%Y``, or no
+  target: the original's prompt format names it) with ``order=MDY|DMY`` (how to read ``03/04/21``;
+  unset leaves it ambiguous), ``pivot=50`` (two-digit years), ``yearless=nearest|after|before``,
+  and ``model=<dir or URL>`` to make it the hybrid (rules, then a validated model);
+  ``money:<CURRENCY>`` (``money:USD``; ``money`` alone is USD) and ``percent`` (fees and rates,
+  ``normalize.money``), whose ``model=`` is refused for now;
 - an ``http(s)://`` URL is a normalizer service speaking ``{"inputs": [...]}`` ->
   ``{"generated_text": [...]}``;
 - anything else is a local model directory written by ``docfields train seq2seq``.
@@ -21,6 +24,8 @@ What a normalizer service answers never reaches a message: errors name the URL a
 
 >>> resolve_normalizer("date:YYYY-MM-DD;order=MDY").normalize(["12/31/00"])[0].value
 '2000-12-31'
+>>> resolve_normalizer("money:USD").normalize(["Up to $40"])[0].value
+'up to 40.00 USD'
 """
 
 from __future__ import annotations
@@ -30,18 +35,27 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal, get_args
 from urllib.parse import unquote, urlsplit
 
 from docfields.errors import NormalizerError, NormalizerUnavailableError, UnknownNormalizerError
 from docfields.normalize.base import NormalizeContext, NormalizedValue, Normalizer, TextGenerator
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
 from docfields.normalize.hybrid import HybridDateNormalizer
+from docfields.normalize.money import DEFAULT_CURRENCY, MoneyRuleNormalizer, PercentRuleNormalizer
 from docfields.normalize.rules import DateRuleNormalizer
 
 logger = logging.getLogger(__name__)
 
-_OPTIONS = {"order", "pivot", "model", "yearless"}
+RuleKind = Literal["date", "money", "percent"]
+RULE_KINDS: tuple[RuleKind, ...] = get_args(RuleKind)
+_OPTIONS: dict[str, set[str]] = {
+    "date": {"order", "pivot", "model", "yearless"},
+    "money": {"model"},
+    "percent": {"model"},
+}
 _URL_SCHEMES = ("http://", "https://")
 MAX_REPLY_BYTES = 16 * 2**20  # a normalizer's answer to one batch; more is refused, not read
 
@@ -149,20 +163,62 @@ class GeneratorNormalizer:
         return NormalizedValue(raw=text, value=output, status="ok", source=self.source, generated=output)
 
 
-def parse_rule_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """``date:YYYY-MM-DD;order=MDY`` -> (``YYYY-MM-DD``, ``{"order": "MDY"}``).
+@dataclass(frozen=True)
+class RuleSpec:
+    """A built-in rule's name taken apart: ``money:USD;model=m`` is kind ``money``, target ``USD``,
+    options ``{"model": "m"}``; ``str()`` writes the name again."""
+
+    kind: RuleKind
+    target: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return ";".join([f"{self.kind}:{self.target}", *(f"{key}={value}" for key, value in self.options.items())])
+
+
+def rule_kind(spec: str) -> RuleKind | None:
+    """The built-in rule ``spec`` names (``date``, ``money`` or ``percent``, before a ``:`` or
+    ``;`` or alone), or None for anything else (a URL, a model directory).
+
+    >>> rule_kind("money:USD"), rule_kind("percent"), rule_kind("models/dates")
+    ('money', 'percent', None)
+    """
+    head = spec.strip().split(";", 1)[0].split(":", 1)[0].strip()
+    return next((kind for kind in RULE_KINDS if kind == head), None)
+
+
+def parse_rule_spec(spec: str) -> RuleSpec:
+    """``date:YYYY-MM-DD;order=MDY`` -> ``RuleSpec("date", "YYYY-MM-DD", {"order": "MDY"})``.
 
     Raises:
-        UnknownNormalizerError: on an unknown option or a malformed one.
+        UnknownNormalizerError: when ``spec`` names no built-in rule, or on an option the rule does
+            not take or a malformed one.
     """
-    target, *rest = spec.removeprefix("date").removeprefix(":").split(";")
+    kind = rule_kind(spec)
+    if kind is None:
+        raise UnknownNormalizerError(f"{spec[:200]!r} is not a built-in rule (known: {', '.join(RULE_KINDS)})")
+    head, *rest = spec.strip().split(";")
     options: dict[str, str] = {}
     for item in rest:
         key, sep, value = item.partition("=")
-        if not sep or key.strip() not in _OPTIONS:
-            raise UnknownNormalizerError(f"{spec}: unknown option {item!r} (known: {sorted(_OPTIONS)})")
+        if not sep or key.strip() not in _OPTIONS[kind]:
+            raise UnknownNormalizerError(f"{spec}: unknown option {item!r} (known: {sorted(_OPTIONS[kind])})")
         options[key.strip()] = value.strip()
-    return target.strip(), options
+    return RuleSpec(kind, head.partition(":")[2].strip(), options)
+
+
+def check_rule_spec(spec: str) -> RuleSpec:
+    """The rule ``spec`` names, checked by building it without loading its model (a cheap check of
+    a configuration: target, options, currency).
+
+    Raises:
+        UnknownNormalizerError: when the name or an option is wrong (see ``resolve_normalizer``).
+        NormalizerError: when a date target is no format.
+    """
+    rule = parse_rule_spec(spec)
+    unloaded = {key: value for key, value in rule.options.items() if key != "model" or rule.kind != "date"}
+    _rule_normalizer(replace(rule, options=unloaded), None)
+    return rule
 
 
 def url_allowed(url: str, prefixes: Sequence[str]) -> bool:
@@ -196,16 +252,16 @@ def url_allowed(url: str, prefixes: Sequence[str]) -> bool:
 
 
 def normalizer_urls(spec: str) -> list[str]:
-    """The service URLs a normalizer name would call: the name itself, or a date rule's ``model=``.
+    """The service URLs a normalizer name would call: the name itself, or a rule's ``model=``.
 
     Raises:
-        UnknownNormalizerError: when a date rule's options are malformed.
+        UnknownNormalizerError: when a rule's options are malformed.
     """
     spec = spec.strip()
     if spec.startswith(_URL_SCHEMES):
         return [spec]
-    if spec.startswith("date:"):
-        model = parse_rule_spec(spec)[1].get("model", "")
+    if rule_kind(spec):
+        model = parse_rule_spec(spec).options.get("model", "")
         return [model] if model.startswith(_URL_SCHEMES) else []
     return []
 
@@ -225,8 +281,9 @@ def check_normalizer_urls(spec: str, allowed_urls: Sequence[str]) -> None:
 
 
 def exposed_normalizer_spec(name: str, models: Mapping[str, str]) -> str:
-    """The normalizer a client may name, as a spec to resolve: a built-in ``date:`` rule (its
-    ``model=`` option a name from ``models``), or a name from ``models`` (name -> directory).
+    """The normalizer a client may name, as a spec to resolve: a built-in rule (``date:...``,
+    ``money:USD``, ``percent``; its ``model=`` option a name from ``models``), or a name from
+    ``models`` (name -> directory).
 
     Clients never name a path or a URL: the error is the same whether a path exists or not, so
     it reveals nothing about the server's files.
@@ -235,11 +292,11 @@ def exposed_normalizer_spec(name: str, models: Mapping[str, str]) -> str:
         UnknownNormalizerError: for anything else, listing the exposed names.
     """
     name = name.strip()
-    if name.startswith("date:"):
-        target, options = parse_rule_spec(name)
-        if "model" in options:
-            options["model"] = _exposed_model(options["model"], models, name)
-        return ";".join([f"date:{target}", *(f"{key}={value}" for key, value in options.items())])
+    if rule_kind(name):
+        rule = parse_rule_spec(name)
+        if "model" in rule.options:
+            rule = replace(rule, options=rule.options | {"model": _exposed_model(rule.options["model"], models, name)})
+        return str(rule)
     return _exposed_model(name, models, name)
 
 
@@ -271,10 +328,24 @@ def load_generator(
     return generator
 
 
-def _date_normalizer(
-    spec: str, generators: MutableMapping[str, TextGenerator] | None, device: str = "auto"
+def _rule_normalizer(
+    rule: RuleSpec, generators: MutableMapping[str, TextGenerator] | None, device: str = "auto"
 ) -> Normalizer:
-    target, options = parse_rule_spec(spec)
+    if rule.kind == "date":
+        return _date_normalizer(rule, generators, device)
+    if "model" in rule.options:
+        raise UnknownNormalizerError(f"{rule.kind}: model= is not supported yet")
+    if rule.kind == "money":
+        return MoneyRuleNormalizer(rule.target or DEFAULT_CURRENCY)
+    if rule.target:
+        raise UnknownNormalizerError(f"{rule}: percent takes no target (write percent or percent:)")
+    return PercentRuleNormalizer()
+
+
+def _date_normalizer(
+    rule: RuleSpec, generators: MutableMapping[str, TextGenerator] | None, device: str = "auto"
+) -> Normalizer:
+    spec, target, options = str(rule), rule.target, rule.options
     order = options.get("order", "").upper() or None
     if order not in (None, "MDY", "DMY"):
         raise UnknownNormalizerError(f"{spec}: order must be MDY or DMY, not {order!r}")
@@ -303,7 +374,8 @@ def resolve_normalizer(
     """The normalizer a field configuration names.
 
     Args:
-        spec: ``date:<TARGET>[;order=..][;pivot=..][;model=..]``, a URL, or a model directory.
+        spec: A rule (``date:<TARGET>[;order=..][;pivot=..][;yearless=..][;model=..]``,
+            ``money:<CURRENCY>``, ``percent``), a URL, or a model directory.
         prompt: Prefix put before each text for a plain model or service (the field's
             ``NormalizerPrompt``); rules and the hybrid build their own.
         allowed_urls: URL prefixes a service may be called at; None: any (a user's own
@@ -319,13 +391,13 @@ def resolve_normalizer(
     spec = spec.strip()
     if allowed_urls is not None:
         check_normalizer_urls(spec, allowed_urls)
-    if spec == "date" or spec.startswith("date:"):
-        return _date_normalizer(spec, generators, device)
+    if rule_kind(spec):
+        return _rule_normalizer(parse_rule_spec(spec), generators, device)
     if spec.startswith(_URL_SCHEMES):
         return GeneratorNormalizer(spec, load_generator(spec, generators), prompt or "", source="service")
     if Path(spec).is_dir():
         return GeneratorNormalizer(spec, load_generator(spec, generators, device), prompt or "")
     raise UnknownNormalizerError(
-        f"{spec!r} is not a normalizer: use date:<FORMAT> (e.g. date:YYYY-MM-DD), "
+        f"{spec!r} is not a normalizer: use date:<FORMAT> (e.g. date:YYYY-MM-DD), money:<CURRENCY>, percent, "
         "an http(s) URL, or an existing model directory"
     )

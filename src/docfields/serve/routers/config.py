@@ -13,8 +13,9 @@ its start options, as the original's SSM parameters override its deploy-time def
 A new configuration is checked (every error names the field and the key), checked against the
 pipeline's model (a ``ClassId`` the model does not predict is refused) and against the operator's
 normalizer rules (a client must not make the server call an address or load a folder it chose: a
-``Normalizer`` or ``NormalizerEndpoint`` is a ``date:`` rule, a URL inside ``--normalizer-url``, a model
-the operator exposed with ``--normalizer-model NAME=DIR`` (stored as its directory), a named endpoint
+``Normalizer`` or ``NormalizerEndpoint`` is a rule (``date:``, ``money:``, ``percent``), a URL inside
+``--normalizer-url``, a model the operator exposed with ``--normalizer-model NAME=DIR`` (stored as its
+directory), a named endpoint
 of ``--normalizer-endpoint NAME=...`` (a ``NormalizerEndpoint`` only, kept as its name), or what the
 installed configuration already names), and written atomically
 to ``<home>/fields.json``, which the pipeline reads when a document reaches its fields stage:

@@ -1,10 +1,10 @@
 """``/normalize``: the normalizer service contract, ``{"inputs": str | [str]}`` -> ``{"generated_text": ...}``.
 
 The answer mirrors the request's shape (a string for a string, a list for a list), as the
-original's seq2seq endpoint did. A client names a rule (``date:YYYY-MM-DD``), a model the
-operator exposed (``--normalizer-model NAME=DIR``: ``NAME``), or the hybrid of both
-(``date:YYYY-MM-DD;model=NAME``); never a server path or a URL, and the refusal reads the same
-whether a path exists or not. The service's default (``--normalizer``) is the operator's and may be
+original's seq2seq endpoint did. A client names a rule (``date:YYYY-MM-DD``, ``money:USD``,
+``percent``), a model the operator exposed (``--normalizer-model NAME=DIR``: ``NAME``), or the
+hybrid of both (``date:YYYY-MM-DD;model=NAME``); never a server path or a URL, and the refusal
+reads the same whether a path exists or not. The service's default (``--normalizer``) is the operator's and may be
 anything. Models load on first use and are unloaded when idle. ``needs_review`` (same shape)
 says which outputs are not certain.
 """
@@ -60,17 +60,17 @@ def _spec(asked: str | None, settings: ServeSettings) -> str:
 def normalizer_deployment(asked: str | None, settings: ServeSettings) -> str:
     """The deployment that runs what the client named: ``normalizer-NAME`` for an exposed model
     (``NAME``, or a rule with ``;model=NAME``), ``normalizer`` for rules and the service's default."""
-    from docfields.normalize.registry import parse_rule_spec
+    from docfields.normalize.registry import parse_rule_spec, rule_kind
 
     name = (asked or "").strip()
-    if name.startswith("date:"):
-        name = parse_rule_spec(name)[1].get("model", "")
+    if rule_kind(name):
+        name = parse_rule_spec(name).options.get("model", "")
     return f"normalizer-{name}" if name in settings.normalizer_models else "normalizer"
 
 
 @router.post(
     "",
-    summary="Normalize texts (dates by default rules, or a seq2seq model)",
+    summary="Normalize texts (dates, money and rates by rules, or a seq2seq model)",
     response_model=NormalizeResponse,
     dependencies=[Depends(require_json)],
     responses={
@@ -83,7 +83,11 @@ def normalize(
     settings: Annotated[ServeSettings, Depends(get_settings)],
     models: Annotated[ModelBackend, Depends(get_models)],
     normalizer: Annotated[
-        str | None, Query(description="date:<FORMAT>[;order=MDY|DMY][;model=NAME], or an exposed model's NAME.")
+        str | None,
+        Query(
+            description="date:<FORMAT>[;order=MDY|DMY][;model=NAME], money:<CURRENCY>, percent, "
+            "or an exposed model's NAME."
+        ),
     ] = None,
     prompt: Annotated[str, Query(description="Prefix put before each text for a plain model.")] = "",
 ) -> NormalizeResponse:
