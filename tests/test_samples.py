@@ -159,8 +159,12 @@ def test_fields_json_is_the_original_configuration(corpus):
     assert [f["ClassId"] for f in fields] == list(range(19))
     by_name = {f["Name"]: f for f in fields}
     keys = {"ClassId", "Name", "Ignore", "Optional", "Select", "AnnotationGuidance"}
-    assert all(set(f) == keys for n, f in by_name.items() if n != "Agreement Effective Date")
-    assert by_name["Agreement Effective Date"]["Normalizer"] == "date:YYYY-MM-DD;order=MDY"  # docfields' addition
+    assert all(set(f) - {"Normalizer"} == keys for f in fields)  # Normalizer: docfields' addition
+    normalizers = {n: f.get("Normalizer") for n, f in by_name.items()}
+    assert normalizers["Agreement Effective Date"] == "date:YYYY-MM-DD;order=MDY"
+    assert all(normalizers[n] == "percent" for n in by_name if n.startswith("APR - "))
+    assert all(normalizers[n] == "money:USD" for n in by_name if n.startswith("Fee - "))
+    assert sum(v is not None for v in normalizers.values()) == 1 + 7 + 6
     assert [n for n, f in by_name.items() if f["Ignore"]] == ["Fee - Other", "Min Payment Calculation", "Local Terms"]
     assert (by_name["Card Name"]["Optional"], by_name["Card Name"]["Select"]) == (False, None)
     assert (by_name["Provider Name"]["Optional"], by_name["Provider Name"]["Select"]) == (False, "longest")

@@ -101,21 +101,30 @@ _LOCAL_TERMS = (
     "Texas Residents: If you have a complaint, first contact the card issuer. If the complaint is not "
     "resolved, you may contact the Texas Office of Consumer Credit Commissioner.",
 )  # fmt: skip
-_BALANCE_TRANSFER_FEES = (
-    "Either $5 or 3% of the amount of each transfer, whichever is greater",
-    "Either $10 or 4% of the amount of each transfer, whichever is greater",
-    "3% of each balance transfer",
-    "5% of each transfer ($5 minimum)",
-    "$0",
-    "None",
+# Fee phrases as printed, each with its normalized truth (what the money:USD rules write).
+ANNUAL_FEES = (("$0", "0.00 USD"), ("None", "0.00 USD"), ("$39", "39.00 USD"), ("$49", "49.00 USD"),
+               ("$95", "95.00 USD"), ("$99", "99.00 USD"), ("$450", "450.00 USD"))  # fmt: skip
+BALANCE_TRANSFER_FEES = (
+    ("Either $5 or 3% of the amount of each transfer, whichever is greater", "greater of 5.00 USD or 3.00%"),
+    ("Either $10 or 4% of the amount of each transfer, whichever is greater", "greater of 10.00 USD or 4.00%"),
+    ("3% of each balance transfer", "3.00%"),
+    ("5% of each transfer ($5 minimum)", "greater of 5.00 USD or 5.00%"),
+    ("$0", "0.00 USD"),
+    ("None", "0.00 USD"),
 )  # fmt: skip
-_FOREIGN_FEES = ("None", "1% of each transaction in U.S. dollars", "3% of each transaction in U.S. dollars", "2%")
-_OTHER_FEES = (
-    ("Cash Advance Fee", "Either $10 or 5% of the amount of each cash advance, whichever is greater"),
-    ("Cash Advance Fee", "$10 or 3% of each cash advance, whichever is greater"),
-    ("Over-the-Credit-Limit Fee", "Up to $29"),
-    ("Document Copy Fee", "$5 per copy"),
-    ("Expedited Card Fee", "$15 for each expedited card"),
+LATE_FEES = (("Up to $40", "up to 40.00 USD"), ("Up to $41", "up to 41.00 USD"), ("$29", "29.00 USD"),
+             ("$25", "25.00 USD"), ("Up to $35", "up to 35.00 USD"))  # fmt: skip
+RETURNED_FEES = (("Up to $40", "up to 40.00 USD"), ("$25", "25.00 USD"), ("$35", "35.00 USD"),
+                 ("Up to $29", "up to 29.00 USD"))  # fmt: skip
+FOREIGN_FEES = (("None", "0.00 USD"), ("1% of each transaction in U.S. dollars", "1.00%"),
+                ("3% of each transaction in U.S. dollars", "3.00%"), ("2%", "2.00%"))  # fmt: skip
+OTHER_FEES = (  # (printed label, phrase, truth)
+    ("Cash Advance Fee", "Either $10 or 5% of the amount of each cash advance, whichever is greater",
+     "greater of 10.00 USD or 5.00%"),
+    ("Cash Advance Fee", "$10 or 3% of each cash advance, whichever is greater", "greater of 10.00 USD or 3.00%"),
+    ("Over-the-Credit-Limit Fee", "Up to $29", "up to 29.00 USD"),
+    ("Document Copy Fee", "$5 per copy", "5.00 USD"),
+    ("Expedited Card Fee", "$15 for each expedited card", "15.00 USD"),
 )  # fmt: skip
 _OTHER_APR_KINDS = ("Overdraft Protection", "Plan It", "Promotional Balance Transfer", "Convenience Check")
 
@@ -266,23 +275,26 @@ def _draw_aprs(rng: random.Random, values: dict[str, str], normalized: dict[str,
         put(APR_OTHER, 9.99, 21.99, allow_range=False)
 
 
-def _draw_fees(rng: random.Random, values: dict[str, str], labels: dict[str, str]) -> None:
-    other_fee = rng.choice(_OTHER_FEES)
-    labels[FEE_OTHER] = other_fee[0]
-    annual = rng.choice(("$0", "None", "$39", "$49", "$95", "$99", "$450"))
+def _draw_fees(rng: random.Random, values: dict[str, str], normalized: dict[str, str], labels: dict[str, str]) -> None:
+    """Fee values and their normalized truth; Min Payment Calculation and Local Terms, which have none."""
+    label, other_fee, other_truth = rng.choice(OTHER_FEES)
+    labels[FEE_OTHER] = label
+    annual = rng.choice(ANNUAL_FEES)
     optional = (
         (FEE_ANNUAL, 0.9, annual),
-        (FEE_BALANCE_TRANSFER, 0.7, rng.choice(_BALANCE_TRANSFER_FEES)),
-        (FEE_LATE, 0.95, rng.choice(("Up to $40", "Up to $41", "$29", "$25", "Up to $35"))),
-        (FEE_RETURNED, 0.85, rng.choice(("Up to $40", "$25", "$35", "Up to $29"))),
-        (FEE_FOREIGN, 0.7, rng.choice(_FOREIGN_FEES)),
-        (FEE_OTHER, 0.8, other_fee[1]),
-        (MIN_PAYMENT, 0.7, rng.choice(_MIN_PAYMENTS)),
-        (LOCAL_TERMS, 0.5, rng.choice(_LOCAL_TERMS)),
+        (FEE_BALANCE_TRANSFER, 0.7, rng.choice(BALANCE_TRANSFER_FEES)),
+        (FEE_LATE, 0.95, rng.choice(LATE_FEES)),
+        (FEE_RETURNED, 0.85, rng.choice(RETURNED_FEES)),
+        (FEE_FOREIGN, 0.7, rng.choice(FOREIGN_FEES)),
+        (FEE_OTHER, 0.8, (other_fee, other_truth)),
+        (MIN_PAYMENT, 0.7, (rng.choice(_MIN_PAYMENTS), None)),
+        (LOCAL_TERMS, 0.5, (rng.choice(_LOCAL_TERMS), None)),
     )
-    for name, share, value in optional:
+    for name, share, (value, truth) in optional:
         if rng.random() < share:
             values[name] = value
+            if truth is not None:
+                normalized[name] = truth
 
 
 def draw_agreement_values(rng: random.Random) -> AgreementValues:
@@ -297,7 +309,7 @@ def draw_agreement_values(rng: random.Random) -> AgreementValues:
     normalized = {AGREEMENT_DATE: date.iso}
     labels = {APR_OTHER: f"{rng.choice(_OTHER_APR_KINDS)} APR"}
     _draw_aprs(rng, values, normalized)
-    _draw_fees(rng, values, labels)
+    _draw_fees(rng, values, normalized, labels)
     return AgreementValues(provider, address, cards, date, values, normalized, labels)
 
 
