@@ -31,6 +31,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from docfields.errors import NormalizerError
+from docfields.normalize.noise import add_ocr_noise
 from docfields.normalize.patterns import (
     datetimes_from_text,
     pattern_resolution_seconds,
@@ -41,6 +42,7 @@ from docfields.normalize.patterns import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_PROMPT_TEMPLATE = "Convert dates to {target}: {text}"
+_NOISE_STREAM = 20  # second word of the noise generator's seed: its own stream, independent of the draws
 
 
 class DateFormat(BaseModel):
@@ -137,6 +139,14 @@ class DateDataOptions(BaseModel):
         description="drawn: the drawn date in the target format (the original's); most-likely: for an "
         "input several dates render to, the most likely one's (better training data, see generate_date_examples)",
     )
+    noise: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of the characters of each observed date misread as Tesseract misreads them "
+        "(noise.add_ocr_noise: O for 0, dropped or doubled separators, split tokens); the answer stays clean. "
+        "0: no noise, the same examples as without the option",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DateDataOptions:
@@ -149,7 +159,11 @@ class DateDataOptions(BaseModel):
 
 @dataclass(frozen=True)
 class DateExample:
-    """One generated example, with the truth behind it (formats and the date itself)."""
+    """One generated example, with the truth behind it (formats and the date itself).
+
+    ``text`` is the date as the prompt shows it (misread by OCR noise when the options ask for it);
+    ``clean`` is the date as rendered, before any noise (the same as ``text`` without noise).
+    """
 
     src: str
     tgt: str
@@ -157,6 +171,7 @@ class DateExample:
     target: str
     text: str
     value: datetime
+    clean: str
 
 
 def _weights(values: Sequence[float]) -> list[float]:
@@ -174,6 +189,10 @@ def generate_date_examples(options: DateDataOptions) -> list[DateExample]:
     never call; the most likely answers teach the rule (month first unless a time says
     otherwise) directly. Held-out sets for scoring stay ``drawn``.
 
+    With ``noise`` above 0 each observed date is misread (``noise.add_ocr_noise``) by a generator of
+    its own, seeded from ``seed``: the dates, formats and answers are exactly those of ``noise=0``,
+    only the prompt's text changes.
+
     >>> [e.tgt for e in generate_date_examples(DateDataOptions(n=3, seed=1))] == \
     [e.tgt for e in generate_date_examples(DateDataOptions(n=3, seed=1))]
     True
@@ -187,13 +206,15 @@ def generate_date_examples(options: DateDataOptions) -> list[DateExample]:
     span = int((options.end - options.start).total_seconds())
     offsets = rng.integers(0, span, size=options.n)
     origin = datetime.combine(options.start, datetime.min.time())
+    noise_rng = np.random.default_rng([options.seed, _NOISE_STREAM])
     examples = []
     for obs_ix, tgt_ix, offset in zip(observed, targets, offsets, strict=True):
         value = origin + timedelta(seconds=int(offset))
         obs, tgt = formats[obs_ix], formats[tgt_ix]
-        text = render_date(value, obs.pattern)
+        clean = render_date(value, obs.pattern)
+        text = add_ocr_noise(clean, noise_rng, options.noise) if options.noise else clean
         src = options.prompt_template.format(target=tgt.name, text=text)
-        examples.append(DateExample(src, render_date(value, tgt.pattern), obs.name, tgt.name, text, value))
+        examples.append(DateExample(src, render_date(value, tgt.pattern), obs.name, tgt.name, text, value, clean))
     if options.answers == "most-likely":
         examples = _most_likely_answers(examples, options)
     return examples
@@ -205,15 +226,16 @@ def _most_likely_answers(examples: list[DateExample], options: DateDataOptions) 
 
 
 def _best_answers(examples: Sequence[DateExample], options: DateDataOptions) -> list[tuple[str | None, float]]:
-    """Each example's most likely answer and its probability (None, 0.0 when nothing renders to it)."""
+    """Each example's most likely answer and its probability (None, 0.0 when nothing renders to it),
+    from its clean text: OCR noise is not in the format table, so a misread date has no posterior."""
     cache: dict[tuple[str, str], tuple[str | None, float]] = {}
     for ex in examples:
-        key = (ex.text, ex.target)
+        key = (ex.clean, ex.target)
         if key not in cache:
             target = options.table.by_name(ex.target)
-            posterior = target_posterior(ex.text, target, options.table, options.start, options.end)
+            posterior = target_posterior(ex.clean, target, options.table, options.start, options.end)
             cache[key] = max(posterior.items(), key=lambda item: item[1], default=(None, 0.0))
-    return [cache[(ex.text, ex.target)] for ex in examples]
+    return [cache[(ex.clean, ex.target)] for ex in examples]
 
 
 def target_posterior(
@@ -244,7 +266,10 @@ def best_achievable_accuracy(examples: Sequence[DateExample], options: DateDataO
     """Mean, over ``examples``, of the probability of each input's most likely answer.
 
     This is the accuracy of the best possible predictor on these inputs (the share of the most
-    frequent target per distinct input, computed exactly instead of counted in a sample).
+    frequent target per distinct input, computed exactly instead of counted in a sample). For noisy
+    examples it is computed on the clean text: the score of a predictor that also undoes every
+    misreading, an upper bound, since noise that turns one digit into another loses information
+    that no method gets back.
     """
     if not examples:
         return 0.0
