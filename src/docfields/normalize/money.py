@@ -28,9 +28,10 @@ The canonical grammars (``is_canonical`` accepts exactly these)::
 Nothing is guessed. A ``$`` is the spec's currency when that is a dollar (USD, CAD, AUD, NZD,
 SGD, HKD), else USD. A number whose lone separator could group thousands or mark decimals
 (``1,234 €``: 1234 or 1.234) is ``ambiguous`` with both readings unless the currency fixes the
-convention (``$1,234`` is 1234). A phrase outside the grammar is ``unparsed`` with the reason,
-never read in part. A letter that OCR put inside a number (``1O.99%``) is read as its digit
-(``repair.CONFUSABLE_DIGITS``) and the repair is named in ``reason`` and ``data["repaired"]``.
+convention (``$1,234`` is 1234) or the number is a rate (below 1000%: ``1,250%`` is 1.25). A
+phrase outside the grammar is ``unparsed`` with the reason, never read in part. A letter that OCR
+put inside a number (``1O.99%``) is read as its digit (``repair.CONFUSABLE_DIGITS``) and the
+repair is named in ``reason`` and ``data["repaired"]``.
 A rate is variable when its text says so or the text around it does (``NormalizeContext.around``,
 the mention's line: *variable*, *vary*, *varies*, *Prime Rate*).
 
@@ -54,6 +55,7 @@ from docfields.normalize.base import EMPTY_CONTEXT, NormalizeContext, Normalized
 from docfields.normalize.repair import CONFUSABLE_DIGITS
 
 MAX_AMOUNT_CHARS = 200
+MAX_RATE = Decimal(1000)  # no rate is 1000% or more: "1,250%" can only be 1.25%
 DEFAULT_CURRENCY = "USD"
 # Words a fee table prints for no fee at all: the amount 0 in the field's currency.
 NO_FEE_WORDS = frozenset({"none", "no fee", "waived", "free", "no charge"})
@@ -268,8 +270,11 @@ class _Reader:
     around: str = ""
     ambiguous: list[str] = field(default_factory=list)
 
-    def numbers(self, written: str, point_decimal: bool) -> tuple[Decimal, ...]:
+    def numbers(self, written: str, point_decimal: bool, rate: bool = False) -> tuple[Decimal, ...]:
+        """The readings of a number; of a rate, only those below 1000 (``1,250%`` is 1.25%)."""
         values = read_number(written, self.canonical or point_decimal)
+        if rate and len(values) > 1:
+            values = tuple(value for value in values if value < MAX_RATE)
         if len(values) > 1:
             self.ambiguous.append(written)
         return values
@@ -359,7 +364,7 @@ class _Reader:
         of = match["of"] or ""
         if re.search(r"[\d$€£¥%]", of):
             raise Unreadable(f"the rate is of {of!r}, which has numbers in it")
-        return [FeeRate(value, of) for value in self.numbers(match["num"], point_decimal=False)]
+        return [FeeRate(value, of) for value in self.numbers(match["num"], False, rate=True)]
 
     def money_range(self, low_text: str, high_text: str) -> list[Money]:
         (low_written, low_marked), (high_written, high_marked) = map(self.written_amount, (low_text, high_text))
@@ -381,15 +386,15 @@ class _Reader:
         said = any(m.group(0).strip().lower() != "apr" for m in _RATE_MARKERS.finditer(text))
         variable = said or bool(_VARIABLE_AROUND.search(self.around))
         if match := _INDEXED.fullmatch(rest):
-            return [Rate((margin,), True, "prime") for margin in self.numbers(match["margin"], False)]
+            return [Rate((margin,), True, "prime") for margin in self.numbers(match["margin"], False, rate=True)]
         if match := _RATE_RANGE.fullmatch(rest):
-            pairs = itertools.product(self.numbers(match["low"], False), self.numbers(match["high"], False))
+            pairs = itertools.product(self.numbers(match["low"], False, True), self.numbers(match["high"], False, True))
             out = [Rate((low, high), variable) for low, high in pairs if low <= high]
             if not out:
                 raise Unreadable(f"the range runs backwards: {match['low']} is above {match['high']}")
             return out
         if match := _ONE_RATE.fullmatch(rest):
-            return [Rate((value,), variable) for value in self.numbers(match["rate"], False)]
+            return [Rate((value,), variable) for value in self.numbers(match["rate"], False, rate=True)]
         raise Unreadable("not a rate, a range of rates or 'Prime + <margin>'")
 
 
