@@ -5,6 +5,7 @@
 - ``seq2seq`` / ``training`` / ``decoding``: a byte-level T5 built from a CPU-sized config or
   a checkpoint, trained by exact match on generated text, decoded greedily with a KV cache.
 - ``rules``: ``date:<FORMAT>``, explicit about day/month order, two-digit years and failure.
+- ``money``: ``money:<CURRENCY>`` and ``percent``, fees and rates in a canonical form, never guessed.
 - ``hybrid``: rules where certain, a validated model elsewhere.
 - ``registry``: a normalizer name (rule, model directory, URL) to a ``Normalizer``.
 
@@ -25,9 +26,17 @@ from docfields.normalize.dates import (
     target_posterior,
 )
 from docfields.normalize.hybrid import HybridDateNormalizer
+from docfields.normalize.money import MoneyRuleNormalizer, PercentRuleNormalizer
 from docfields.normalize.pairs import TextPairs, read_pairs, write_pairs
 from docfields.normalize.patterns import parse_strict, pattern_from_name, render_date
-from docfields.normalize.registry import GeneratorNormalizer, ServiceGenerator, resolve_normalizer
+from docfields.normalize.registry import (
+    GeneratorNormalizer,
+    RuleSpec,
+    ServiceGenerator,
+    parse_rule_spec,
+    resolve_normalizer,
+    rule_kind,
+)
 from docfields.normalize.rules import DateRuleNormalizer, ParsedDate, parse_date
 from docfields.normalize.seq2seq import NAMED_CONFIGS, ModelCard, Seq2SeqModel, build_model
 from docfields.normalize.training import TrainEvent, TrainOptions, TrainResult, train_seq2seq
@@ -43,9 +52,12 @@ __all__ = [
     "GeneratorNormalizer",
     "HybridDateNormalizer",
     "ModelCard",
+    "MoneyRuleNormalizer",
     "NormalizedValue",
     "Normalizer",
     "ParsedDate",
+    "PercentRuleNormalizer",
+    "RuleSpec",
     "Seq2SeqModel",
     "ServiceGenerator",
     "TextGenerator",
@@ -59,11 +71,13 @@ __all__ = [
     "load_format_table",
     "normalize_texts",
     "parse_date",
+    "parse_rule_spec",
     "parse_strict",
     "pattern_from_name",
     "read_pairs",
     "render_date",
     "resolve_normalizer",
+    "rule_kind",
     "target_posterior",
     "train_seq2seq",
     "write_date_dataset",
