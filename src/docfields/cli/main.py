@@ -39,6 +39,7 @@ def setup_logging(level: int) -> None:
 def _register_commands() -> None:
     # Command modules import only typer and rich at module level, so --help stays fast.
     from docfields.cli import (  # noqa: F401
+        amounts,
         autoscale,
         calibrate,
         config,

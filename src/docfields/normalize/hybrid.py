@@ -15,6 +15,11 @@ Dates (``HybridDateNormalizer``): the output must
    there, and its month too unless the input names the month. A model fed ``hello`` will still
    write some date; this is what stops it.
 
+Money and rates (``AmountHybridNormalizer``): the output must be canonical for the rules
+(``rules.is_canonical``), one of the rules' readings when they found several, and every number in
+it must be written in the input, formatting aside (``1,234.50`` supports ``1234.50``, an OCR ``O``
+inside a number is a ``0``, and a zero is supported by a no-fee word such as ``None``).
+
 An output that fails is kept in ``generated`` and marked ``invalid`` with the reason, so that
 post-processing sends the field to review rather than accepting it.
 """
@@ -25,6 +30,7 @@ import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from docfields.errors import NormalizerError, NormalizerUnavailableError
@@ -37,10 +43,14 @@ from docfields.normalize.base import (
     contexts_for,
 )
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
+from docfields.normalize.money import MAX_AMOUNT_CHARS, NO_FEE_WORDS, NUMBER, Unreadable, read_number
 from docfields.normalize.patterns import MONTHS, parse_strict, pattern_from_name, render_date
+from docfields.normalize.repair import CONFUSABLE_DIGITS
 from docfields.normalize.rules import MAX_DATE_CHARS, DateRuleNormalizer, split_prompt
 
 logger = logging.getLogger(__name__)
+
+AMOUNT_PROMPT_TEMPLATE = "Normalize {target}: {text}"
 
 _MONTH_NAME = re.compile("|".join(m[:3] for m in MONTHS), re.IGNORECASE)
 
@@ -52,6 +62,14 @@ class RuleNormalizer(Protocol):
 
     def normalize_one(self, text: str, context: NormalizeContext | None = None) -> NormalizedValue:
         """The rules' result for one text; never raises for a bad text."""
+        ...
+
+
+class AmountRules(RuleNormalizer, Protocol):
+    """Money or percent rules: also say whether a value is in their canonical form."""
+
+    def is_canonical(self, value: str) -> bool:
+        """Whether ``value`` is exactly what the rules write for some input."""
         ...
 
 
@@ -182,3 +200,89 @@ class HybridDateNormalizer(ValidatedHybrid):
         if not supported_by_text(value, text):
             return f"model output {output!r} does not match the digits of the input"
         return ""
+
+
+# --- money and rates -------------------------------------------------------------------------
+
+
+def amount_target(rules_name: str) -> str:
+    """The ``{target}`` of an amount prompt: ``money:USD`` -> ``money to USD``, ``percent:`` -> ``percent``."""
+    kind, _, unit = rules_name.partition(";")[0].partition(":")
+    return f"{kind} to {unit}" if unit else kind
+
+
+_NUMBER = re.compile(NUMBER)
+_NO_FEE = re.compile(r"\b(?:" + "|".join(sorted(NO_FEE_WORDS)) + r")\b", re.IGNORECASE)
+_LETTERS = re.escape("".join(CONFUSABLE_DIGITS))
+_OCR_RUN = re.compile(rf"(?<![A-Za-z])[\d.,{_LETTERS}]*\d[\d.,{_LETTERS}]*(?![A-Za-z])")
+
+
+def numbers_written(text: str) -> set[Decimal]:
+    """Every value a number in ``text`` can mean (``1,234`` is 1234 or 1.234), also with OCR letters
+    in a run of digits read as digits (``$1O.5O`` writes 10.50, ``$l5`` 15)."""
+    repaired = _OCR_RUN.sub(lambda m: "".join(CONFUSABLE_DIGITS.get(c, c) for c in m.group(0)), text)
+    values: set[Decimal] = set()
+    for token in {t for source in (text, repaired) for t in _NUMBER.findall(source)}:
+        try:
+            values.update(read_number(token, point_decimal=False))
+        except Unreadable:
+            continue
+    return values
+
+
+def unsupported_numbers(output: str, text: str) -> list[str]:
+    """The numbers of ``output`` that ``text`` does not write; a zero is written by a no-fee word.
+
+    >>> unsupported_numbers("greater of 5.00 USD or 3.00%", "Either $5 or 3% of each transfer")
+    []
+    >>> unsupported_numbers("1234.50 USD", "$1,234.5O"), unsupported_numbers("0.00 USD", "None")
+    ([], [])
+    >>> unsupported_numbers("25.00 USD", "$2 5")
+    ['25.00']
+    """
+    written = numbers_written(text)
+    no_fee = bool(_NO_FEE.search(text))
+    return [n for n in re.findall(r"\d+(?:\.\d+)?", output)
+            if Decimal(n) not in written and not (no_fee and Decimal(n) == 0)]  # fmt: skip
+
+
+class AmountHybridNormalizer(ValidatedHybrid):
+    """``money:<CURRENCY>;model=<dir or url>`` and ``percent;model=...``: the money or percent
+    rules first, a validated model for the rest.
+
+    Args:
+        rules: A ``MoneyRuleNormalizer`` or ``PercentRuleNormalizer``.
+        generator: A ``Seq2SeqModel`` or a ``ServiceGenerator`` trained on ``datagen money`` data.
+        prompt_template: How the model was trained to be asked (``{target}``, ``{text}``); the
+            target is ``money to USD`` or ``percent`` (``amount_target``).
+    """
+
+    rules: AmountRules
+
+    def __init__(
+        self, rules: AmountRules, generator: TextGenerator, prompt_template: str = AMOUNT_PROMPT_TEMPLATE
+    ) -> None:
+        super().__init__(rules, generator, prompt_template)
+        self.target = amount_target(rules.name)
+
+    def _prompt(self, result: NormalizedValue) -> str | None:
+        """Ambiguous texts, and unreadable ones of amount length with a digit or a no-fee word."""
+        readable = has_digit(result.raw) or bool(_NO_FEE.search(result.raw))
+        if len(result.raw.strip()) > MAX_AMOUNT_CHARS or not (result.status == "ambiguous" or readable):
+            return None
+        return self.prompt_template.format(target=self.target, text=result.raw)
+
+    def _check(self, result: NormalizedValue, output: str) -> str:
+        if not self.rules.is_canonical(output):
+            return f"model output {output!r} is not a canonical {self.target} value"
+        if result.candidates and output not in result.candidates:
+            return f"model output {output!r} is none of the readings {result.candidates}"
+        unsupported = unsupported_numbers(output, result.raw)
+        if unsupported:
+            return f"model output {output!r} has {', '.join(unsupported)}, not written in the input"
+        return ""
+
+    def _accepted(self, result: NormalizedValue, output: str) -> NormalizedValue:
+        """The answer with its structured ``data``, which the rules read from the canonical value."""
+        data = self.rules.normalize_one(output).data
+        return NormalizedValue(raw=result.raw, value=output, status="ok", source="model", generated=output, data=data)
