@@ -328,7 +328,7 @@ def test_uncertain_normalization_keeps_raw_text_lowers_confidence_and_warns():
 class RaisingNormalizer:
     name = "broken"
 
-    def normalize(self, texts):
+    def normalize(self, texts, contexts=None):
         raise RuntimeError("model crashed")
 
 
@@ -341,9 +341,9 @@ class CountingNormalizer:
         self.rule = DateRuleNormalizer("YYYY-MM-DD")
         self.batches: list[list[str]] = []
 
-    def normalize(self, texts) -> list[NormalizedValue]:
+    def normalize(self, texts, contexts=None) -> list[NormalizedValue]:
         self.batches.append(list(texts))
-        return self.rule.normalize(texts)
+        return self.rule.normalize(texts, contexts)
 
 
 def test_raising_normalizer_keeps_raw_text_and_warns():

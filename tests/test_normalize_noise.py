@@ -169,16 +169,7 @@ def _repairable_noise(noise: OcrNoise, drop_spaces: bool) -> OcrNoise:
     )
 
 
-@pytest.mark.parametrize(
-    "drop_spaces",
-    [
-        False,
-        pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=(
-            "rules: a dropped space between day and two-digit year ('Monday, Apr 18 22' read 'Monday, Apr1822') "
-            "parses ok as the month-year April 1822 (and 'Jan 0236' as year 236) although a weekday names a day"
-        ))),
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize("drop_spaces", [False, True])
 def test_noise_then_repair_never_gives_a_different_date(drop_spaces):
     noise = _repairable_noise(load_ocr_noise(), drop_spaces)
     rng = np.random.default_rng(20)

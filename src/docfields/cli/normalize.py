@@ -35,8 +35,9 @@ def datagen_dates(
     prompt: str = typer.Option("Convert dates to {target}: {text}", help="Prompt template."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Write JSON lines even without .jsonl."),
     answers: str = typer.Option(
-        "drawn", help="drawn (the original's) or most-likely: ambiguous inputs get their most likely answer, "
-        "the better training data; keep drawn for held-out sets."
+        "drawn",
+        help="drawn (the original's) or most-likely: ambiguous inputs get their most likely answer, "
+        "the better training data; keep drawn for held-out sets.",
     ),
 ) -> None:
     """Generate synthetic date-normalization pairs (src_texts, tgt_texts)."""
@@ -125,37 +126,61 @@ def _run_with_progress(options, train):  # noqa: ANN001, ANN202
 
 @app.command()
 def normalize(
-    texts: Annotated[
-        list[str] | None, typer.Argument(metavar="TEXT...", help="Texts (default: stdin lines).")
-    ] = None,
+    texts: Annotated[list[str] | None, typer.Argument(metavar="TEXT...", help="Texts (default: stdin lines).")] = None,
     model: str | None = typer.Option(None, help="Model directory or normalizer service URL."),
     normalizer: str | None = typer.Option(
-        None, help="Any normalizer name: date:YYYY-MM-DD[;order=MDY][;model=DIR], URL, dir."
+        None, help="Any normalizer name: date:YYYY-MM-DD[;order=MDY][;yearless=after][;model=DIR], URL, dir."
     ),
     prompt: str = typer.Option("", help="Prefix put before each text for a model."),
+    reference_date: str | None = typer.Option(
+        None, help="YYYY-MM-DD that year-less and relative dates (14 December, next Friday) are read against."
+    ),
+    jsonl: bool = typer.Option(
+        False, "--jsonl", help='Read one {"text": ..., "reference_date": ...} object per stdin line.'
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per text."),
     batch_size: int = typer.Option(256, min=1, help="Texts per model batch."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """Normalize texts with a model, a rule or the hybrid; prints one result per line.
 
-    Exit code 0 when every text was normalized, 2 when some need review.
+    Exit code 0 when every text was normalized, 2 when some need review (or a --jsonl line is
+    not a request: its result line says which and why).
     """
     from docfields.device import check_device
-    from docfields.normalize import resolve_normalizer
+    from docfields.normalize import NormalizeContext, NormalizedValue, resolve_normalizer
 
-    lines = texts or [line.rstrip("\n") for line in sys.stdin]
     spec = normalizer or model
     if not spec:
         error_console.print("[red]error:[/red] give --model or --normalizer")
         raise typer.Exit(2)
+    reference = _day(reference_date) if reference_date else None
+    lines = texts or [line.rstrip("\n") for line in sys.stdin]
+    requests = _jsonl_requests(lines) if jsonl else [(t, NormalizeContext(reference_date=reference)) for t in lines]
     with fail_on_error():
         check_device(device)  # also for rules, which need none: the user asked for it
-        results = resolve_normalizer(spec, prompt, device=device).normalize(lines)
+        found = [r for r in requests if not isinstance(r, NormalizedValue)]
+        values = iter(resolve_normalizer(spec, prompt, device=device).normalize(
+            [text for text, _ in found], [context for _, context in found]))  # fmt: skip
+    results = [r if isinstance(r, NormalizedValue) else next(values) for r in requests]
     for result in results:
         _print_result(result, as_json)
     if any(r.needs_review for r in results):
         raise typer.Exit(2)
+
+
+def _jsonl_requests(lines: list[str]) -> list:
+    """(text, context) per line, or an unparsed value naming the line when it is not a request."""
+    from docfields.normalize import NormalizedValue
+    from docfields.normalize.context import request_from_json
+
+    requests: list = []
+    for number, line in enumerate(lines, 1):
+        try:
+            requests.append(request_from_json(line, f"stdin line {number}"))
+        except ValueError as exc:
+            requests.append(NormalizedValue(raw=line, status="unparsed", source="rule", reason=str(exc)))
+    return requests
 
 
 def _print_result(result: NormalizedValue, as_json: bool) -> None:
@@ -166,5 +191,3 @@ def _print_result(result: NormalizedValue, as_json: bool) -> None:
         sys.stdout.write(f"{result.raw}\t[{result.status}] {result.reason}\n")
     else:
         sys.stdout.write(f"{result.value}\n")
-
-

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -31,7 +32,8 @@ from docfields.fields.config import FieldConfiguration, FieldSpec
 from docfields.fields.consolidate import FieldDetection, consolidate_field, overall_confidence
 from docfields.fields.mentions import Mention, find_mentions
 from docfields.fields.result import Detection, ExtractionResult, FieldResult, write_result
-from docfields.normalize.base import NormalizedValue, Normalizer, TextGenerator
+from docfields.normalize.base import EMPTY_CONTEXT, NormalizeContext, NormalizedValue, Normalizer, TextGenerator
+from docfields.normalize.context import document_lines, texts_context
 from docfields.textract import Block, TextractDocument, iter_words, read_textract, validate_enrichment
 
 logger = logging.getLogger(__name__)
@@ -75,61 +77,80 @@ def _configured_normalizers(
     return normalizers
 
 
-def _outcomes(normalizer: Normalizer, texts: list[str], retry_unavailable: bool) -> dict[str, _Outcome]:
-    """One batched call for the distinct ``texts``; a raising normalizer fails every text.
+def _outcomes(
+    normalizer: Normalizer, items: list[tuple[str, NormalizeContext]], retry_unavailable: bool
+) -> dict[tuple[str, NormalizeContext], _Outcome]:
+    """One batched call for the distinct (text, context) ``items``; a raising normalizer fails every text.
 
     A service that did not answer raises ``NormalizerUnavailableError`` out when ``retry_unavailable``
     (the caller retries the document later) instead of failing the texts.
     """
+    texts = [text for text, _ in items]
     try:
-        values: list[NormalizedValue] = normalizer.normalize(texts)
+        values: list[NormalizedValue] = normalizer.normalize(texts, [context for _, context in items])
         if len(values) != len(texts):
             raise ValueError(f"returned {len(values)} values for {len(texts)} texts")
     except Exception as exc:  # any failure of a plug-in degrades the field, never the batch
         if retry_unavailable and isinstance(exc, NormalizerUnavailableError):
             raise
         logger.warning("normalizer %s failed on %d texts: %s", getattr(normalizer, "name", "?"), len(texts), exc)
-        return {text: _Outcome(None, f"normalizer failed: {exc}") for text in texts}
+        return {item: _Outcome(None, f"normalizer failed: {exc}") for item in items}
     return {
-        text: _Outcome(None, value.reason or value.status) if value.needs_review else _Outcome(value.text)
-        for text, value in zip(texts, values, strict=True)
+        item: _Outcome(None, value.reason or value.status) if value.needs_review else _Outcome(value.text)
+        for item, value in zip(items, values, strict=True)
     }
 
 
 def _normalize(
-    detections: list[Detection], normalizers: Mapping[int, Normalizer | None], retry_unavailable: bool
-) -> dict[tuple[int, str], _Outcome]:
-    """(ClassId, raw text) -> outcome, with one call per distinct normalizer."""
-    texts: dict[int, dict[str, None]] = {}
+    detections: list[Detection],
+    contexts: list[NormalizeContext],
+    normalizers: Mapping[int, Normalizer | None],
+    retry_unavailable: bool,
+) -> list[_Outcome | None]:
+    """Each detection's outcome (None: its field has no normalizer), with one call per distinct normalizer."""
+    batches: dict[int, dict[tuple[str, NormalizeContext], None]] = {}
     owners: dict[int, Normalizer] = {}
-    for detection in detections:
+    for detection, context in zip(detections, contexts, strict=True):
         normalizer = normalizers.get(detection.class_id)
         if normalizer is not None:
             owners[id(normalizer)] = normalizer
-            texts.setdefault(id(normalizer), {})[detection.text] = None
-    results = {key: _outcomes(owners[key], list(batch), retry_unavailable) for key, batch in texts.items()}
-    outcomes: dict[tuple[int, str], _Outcome] = {}
-    for detection in detections:
+            batches.setdefault(id(normalizer), {})[(detection.text, context)] = None
+    results = {key: _outcomes(owners[key], list(batch), retry_unavailable) for key, batch in batches.items()}
+    outcomes: list[_Outcome | None] = []
+    for detection, context in zip(detections, contexts, strict=True):
         if detection.class_id not in normalizers:
+            outcomes.append(None)
             continue
         normalizer = normalizers[detection.class_id]
-        outcome = results[id(normalizer)][detection.text] if normalizer else _Outcome(None, "normalizer unusable")
-        outcomes[(detection.class_id, detection.text)] = outcome
+        found = results[id(normalizer)][(detection.text, context)] if normalizer else None
+        outcomes.append(found or _Outcome(None, "normalizer unusable"))
     return outcomes
+
+
+def _mention_contexts(
+    document: TextractDocument, mentions: list[Mention], reference_date: date | None
+) -> list[NormalizeContext]:
+    """The document's context (``normalize.context``) with each mention's line(s) as ``around``."""
+    lines = document_lines(document)
+    context = texts_context([text for text, _ in lines], reference_date)
+    line_of = {word_id: text for text, word_ids in lines for word_id in word_ids}
+    return [
+        context.model_copy(update={"around": "\n".join(dict.fromkeys(line_of.get(w, "") for w in m.block_ids))})
+        for m in mentions
+    ]
 
 
 def _apply(
     detections: list[Detection],
     mentions: list[Mention],
-    outcomes: Mapping[tuple[int, str], _Outcome],
+    outcomes: list[_Outcome | None],
     warnings: list[str],
 ) -> list[FieldDetection]:
     """Detections with normalized texts (raw text kept in RawText), flagged where normalization failed."""
     items: list[FieldDetection] = []
     warned: set[tuple[int, str]] = set()
-    for detection, mention in zip(detections, mentions, strict=True):
+    for detection, mention, outcome in zip(detections, mentions, outcomes, strict=True):
         key = (detection.class_id, detection.text)
-        outcome = outcomes.get(key)
         ocr = mention.ocr_confidence
         if outcome is None:
             items.append(FieldDetection(detection, mention.index, ocr_confidence=ocr))
@@ -212,6 +233,7 @@ def extract_fields(
     allowed_urls: Sequence[str] | None = None,
     generators: MutableMapping[str, TextGenerator] | None = None,
     retry_unavailable: bool = False,
+    reference_date: date | None = None,
 ) -> ExtractionResult:
     """The Result of one enriched document under ``config``.
 
@@ -229,6 +251,9 @@ def extract_fields(
         retry_unavailable: Raise ``NormalizerUnavailableError`` when a normalizer service does
             not answer, for a caller that retries later (the pipeline), instead of keeping the
             raw texts as a degraded result.
+        reference_date: The date year-less and relative dates are read against; None: the
+            document's own (its first complete date). The document's numeric dates also settle
+            whether its ambiguous ones are day or month first (``normalize.context``).
 
     Raises:
         TextractFormatError: when an enrichment value is out of range (a ``PredictedClass`` beyond
@@ -249,7 +274,12 @@ def extract_fields(
         chosen = _configured_normalizers(wanted, warnings, allowed_urls, generators)
     else:
         chosen = dict(normalizers)
-    items = _apply(detections, mentions, _normalize(detections, chosen, retry_unavailable), warnings)
+    contexts = (
+        _mention_contexts(document, mentions, reference_date)
+        if any(chosen.values())
+        else [EMPTY_CONTEXT] * len(mentions)
+    )
+    items = _apply(detections, mentions, _normalize(detections, contexts, chosen, retry_unavailable), warnings)
     by_class: dict[int, list[FieldDetection]] = {}
     for item in items:
         by_class.setdefault(item.detection.class_id, []).append(item)

@@ -12,7 +12,8 @@
 Importing this package loads neither torch nor transformers.
 """
 
-from docfields.normalize.base import NormalizedValue, Normalizer, TextGenerator
+from docfields.normalize.base import NormalizeContext, NormalizedValue, Normalizer, TextGenerator
+from docfields.normalize.context import document_context, infer_date_order, texts_context
 from docfields.normalize.datagen import write_date_dataset
 from docfields.normalize.dates import (
     DEFAULT_PROMPT_TEMPLATE,
@@ -53,6 +54,7 @@ __all__ = [
     "HybridDateNormalizer",
     "ModelCard",
     "MoneyRuleNormalizer",
+    "NormalizeContext",
     "NormalizedValue",
     "Normalizer",
     "ParsedDate",
@@ -67,7 +69,9 @@ __all__ = [
     "TrainResult",
     "best_achievable_accuracy",
     "build_model",
+    "document_context",
     "generate_date_examples",
+    "infer_date_order",
     "load_format_table",
     "normalize_texts",
     "parse_date",
@@ -79,16 +83,20 @@ __all__ = [
     "resolve_normalizer",
     "rule_kind",
     "target_posterior",
+    "texts_context",
     "train_seq2seq",
     "write_date_dataset",
     "write_pairs",
 ]
 
 
-def normalize_texts(spec: str, texts: list[str], prompt: str | None = None) -> list[NormalizedValue]:
-    """Normalize ``texts`` with the normalizer named ``spec`` (see ``resolve_normalizer``).
+def normalize_texts(
+    spec: str, texts: list[str], prompt: str | None = None, contexts: list[NormalizeContext] | None = None
+) -> list[NormalizedValue]:
+    """Normalize ``texts`` with the normalizer named ``spec`` (see ``resolve_normalizer``), each
+    read in its context when ``contexts`` (one per text) is given.
 
     >>> normalize_texts("date:YYYY-MM-DD", ["Dec 31st 2000"])[0].value
     '2000-12-31'
     """
-    return resolve_normalizer(spec, prompt).normalize(texts)
+    return resolve_normalizer(spec, prompt).normalize(texts, contexts)

@@ -21,14 +21,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from docfields.errors import NormalizerError
 from docfields.normalize.base import DateOrder, NormalizeContext, NormalizedValue, YearlessPolicy, contexts_for
-from docfields.normalize.patterns import MONTHS, WEEKDAYS, pattern_from_name, render_date
+from docfields.normalize.patterns import MONTHS, WEEKDAYS, pattern_from_name, render_date, split_pattern
 
 ParseStatus = Literal["ok", "ambiguous", "unparsed"]
+Precision = Literal["day", "month"]
+MIN_YEAR, MAX_YEAR = 1800, 2200  # a year outside is a misread (OCR reads 1 as 7: 7985), not a date
+YEARLESS_SEARCH_YEARS = 11  # a weekday fixes a year-less date within this many years of the reference
 MAX_DATE_CHARS = 100
 _PROMPT = re.compile(r"^\s*Convert dates to (?P<target>.+?): (?P<text>.*)$", re.DOTALL)
 
@@ -43,18 +46,23 @@ def split_prompt(text: str) -> tuple[str | None, str]:
     match = _PROMPT.match(text)
     return (match["target"].strip(), match["text"]) if match else (None, text)
 
+
 _TIME = re.compile(
     r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])?\.?\s*(?:[Mm]\.?)?(?![\w:])"
     r"|(?<![\d:])(\d{1,2})\s*([AaPp])\.?\s*[Mm]\.?(?!\w)"
 )
 _TOKEN = re.compile(r"(\d+)(st|nd|rd|th)?(?![A-Za-z])|([A-Za-z]+)")
 _FILLER = {"of", "the", "at", "on", "th"}
-_MONTH_WORDS = {m.lower(): i + 1 for i, m in enumerate(MONTHS)} | {
-    m[:3].lower(): i + 1 for i, m in enumerate(MONTHS)
-} | {"sept": 9}
-_WEEKDAY_WORDS = {w.lower(): i for i, w in enumerate(WEEKDAYS)} | {
-    w[:3].lower(): i for i, w in enumerate(WEEKDAYS)
-} | {"tues": 1, "wednes": 2, "thur": 3, "thurs": 3}
+_MONTH_WORDS = (
+    {m.lower(): i + 1 for i, m in enumerate(MONTHS)}
+    | {m[:3].lower(): i + 1 for i, m in enumerate(MONTHS)}
+    | {"sept": 9}
+)
+_WEEKDAY_WORDS = (
+    {w.lower(): i for i, w in enumerate(WEEKDAYS)}
+    | {w[:3].lower(): i for i, w in enumerate(WEEKDAYS)}
+    | {"tues": 1, "wednes": 2, "thur": 3, "thurs": 3}
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,8 @@ class ParsedDate:
     candidates: tuple[datetime, ...] = ()
     reason: str = ""
     has_time: bool = False
+    precision: Precision = "day"
+    note: str = ""  # how an ok value was read when the text alone does not say (the year, the order, a repair)
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ class _Parts:
     month: int | None
     weekday: int | None
     time: tuple[int, int, int] | None
+    dotted: bool  # numbers separated by dots ("11.9.", "03.04.21"): written day first wherever dots are used
 
 
 def _fail(reason: str) -> ParsedDate:
@@ -101,10 +112,7 @@ def _cut_time(text: str) -> tuple[str, tuple[int, int, int] | None, str]:
     return text[: m.start()] + " " + text[m.end() :], (hour, minute, second), ""
 
 
-def _split(text: str) -> tuple[_Parts | None, str]:
-    rest, time, error = _cut_time(text)
-    if error:
-        return None, error
+def _split(rest: str, time: tuple[int, int, int] | None) -> tuple[_Parts | None, str]:
     numbers: list[tuple[str, bool]] = []
     months: list[int] = []
     weekdays: list[int] = []
@@ -125,7 +133,8 @@ def _split(text: str) -> tuple[_Parts | None, str]:
     if stray:
         return None, f"unexpected characters {stray[:10]!r}"
     month = months[0] if months else None
-    return _Parts(tuple(numbers), month, weekdays[0] if weekdays else None, time), ""
+    dotted = bool(re.search(r"\d\.\d", rest)) and not re.search(r"\d[/-]\d", rest)
+    return _Parts(tuple(numbers), month, weekdays[0] if weekdays else None, time, dotted), ""
 
 
 def _year(digits: str, pivot: int) -> int | None:
@@ -137,9 +146,27 @@ def _year(digits: str, pivot: int) -> int | None:
     return None
 
 
-def _ymd_named(parts: _Parts, pivot: int) -> tuple[list[tuple[int, int, int]], str]:
-    """Day and year around a month name: ``Dec 31st 2000``, ``31 Dec 00``, ``December 31, 00``."""
+@dataclass(frozen=True)
+class _Reading:
+    """One way to read the numbers: a year (None when the text has none), month, day, precision."""
+
+    year: int | None
+    month: int
+    day: int
+    precision: Precision = "day"
+
+
+def _ymd_named(parts: _Parts, pivot: int) -> tuple[list[_Reading], str]:
+    """Numbers around a month name: ``Dec 31st 2000``, ``31 Dec 00``, ``14th December``, ``June 2020``."""
     nums = list(parts.numbers)
+    month = parts.month or 0
+    if len(nums) == 1:
+        digits, ordinal = nums[0]
+        if len(digits) == 4 and not ordinal:
+            return [_Reading(int(digits), month, 1, "month")], ""
+        if len(digits) <= 2:
+            return [_Reading(None, month, int(digits))], ""
+        return [], f"cannot read {digits!r} as a day or a year"
     if len(nums) != 2:
         return [], f"expected a day and a year around the month name, found {len(nums)} numbers"
     ordinals = [n for n in nums if n[1]]
@@ -152,81 +179,234 @@ def _ymd_named(parts: _Parts, pivot: int) -> tuple[list[tuple[int, int, int]], s
     y = _year(year[0], pivot)
     if y is None or len(day[0]) > 2:
         return [], f"cannot tell day and year in {nums[0][0]!r}, {nums[1][0]!r}"
-    return [(y, parts.month or 0, int(day[0]))], ""
+    return [_Reading(y, month, int(day[0]))], ""
 
 
-def _ymd_numeric(parts: _Parts, pivot: int) -> tuple[list[tuple[int, int, int]], str]:
-    """Three numbers: ``YYYY-MM-DD``, or day and month in either order before the year."""
+def _ymd_numeric(parts: _Parts, pivot: int) -> tuple[list[_Reading], str]:
+    """``YYYY-MM-DD``; day and month in either order, before a year or without one; month and year."""
     nums = [n for n, _ in parts.numbers]
     if len(nums) == 1 and len(nums[0]) == 8 and nums[0][:2] in ("19", "20"):
         nums = [nums[0][:4], nums[0][4:6], nums[0][6:]]
+    if len(nums) == 2 and any(len(n) == 4 for n in nums):
+        month, year = (nums[1], nums[0]) if len(nums[0]) == 4 else (nums[0], nums[1])
+        if len(month) > 2:
+            return [], f"cannot read {month!r} as a month"
+        return [_Reading(int(year), int(month), 1, "month")], ""
+    if len(nums) == 2 and all(len(n) <= 2 for n in nums):
+        a, b = int(nums[0]), int(nums[1])
+        return [_Reading(None, m, d) for m, d in dict.fromkeys([(a, b), (b, a)])], ""
     if len(nums) != 3 or any(len(n) > 4 for n in nums):
         return [], f"expected day, month and year, found {len(nums)} numbers"
     if len(nums[0]) == 4:
-        return [(int(nums[0]), int(nums[1]), int(nums[2]))], ""
+        return [_Reading(int(nums[0]), int(nums[1]), int(nums[2]))], ""
     year = _year(nums[2], pivot)
     if year is None:
         return [], f"cannot read {nums[2]!r} as a year"
     a, b = int(nums[0]), int(nums[1])
-    readings = {(year, a, b), (year, b, a)}  # month-first and day-first; one if a == b
-    return sorted(readings, key=lambda r: (r[1], r[2]) != (a, b)), ""
+    readings = dict.fromkeys([(a, b), (b, a)])  # month-first then day-first; one if a == b
+    return [_Reading(year, m, d) for m, d in readings], ""
 
 
-def _to_datetimes(ymds: list[tuple[int, int, int]], time: tuple[int, int, int] | None) -> list[datetime]:
-    out = []
-    for y, m, d in ymds:
-        try:
-            out.append(datetime(y, m, d, *(time or (0, 0, 0))))
-        except ValueError:
-            continue
-    return out
+def _at(day: date, time: tuple[int, int, int] | None) -> datetime:
+    return datetime(day.year, day.month, day.day, *(time or (0, 0, 0)))
 
 
-def parse_date(text: str, order: DateOrder | None = None, year_pivot: int = 50) -> ParsedDate:
+def _valid(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def year_for(
+    month: int, day: int, reference: date, yearless: YearlessPolicy, weekday: int | None = None
+) -> date | None:
+    """The date of a year-less ``month``/``day`` that the policy picks around ``reference``.
+
+    ``nearest``: the closest to the reference (a later one on a tie); ``after``: the first on or
+    after it; ``before``: the last on or before it. A weekday narrows the years to those where the
+    date falls on it (searched within ``YEARLESS_SEARCH_YEARS``).
+
+    >>> year_for(1, 5, date(2024, 12, 30), "nearest")
+    datetime.date(2025, 1, 5)
+    """
+    span = YEARLESS_SEARCH_YEARS if weekday is not None else 1
+    dates = [_valid(y, month, day) for y in range(reference.year - span, reference.year + span + 1)]
+    dates = [d for d in dates if d is not None and (weekday is None or d.weekday() == weekday)]
+    if yearless == "after":
+        dates = [d for d in dates if d >= reference]
+        return min(dates, default=None)
+    if yearless == "before":
+        dates = [d for d in dates if d <= reference]
+        return max(dates, default=None)
+    return min(dates, key=lambda d: (abs((d - reference).days), -d.toordinal()), default=None)
+
+
+def _dated(
+    readings: list[_Reading], parts: _Parts, reference: date | None, yearless: YearlessPolicy
+) -> tuple[list[datetime], str]:
+    """Datetimes of the readings that exist (and fall on the weekday written), years filled from the reference."""
+    values: list[datetime] = []
+    for reading in readings:
+        if reading.year is not None:
+            day = _valid(reading.year, reading.month, reading.day)
+            if (
+                day is not None
+                and reading.precision == "day"
+                and parts.weekday is not None
+                and day.weekday() != parts.weekday
+            ):
+                day = None
+        elif reference is None:
+            return [], "no year, and no reference date to take it from (give one: --reference-date)"
+        else:
+            day = (
+                year_for(reading.month, reading.day, reference, yearless, parts.weekday)
+                if 1 <= reading.month <= 12
+                else None
+            )
+        if day is not None:
+            values.append(_at(day, parts.time))
+    if not values and parts.weekday is not None and any(r.year is not None for r in readings):
+        return [], f"the date is not a {WEEKDAYS[parts.weekday]}"
+    return values, "" if values else "no such date"
+
+
+def parse_date(
+    text: str,
+    order: DateOrder | None = None,
+    year_pivot: int = 50,
+    reference: date | None = None,
+    yearless: YearlessPolicy = "nearest",
+) -> ParsedDate:
     """Every date ``text`` can mean; one when the text (or the policy) settles it.
 
     Args:
         text: A date as written in a document.
-        order: ``MDY`` or ``DMY`` to settle ``03/04/21``; None reports it as ambiguous.
+        order: ``MDY`` or ``DMY`` to settle ``03/04/21``; None reports it as ambiguous, unless
+            the numbers are separated by dots (``11.9.``, ``03.04.21``): day first, as wherever
+            dates are written with dots.
         year_pivot: Two-digit years below it are 20yy, others 19yy.
+        reference: The date year-less (``14 December``) and relative (``next Friday``) dates are
+            read against; without one they are unparsed, never given a year.
+        yearless: Which year a year-less date takes around the reference (``year_for``).
     """
     text = text.strip()
     if not text:
         return _fail("empty text")
     if len(text) > MAX_DATE_CHARS:
         return _fail(f"{len(text)} characters is too long for a date")
-    parts, error = _split(text)
-    if parts is None:
-        return _fail(error)
-    if parts.month is not None:
-        ymds, error = _ymd_named(parts, year_pivot)
-    else:
-        ymds, error = _ymd_numeric(parts, year_pivot)
+    parsed = _parse_absolute_or_relative(text, order, year_pivot, reference, yearless)
+    if parsed.status == "ok":
+        return parsed
+    from docfields.normalize.repair import repair_ocr
+
+    repair = repair_ocr(text)
+    if repair.text == text:
+        return parsed
+    repaired = _parse_absolute_or_relative(repair.text, order, year_pivot, reference, yearless)
+    if repaired.status == "unparsed":
+        return parsed
+    note = f"read as {repair.text!r} (OCR repair: {', '.join(repair.changes)})"
+    return ParsedDate(repaired.status, repaired.candidates, repaired.reason, repaired.has_time, repaired.precision,
+                      "; ".join(filter(None, [note, repaired.note])))  # fmt: skip
+
+
+def _parse_absolute_or_relative(
+    text: str, order: DateOrder | None, year_pivot: int, reference: date | None, yearless: YearlessPolicy
+) -> ParsedDate:
+    rest, time, error = _cut_time(text)
     if error:
         return _fail(error)
-    values = _to_datetimes(ymds, parts.time)
-    if not values:
-        return _fail("no such date")
-    if parts.weekday is not None:
-        values = [v for v in values if v.weekday() == parts.weekday]
-        if not values:
-            return _fail(f"the date is not a {WEEKDAYS[parts.weekday]}")
-    return _settle(values, order, parts.time is not None)
+    parts, error = _split(rest, time)
+    if parts is not None:
+        absolute = _parse_parts(parts, order, year_pivot, reference, yearless)
+        if absolute.status != "unparsed" or parts.numbers and parts.month is not None:
+            return absolute
+        error = absolute.reason
+    return _parse_relative(rest, time, reference) or _fail(error)
 
 
-def _settle(values: list[datetime], order: DateOrder | None, has_time: bool) -> ParsedDate:
+def _parse_parts(
+    parts: _Parts, order: DateOrder | None, year_pivot: int, reference: date | None, yearless: YearlessPolicy
+) -> ParsedDate:
+    if parts.month is not None:
+        readings, error = _ymd_named(parts, year_pivot)
+    else:
+        readings, error = _ymd_numeric(parts, year_pivot)
+    if error:
+        return _fail(error)
+    precision = readings[0].precision
+    if precision == "month" and parts.weekday is not None:
+        return _fail("a weekday with a month and year but no day")  # "Monday, Apr1822": a lost space, not April 1822
+    implausible = [r.year for r in readings if r.year is not None and not MIN_YEAR <= r.year <= MAX_YEAR]
+    if implausible:
+        return _fail(f"year {implausible[0]} is outside {MIN_YEAR}-{MAX_YEAR}: a misread digit?")
+    values, error = _dated(readings, parts, reference, yearless)
+    if error:
+        return _fail(error)
+    note = "year from the reference date" if readings[0].year is None else ""
+    if len(values) > 1 and order is None and parts.dotted:
+        order, note = "DMY", "; ".join(filter(None, [note, "dots: day first"]))
+    return _settle(values, order, parts.time is not None, precision, note)
+
+
+def _parse_relative(rest: str, time: tuple[int, int, int] | None, reference: date | None) -> ParsedDate | None:
+    """A relative expression (``next Friday``, ``in 30 days``) read against ``reference``; None if it is none."""
+    from docfields.normalize.relative import is_relative, resolve_relative
+
+    if reference is None:
+        return (
+            _fail("a relative date needs a reference date (give one: --reference-date)") if is_relative(rest) else None
+        )
+    found = resolve_relative(rest, reference)
+    if found is None:
+        return None
+    value = _at(found.value, time)
+    if found.alternative is not None:  # "next Friday" said on a Wednesday: this week's or the next
+        readings = (value, _at(found.alternative, time))
+        return ParsedDate(
+            "ambiguous", readings, f"{found.note}, or a week later: English allows both", time is not None
+        )
+    return ParsedDate("ok", (value,), "", time is not None, "day", found.note)
+
+
+def _settle(values: list[datetime], order: DateOrder | None, has_time: bool, precision: Precision = "day",
+            note: str = "") -> ParsedDate:  # fmt: skip
     """One reading is a result; two are settled by the order policy or reported."""
     if len(values) == 1:
-        return ParsedDate("ok", (values[0],), "", has_time)
+        return ParsedDate("ok", (values[0],), "", has_time, precision, note)
     if order is None:
-        return ParsedDate("ambiguous", tuple(values), "day and month can be swapped", has_time)
+        return ParsedDate("ambiguous", tuple(values), "day and month can be swapped", has_time, precision, note)
     # values[0] is the month-first reading (see _ymd_numeric).
     chosen = values[0] if order == "MDY" else values[1]
-    return ParsedDate("ok", (chosen,), f"read as {order}", has_time)
+    return ParsedDate("ok", (chosen,), f"read as {order}", has_time, precision,
+                      "; ".join(filter(None, [note, f"read as {order}"])))  # fmt: skip
+
+
+def month_pattern(pattern: str) -> str:
+    """``pattern`` without its day, weekday and time: how a month-year date renders in it.
+
+    >>> month_pattern("%Y-%m-%d"), month_pattern("%m/%d/%Y"), month_pattern("%A, %B %d, %Y")
+    ('%Y-%m', '%m/%Y', '%B %Y')
+    """
+    parts = split_pattern(pattern)
+    drop = {i for i, p in enumerate(parts) if p in ("%d", "%o", "%a", "%A", "%H", "%I", "%M", "%S", "%p")}
+    for i in sorted(drop):
+        if i + 1 < len(parts) and not parts[i + 1].startswith("%"):
+            drop.add(i + 1)  # the separator after it
+        elif i > 0 and not parts[i - 1].startswith("%"):
+            drop.add(i - 1)  # the separator before a last directive
+    return "".join(p for i, p in enumerate(parts) if i not in drop).strip(" ,.-/")
 
 
 class DateRuleNormalizer:
     """The built-in normalizer ``date:<TARGET>``: ``parse_date`` then render in the target.
+
+    The order of ``03/04/21`` comes from the document when it reveals one (``NormalizeContext
+    .date_order``), else from the ``order`` policy, else the value is ambiguous. A text in the
+    original's prompt format (``Convert dates to <FORMAT>: <text>``) is rendered in its own
+    format; without a target (``date:``), every text must be one.
 
     >>> DateRuleNormalizer("YYYY-MM-DD", order="MDY").normalize(["Dec 31st 2000"])[0].value
     '2000-12-31'
@@ -255,12 +435,41 @@ class DateRuleNormalizer:
         """One value per text: ok, ambiguous (with both readings) or unparsed (with a reason)."""
         return [self.normalize_one(t, c) for t, c in zip(texts, contexts_for(texts, contexts), strict=True)]
 
+    def pattern_for(self, text: str) -> tuple[str | None, str, str]:
+        """(pattern, the date text, error) of one input: the prompt's format, else the target's."""
+        target, inner = split_prompt(text)
+        if target is None:
+            return (
+                self.pattern,
+                text,
+                ""
+                if self.pattern
+                else "no target format: name one (date:YYYY-MM-DD) or send 'Convert dates to <FORMAT>: <text>'",
+            )
+        try:
+            return pattern_from_name(target), inner, ""
+        except ValueError as exc:
+            return None, inner, f"prompt format {target!r}: {exc}"
+
     def normalize_one(self, text: str, context: NormalizeContext | None = None) -> NormalizedValue:
         """Normalize one text (see ``normalize``)."""
-        parsed = parse_date(text, self.order, self.year_pivot)
-        rendered = [render_date(v, self.pattern) for v in parsed.candidates]
+        pattern, inner, error = self.pattern_for(text)
+        if pattern is None:
+            return NormalizedValue(raw=text, status="unparsed", source="rule", reason=error)
+        context = context or NormalizeContext()
+        order = context.date_order or self.order
+        parsed = parse_date(inner, order, self.year_pivot, context.reference_date, self.yearless)
+        shape = month_pattern(pattern) if parsed.precision == "month" else pattern
+        rendered = [render_date(v, shape) for v in parsed.candidates]
         if parsed.status == "ok":
-            return NormalizedValue(raw=text, value=rendered[0], status="ok", source="rule")
-        return NormalizedValue(
-            raw=text, status=parsed.status, source="rule", reason=parsed.reason, candidates=rendered
-        )
+            note = parsed.note
+            if context.date_order and "read as" in note:
+                note = note.replace(
+                    f"read as {order}", f"read as {order}: the document writes {context.order_evidence}"
+                )
+            data = {"note": note, "precision": parsed.precision} if note or parsed.precision != "day" else None
+            return NormalizedValue(raw=text, value=rendered[0], status="ok", source="rule", data=data)
+        reason = parsed.reason
+        if parsed.status == "ambiguous" and context.order_evidence:
+            reason += f"; the document's own dates do not settle it ({context.order_evidence})"
+        return NormalizedValue(raw=text, status=parsed.status, source="rule", reason=reason, candidates=rendered)
