@@ -39,6 +39,14 @@ def datagen_dates(
         help="drawn (the original's) or most-likely: ambiguous inputs get their most likely answer, "
         "the better training data; keep drawn for held-out sets.",
     ),
+    noise: float = typer.Option(
+        0.0,
+        min=0.0,
+        max=1.0,
+        help="Share of the characters of each observed date misread as Tesseract misreads them on real scans "
+        "(O for 0, dropped or doubled separators, split tokens); answers stay clean. 0: no noise, the same data "
+        "as without the option. Measured on receipts: about 0.03.",
+    ),
 ) -> None:
     """Generate synthetic date-normalization pairs (src_texts, tgt_texts)."""
     from docfields.normalize import DateDataOptions, load_format_table, write_date_dataset
@@ -47,6 +55,7 @@ def datagen_dates(
         options = DateDataOptions(
             n=n, seed=seed, start=_day(start), end=_day(end), prompt_template=prompt,
             table=load_format_table(formats), answers=answers,
+            noise=noise,
         )  # fmt: skip
         written = write_date_dataset(options, out, "jsonl" if jsonl else None)
     console.print(f"wrote {n} pairs to {written}")
