@@ -184,3 +184,19 @@ def test_noise_then_repair_never_gives_a_different_date(drop_spaces):
             wrong += 1
     assert wrong == 0
     assert repaired > 100  # the repairs do undo noise, not only stay out of its way
+
+
+def test_datagen_dates_noise_option_writes_noisy_prompts_and_clean_answers(tmp_path):
+    from typer.testing import CliRunner
+
+    from docfields.cli.main import app
+    from docfields.normalize.pairs import read_pairs
+
+    runner = CliRunner()
+    for name, extra in (("clean.jsonl", []), ("zero.jsonl", ["--noise", "0"]), ("noisy.jsonl", ["--noise", "0.2"])):
+        done = runner.invoke(app, ["datagen", "dates", "-n", "200", "--seed", "5", "-o", str(tmp_path / name), *extra])
+        assert done.exit_code == 0, done.output
+    clean, zero, noisy = (read_pairs(str(tmp_path / n)) for n in ("clean.jsonl", "zero.jsonl", "noisy.jsonl"))
+    assert clean.src == zero.src and clean.tgt == noisy.tgt
+    changed = sum(a != b for a, b in zip(clean.src, noisy.src, strict=True))
+    assert 100 < changed < 200
