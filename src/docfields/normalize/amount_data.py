@@ -26,10 +26,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from docfields import storage
 from docfields.errors import NormalizerError
 from docfields.normalize.hybrid import AMOUNT_PROMPT_TEMPLATE, amount_target, unsupported_numbers
-from docfields.normalize.pairs import PairFormat, guess_pair_format, write_pairs
+from docfields.normalize.pairs import PairFormat
 
 logger = logging.getLogger(__name__)
 
@@ -237,13 +236,7 @@ def _noisy(text: str, rng: random.Random, rate: float) -> str:
 def write_amount_dataset(options: AmountDataOptions, out: str | Path, fmt: PairFormat | None = None) -> Path:
     """Generate ``options.n`` pairs and write them (dataset folder or ``.jsonl``) with their recipe
     (``datagen.json`` beside them, as ``datagen dates`` does)."""
-    examples = generate_amount_examples(options)
-    fmt = fmt or guess_pair_format(out)
-    out = write_pairs(
-        [e.src for e in examples], [e.tgt for e in examples], out, fmt,
-        description="Synthetic money and rate normalization pairs (docfields datagen money)",
-    )  # fmt: skip
-    recipe = out / "datagen.json" if fmt == "hf" else out.with_name(out.name + ".datagen.json")
-    storage.write_text_atomic(str(recipe), options.model_dump_json(indent=2))
-    logger.info("wrote %d amount pairs to %s (seed %d)", len(examples), out, options.seed)
-    return out
+    from docfields.normalize.datagen import write_dataset
+
+    description = "Synthetic money and rate normalization pairs (docfields datagen money)"
+    return write_dataset(generate_amount_examples(options), options, out, fmt, description)

@@ -1,4 +1,4 @@
-"""``docfields datagen dates``: generate date pairs and write them with their recipe.
+"""``docfields datagen dates`` and ``datagen money``: generated pairs written with their recipe.
 
 The recipe (options, including the whole format table) is written beside the data as
 ``datagen.json`` (inside a dataset folder, or ``<file>.datagen.json`` next to a JSON-lines
@@ -8,7 +8,11 @@ file), so that a dataset found on disk months later can be generated again, bit 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel
 
 from docfields import storage
 from docfields.normalize.dates import DateDataOptions, generate_date_examples
@@ -24,12 +28,21 @@ def write_date_dataset(options: DateDataOptions, out: str | Path, fmt: PairForma
     PosixPath('data/dates.jsonl')
     """
     examples = generate_date_examples(options)
+    return write_dataset(examples, options, out, fmt, "Synthetic date normalization pairs (docfields datagen dates)")
+
+
+class _Pair(Protocol):
+    src: str
+    tgt: str
+
+
+def write_dataset(
+    examples: Sequence[_Pair], recipe: BaseModel, out: str | Path, fmt: PairFormat | None, description: str
+) -> Path:
+    """Write generated (src, tgt) examples and, beside them, the options that generated them."""
     fmt = fmt or guess_pair_format(out)
-    out = write_pairs(
-        [e.src for e in examples], [e.tgt for e in examples], out, fmt,
-        description="Synthetic date normalization pairs (docfields datagen dates)",
-    )  # fmt: skip
-    recipe = out / "datagen.json" if fmt == "hf" else out.with_name(out.name + ".datagen.json")
-    storage.write_text_atomic(str(recipe), options.model_dump_json(indent=2))
-    logger.info("wrote %d date pairs to %s (seed %d)", len(examples), out, options.seed)
+    out = write_pairs([e.src for e in examples], [e.tgt for e in examples], out, fmt, description=description)
+    recipe_path = out / "datagen.json" if fmt == "hf" else out.with_name(out.name + ".datagen.json")
+    storage.write_text_atomic(str(recipe_path), recipe.model_dump_json(indent=2))
+    logger.info("wrote %d pairs to %s (seed %s)", len(examples), out, getattr(recipe, "seed", "?"))
     return out
