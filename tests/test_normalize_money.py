@@ -21,9 +21,12 @@ from docfields.normalize.registry import (
     resolve_normalizer,
     rule_kind,
 )
+from docfields.pipeline import PipelineSettings
+from docfields.samples import credit_card_fields
 from docfields.samples import values as demo
-from docfields.serve import ServeSettings
+from docfields.serve import ServeSettings, create_app
 from docfields.serve.routers.normalize import normalizer_deployment
+from hardening_support import AsgiClient
 
 MONEY = MoneyRuleNormalizer("USD")
 PERCENT = PercentRuleNormalizer()
@@ -383,13 +386,18 @@ def test_a_configuration_with_a_bad_money_or_percent_rule_names_the_field(normal
 
 
 def test_the_shipped_configuration_names_the_money_and_percent_rules():
-    config = parse_field_configuration(demo_fields())
+    config = parse_field_configuration(credit_card_fields())
     specs = {spec.name: spec.normalizer for spec in config.fields}
     assert {specs[name] for name in APR_FIELDS} == {"percent"}
     assert {specs[name] for name in FEE_FIELDS} == {"money:USD"}
 
 
-def demo_fields() -> list[dict]:
-    from docfields.samples import credit_card_fields
-
-    return credit_card_fields()
+def test_the_service_normalizes_money_and_rates_a_client_names(tmp_path):
+    settings = ServeSettings(pipeline=PipelineSettings(home=str(tmp_path / "home")), workers=0)
+    with AsgiClient(create_app(settings)) as client:
+        fees = client.post("/normalize", json={"inputs": ["Up to $40", "1,234 €"]}, params={"normalizer": "money:USD"})
+        rate = client.post("/normalize", json={"inputs": "15.24% to 25.24%"}, params={"normalizer": "percent"})
+        refused = client.post("/normalize", json={"inputs": "$5"}, params={"normalizer": "money:USD;model=/tmp"})
+    assert fees.json() == {"generated_text": ["up to 40.00 USD", "1,234 €"], "needs_review": [False, True]}
+    assert rate.json() == {"generated_text": "15.24-25.24", "needs_review": False}
+    assert refused.status_code == 422 and "not a normalizer of this service" in refused.json()["detail"]
