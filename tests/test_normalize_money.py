@@ -150,6 +150,7 @@ def test_a_separator_of_unknown_convention_is_ambiguous_with_every_reading(curre
         ("N/A", "not an amount"),
         ("", "empty text"),
         ("$" + "9" * 250, "too long"),
+        ("$" + "1" * 19, "more than 18 digits"),
     ],
 )  # fmt: skip
 def test_what_the_rules_cannot_read_is_unparsed_with_a_reason(text, reason):

@@ -55,6 +55,7 @@ from docfields.normalize.base import EMPTY_CONTEXT, NormalizeContext, Normalized
 from docfields.normalize.repair import CONFUSABLE_DIGITS
 
 MAX_AMOUNT_CHARS = 200
+MAX_DIGITS = 18  # more digits are no amount (and would round in Decimal's 28-digit context)
 MAX_RATE = Decimal(1000)  # no rate is 1000% or more: "1,250%" can only be 1.25%
 DEFAULT_CURRENCY = "USD"
 # Words a fee table prints for no fee at all: the amount 0 in the field's currency.
@@ -136,8 +137,11 @@ def read_number(written: str, point_decimal: bool) -> tuple[Decimal, ...]:
     (``point_decimal``).
 
     Raises:
-        Unreadable: when no convention reads it (``1,23,4``) or it contradicts ``point_decimal``.
+        Unreadable: when no convention reads it (``1,23,4``), it contradicts ``point_decimal``, or
+            it has more than ``MAX_DIGITS`` digits.
     """
+    if sum(char.isdigit() for char in written) > MAX_DIGITS:
+        raise Unreadable(f"{written[:30]!r}...: more than {MAX_DIGITS} digits is no amount or rate")
     dots, commas = written.count("."), written.count(",")
     if not dots and not commas:
         return (Decimal(written),)
