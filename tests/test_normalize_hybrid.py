@@ -127,7 +127,8 @@ def test_amount_contexts_reach_the_rules():
     hybrid = AmountHybridNormalizer(PercentRuleNormalizer(), model)
     around = NormalizeContext(around="Purchases 14.99% This APR will vary with the market based on the Prime Rate.")
     plain, variable = hybrid.normalize(["14.99%", "14.99%"], [NormalizeContext(), around])
-    assert (plain.value, variable.value, model.asked) == ("14.99", "14.99 variable", [])
+    assert (plain.value, variable.value, model.asked) == ("14.99", "14.99", [])
+    assert (plain.data["variable"], variable.data["variable"]) == (False, True)
 
 
 # --- datagen money ---------------------------------------------------------------------------

@@ -12,7 +12,8 @@ value as structured ``data``:
   or 3% of ...``, ``3% of each transfer ($5 minimum)`` -> ``greater of 5.00 USD or 3.00%``;
 - ``$5 per copy`` -> ``5.00 USD`` (data: ``per`` = ``copy``);
 - rates: ``14.99%`` -> ``14.99``; ``0%`` -> ``0.00``; ``15.24% to 25.24%`` -> ``15.24-25.24``;
-  ``14.99% variable``, ``14.99% (v)`` -> ``14.99 variable``; ``Prime + 9.99%`` -> ``prime + 9.99 variable``.
+  ``14.99% variable``, ``14.99% (v)`` -> ``14.99`` (data: ``variable`` true); ``Prime + 9.99%`` ->
+  ``prime + 9.99``.
 
 The canonical grammars (``is_canonical`` accepts exactly these)::
 
@@ -21,7 +22,7 @@ The canonical grammars (``is_canonical`` accepts exactly these)::
     term    := amount | rate
     amount  := NUMBER " " CODE                                          CODE: ISO 4217
     rate    := NUMBER "%"
-    percent := (NUMBER | NUMBER "-" NUMBER | "prime + " NUMBER) [" variable"]   prime is always variable
+    percent := NUMBER | NUMBER "-" NUMBER | "prime + " NUMBER
     NUMBER  := digits ["." digits], no grouping; as many decimals as the currency's minor unit (2 for
                rates, none for JPY), more only when they are not zeros
 
@@ -32,8 +33,10 @@ convention (``$1,234`` is 1234) or the number is a rate (below 1000%: ``1,250%``
 phrase outside the grammar is ``unparsed`` with the reason, never read in part. A letter that OCR
 put inside a number (``1O.99%``) is read as its digit (``repair.CONFUSABLE_DIGITS``) and the
 repair is named in ``reason`` and ``data["repaired"]``.
-A rate is variable when its text says so or the text around it does (``NormalizeContext.around``,
-the mention's line: *variable*, *vary*, *varies*, *Prime Rate*).
+A rate is variable (``data["variable"]``; prime-indexed rates always are) when its text says so or
+the text around it does (``NormalizeContext.around``, the mention's line: *variable*, *vary*,
+*varies*, *Prime Rate*). The value stays the rate: the same APR printed in a table with a
+"variable" note beside it and in prose without one is the same value.
 
 >>> MoneyRuleNormalizer("USD").normalize_one("Either $5 or 3% of each transfer, whichever is greater").value
 'greater of 5.00 USD or 3.00%'
@@ -253,7 +256,7 @@ class Rate:
     def render(self) -> str:
         parts = [decimals(n, 2) for n in self.numbers]
         text = f"{self.index} + {parts[0]}" if self.index else "-".join(parts)
-        return text + " variable" * self.variable
+        return text  # whether it varies is data["variable"]: the rate itself is the value
 
     def data(self) -> dict[str, Any]:
         parts = [decimals(n, 2) for n in self.numbers]
