@@ -330,13 +330,21 @@ def test_registry_specs():
         ("money:USD;order=MDY", "unknown option"),  # a date option
         ("percent;pivot=50", "unknown option"),
         ("percent:USD", "percent takes no target"),
-        ("money:USD;model=/models/money", "money: model= is not supported yet"),
-        ("percent;model=/models/rates", "percent: model= is not supported yet"),
     ],
 )
 def test_bad_money_and_percent_specs_are_explained(spec, message):
     with pytest.raises(UnknownNormalizerError, match=message):
         resolve_normalizer(spec)
+
+
+def test_a_money_or_percent_rule_with_a_model_is_the_validated_hybrid():
+    from docfields.normalize.hybrid import AMOUNT_PROMPT_TEMPLATE, AmountHybridNormalizer
+
+    for spec, rules in (("money:EUR;model=http://127.0.0.1:9/n", MoneyRuleNormalizer), ("percent;model=http://127.0.0.1:9/n", PercentRuleNormalizer)):  # fmt: skip
+        hybrid = resolve_normalizer(spec)  # a service client: nothing is requested until a text needs the model
+        assert isinstance(hybrid, AmountHybridNormalizer) and isinstance(hybrid.rules, rules)
+        assert hybrid.prompt_template == AMOUNT_PROMPT_TEMPLATE
+    assert resolve_normalizer("money:EUR;model=http://127.0.0.1:9/n").normalize(["12,50 €"])[0].value == "12.50 EUR"
 
 
 def test_rule_specs_parse_for_every_kind():
@@ -378,7 +386,7 @@ def test_a_money_rule_model_url_is_checked_against_the_allowed_urls():
     [
         ("money:XYZ", "unknown currency code 'XYZ'"),
         ("money:USD;order=MDY", "unknown option"),
-        ("money:USD;model=http://127.0.0.1:9/n", "not supported yet"),
+        ("money:USD;model=/no/such/model", "nor an existing model directory"),
         ("percent:x", "percent takes no target"),
     ],
 )

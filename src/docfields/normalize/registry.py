@@ -43,7 +43,7 @@ from urllib.parse import unquote, urlsplit
 from docfields.errors import NormalizerError, NormalizerUnavailableError, UnknownNormalizerError
 from docfields.normalize.base import NormalizeContext, NormalizedValue, Normalizer, TextGenerator
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
-from docfields.normalize.hybrid import HybridDateNormalizer
+from docfields.normalize.hybrid import AMOUNT_PROMPT_TEMPLATE, AmountHybridNormalizer, HybridDateNormalizer
 from docfields.normalize.money import DEFAULT_CURRENCY, MoneyRuleNormalizer, PercentRuleNormalizer
 from docfields.normalize.rules import DateRuleNormalizer
 
@@ -216,7 +216,7 @@ def check_rule_spec(spec: str) -> RuleSpec:
         NormalizerError: when a date target is no format.
     """
     rule = parse_rule_spec(spec)
-    unloaded = {key: value for key, value in rule.options.items() if key != "model" or rule.kind != "date"}
+    unloaded = {key: value for key, value in rule.options.items() if key != "model"}
     _rule_normalizer(replace(rule, options=unloaded), None)
     return rule
 
@@ -333,13 +333,19 @@ def _rule_normalizer(
 ) -> Normalizer:
     if rule.kind == "date":
         return _date_normalizer(rule, generators, device)
-    if "model" in rule.options:
-        raise UnknownNormalizerError(f"{rule.kind}: model= is not supported yet")
     if rule.kind == "money":
-        return MoneyRuleNormalizer(rule.target or DEFAULT_CURRENCY)
-    if rule.target:
+        rules: MoneyRuleNormalizer | PercentRuleNormalizer = MoneyRuleNormalizer(rule.target or DEFAULT_CURRENCY)
+    elif rule.target:
         raise UnknownNormalizerError(f"{rule}: percent takes no target (write percent or percent:)")
-    return PercentRuleNormalizer()
+    else:
+        rules = PercentRuleNormalizer()
+    if "model" not in rule.options:
+        return rules
+    generator = load_generator(rule.options["model"], generators, device)
+    trained = getattr(getattr(generator, "card", None), "prompt_template", None)
+    # a model trained with train seq2seq's default (the date prompt) is asked the amount prompt
+    template = trained if trained and trained != DEFAULT_PROMPT_TEMPLATE else AMOUNT_PROMPT_TEMPLATE
+    return AmountHybridNormalizer(rules, generator, template)
 
 
 def _date_normalizer(
