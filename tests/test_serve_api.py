@@ -330,6 +330,16 @@ def test_normalize_mirrors_the_input_shape(client):
     assert remote.status_code == 422
 
 
+def test_normalize_reads_relative_dates_against_the_reference_date(client):
+    texts = ["next Monday", "14 December"]
+    flagged = client.post("/normalize", json={"inputs": texts})
+    assert flagged.json()["needs_review"] == [True, True]
+    dated = client.post("/normalize", json={"inputs": texts, "reference_date": "2024-12-27"})
+    assert dated.json() == {"generated_text": ["2024-12-30", "2024-12-14"], "needs_review": [False, False]}
+    bad = client.post("/normalize", json={"inputs": texts, "reference_date": "2024-13-01"})
+    assert bad.status_code == 422 and "reference_date" in json.dumps(bad.json())
+
+
 def metric(text: str, family: str, **labels: str) -> float | None:
     wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
     match = re.search(rf"^{re.escape(family)}\{{{re.escape(wanted)}\}} (\S+)$", text, re.MULTILINE)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from docfields.documents import DocumentLimits, open_document
@@ -174,6 +175,10 @@ def run_tagger(tagger: Any, request: dict[str, Any]) -> dict[str, Any]:
     return enrich_request(request, tagger)
 
 
-def run_normalizer(normalizer: Any, texts: list[str]) -> list[tuple[str, bool]]:
-    """Each text normalized and trimmed, with whether it needs review."""
-    return [(value.text.strip(), value.needs_review) for value in normalizer.normalize(texts)]
+def run_normalizer(normalizer: Any, texts: list[str], reference_date: date | None = None) -> list[tuple[str, bool]]:
+    """Each text normalized and trimmed, with whether it needs review; year-less and relative
+    dates read against ``reference_date``."""
+    from docfields.normalize.base import NormalizeContext
+
+    contexts = [NormalizeContext(reference_date=reference_date)] * len(texts)
+    return [(value.text.strip(), value.needs_review) for value in normalizer.normalize(texts, contexts)]

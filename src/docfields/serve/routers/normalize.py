@@ -11,6 +11,7 @@ says which outputs are not certain.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -31,6 +32,9 @@ class NormalizeRequest(BaseModel):
     )
 
     inputs: str | list[str] = Field(description="One text, or a list of texts.")
+    reference_date: date | None = Field(
+        default=None, description="YYYY-MM-DD that year-less and relative dates (next Friday) are read against."
+    )
 
 
 class NormalizeResponse(BaseModel):
@@ -96,7 +100,7 @@ def normalize(
     texts = [request.inputs] if isinstance(request.inputs, str) else request.inputs
     options = {"prompt": prompt} if prompt else {}
     model = ModelSpec("normalizer", spec, spec, options, normalizer_deployment(normalizer, settings))
-    values = models.call(model, run_normalizer, texts)
+    values = models.call(model, run_normalizer, texts, request.reference_date)
     outputs, review = [text for text, _ in values], [needs for _, needs in values]
     if isinstance(request.inputs, str):
         return NormalizeResponse(generated_text=outputs[0], needs_review=review[0])
