@@ -208,3 +208,18 @@ def test_cli_reference_date_and_jsonl():
     assert out[1]["status"] == "unparsed" and "stdin line 2" in out[1]["reason"]
     assert out[2]["status"] == "unparsed" and "reference" in out[2]["reason"]
     assert out[3]["value"] == "2021-04-03"
+
+
+def test_fields_extract_takes_a_reference_date(tmp_path):
+    from docfields.textract import write_textract
+
+    document = enriched([line(0.3, W("Due"), W("14", 0), W("December", 0))])
+    path = tmp_path / "doc.enriched.json"
+    write_textract(document, str(path))
+    (tmp_path / "fields.json").write_text(json.dumps([{"ClassId": 0, "Name": "Date", "Normalizer": "date:YYYY-MM-DD"}]))
+    args = ["fields", "extract", str(path), "--fields", str(tmp_path / "fields.json"), "-o", str(tmp_path / "out")]
+    done = CliRunner().invoke(app, [*args, "--reference-date", "2024-03-01"])
+    assert done.exit_code == 0, done.output
+    result = json.loads((tmp_path / "out" / "doc.enriched.result.json").read_text())
+    assert result["Fields"]["Date"]["Values"][0]["Value"] == "2023-12-14"
+    assert CliRunner().invoke(app, [*args, "--reference-date", "March"]).exit_code == 2

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from docfields.cli.main import app
-from docfields.cli.output import console, error_console, fail_on_error
+from docfields.cli.output import console, error_console, fail_on_error, parse_day
 
 if TYPE_CHECKING:
     from docfields.fields import ExtractionResult, FieldConfiguration, FieldResult
@@ -46,6 +46,9 @@ def extract_command(
     fields: str = typer.Option(..., "--fields", "-f", help="Field configuration (JSON list)."),
     out_dir: str | None = typer.Option(None, "--out-dir", "-o", help="Folder for results (default: beside inputs)."),
     normalizer_endpoint: Annotated[list[str] | None, typer.Option("--normalizer-endpoint", help=ENDPOINT_HELP)] = None,
+    reference_date: str | None = typer.Option(
+        None, help="YYYY-MM-DD that year-less and relative dates are read against (default: each document's own date)."
+    ),
 ) -> None:
     """Extract fields from enriched documents; writes <stem>.result.json for each."""
     from docfields.errors import DocfieldsError
@@ -53,6 +56,7 @@ def extract_command(
     from docfields.fields.config import resolve_endpoint_names
 
     endpoints = parse_endpoint_options(normalizer_endpoint)
+    reference = parse_day(reference_date) if reference_date else None
     with fail_on_error():
         config = resolve_endpoint_names(load_field_configuration(fields, endpoints), endpoints)
     failed = 0
@@ -60,7 +64,7 @@ def extract_command(
     for url in enriched:
         output = _output_url(url, out_dir)
         try:
-            result = extract_file(url, config, output, generators)
+            result = extract_file(url, config, output, generators, reference)
         except DocfieldsError as exc:  # one bad document must not stop the batch
             error_console.print(f"[red]error:[/red] {exc}", highlight=False)
             failed = failed or exc.exit_code

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from docfields.cli.main import app, datagen_app, train_app
-from docfields.cli.output import console, error_console, fail_on_error, require_extra
+from docfields.cli.output import console, error_console, fail_on_error, parse_day, require_extra
 from docfields.device import DEVICE_HELP
 
 if TYPE_CHECKING:
     from docfields.normalize import NormalizedValue
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{text!r} is not a YYYY-MM-DD date") from exc
 
 
 @datagen_app.command("dates")
@@ -53,7 +45,7 @@ def datagen_dates(
 
     with fail_on_error():
         options = DateDataOptions(
-            n=n, seed=seed, start=_day(start), end=_day(end), prompt_template=prompt,
+            n=n, seed=seed, start=parse_day(start), end=parse_day(end), prompt_template=prompt,
             table=load_format_table(formats), answers=answers,
             noise=noise,
         )  # fmt: skip
@@ -163,7 +155,7 @@ def normalize(
     if not spec:
         error_console.print("[red]error:[/red] give --model or --normalizer")
         raise typer.Exit(2)
-    reference = _day(reference_date) if reference_date else None
+    reference = parse_day(reference_date) if reference_date else None
     lines = texts or [line.rstrip("\n") for line in sys.stdin]
     requests = _jsonl_requests(lines) if jsonl else [(t, NormalizeContext(reference_date=reference)) for t in lines]
     with fail_on_error():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 
 import typer
 from rich.console import Console
@@ -46,3 +47,11 @@ def require_extra(extra: str, purpose: str) -> None:
 
     with fail_on_error():
         require(extra, purpose)
+
+
+def parse_day(text: str) -> date:
+    """A ``YYYY-MM-DD`` option value; anything else is a usage error naming it."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} is not a YYYY-MM-DD date") from exc

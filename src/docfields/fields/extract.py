@@ -297,11 +297,13 @@ def extract_file(
     config: FieldConfiguration,
     output_url: str,
     generators: MutableMapping[str, TextGenerator] | None = None,
+    reference_date: date | None = None,
 ) -> ExtractionResult:
     """Read an enriched Textract JSON, extract its fields, write the Result JSON atomically.
 
     A batch passes one ``generators`` dict for all its files, so normalizer models load once.
     """
-    result = extract_fields(read_textract(enriched_url), config, source=enriched_url, generators=generators)
+    document = read_textract(enriched_url)
+    result = extract_fields(document, config, source=enriched_url, generators=generators, reference_date=reference_date)
     write_result(result, output_url)
     return result
