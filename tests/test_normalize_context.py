@@ -223,3 +223,40 @@ def test_fields_extract_takes_a_reference_date(tmp_path):
     result = json.loads((tmp_path / "out" / "doc.enriched.result.json").read_text())
     assert result["Fields"]["Date"]["Values"][0]["Value"] == "2023-12-14"
     assert CliRunner().invoke(app, [*args, "--reference-date", "March"]).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "text,reference,expected",
+    [
+        ("10NOV 17:00", "2016-11-08", "2016-11-10"),  # a day glued to its month
+        ("28Nov2016", "2016-11-18", "2016-11-28"),
+        ("10Aug17", "2017-08-09", "2017-08-10"),
+        ("2 FEB 00.45", "2018-01-30", "2018-02-02"),  # a dotted time after a month name
+        ("december 6 late evening", "2018-12-01", "2018-12-06"),  # words that do not move the day
+        ("this May 8th", "2018-05-01", "2018-05-08"),
+        ("Tuesday 8th", "2018-05-01", "2018-05-08"),  # a weekday and a day: the month from the reference
+        ("Friday, 15th", "2017-12-10", "2017-12-15"),
+    ],
+)
+def test_dates_as_people_write_them(text, reference, expected):
+    result = one(text, at(reference))
+    assert (result.status, result.value) == ("ok", expected), result.reason
+
+
+def test_a_dotted_time_needs_a_month_name():
+    assert one("2 FEB 00.45", at("2018-01-30"), DateRuleNormalizer("YYYY-MM-DD HH:mm")).value == "2018-02-02 00:45"
+    assert one("25.01.2017").value == "2017-01-25"  # dots between numbers stay separators
+
+
+@pytest.mark.parametrize(
+    "text,reference,reason",
+    [
+        ("2 Nov 1815", "2017-08-25", "the time 18:15"),  # a 24-hour time, or a year 200 years back
+        ("16-04-19", "2016-04-12", "several orders"),  # 2016-04-19 or 2019-04-16
+        ("24th 25th December", "2016-12-11", "two days"),
+    ],
+)
+def test_readings_the_text_does_not_settle_are_flagged(text, reference, reason):
+    result = one(text, at(reference))
+    assert result.status in ("ambiguous", "unparsed") and result.value is None and reason in result.reason
+    assert one("2 Nov 1815").value == "1815-11-02"  # without a reference, a year is a year

@@ -32,6 +32,7 @@ ParseStatus = Literal["ok", "ambiguous", "unparsed"]
 Precision = Literal["day", "month"]
 MIN_YEAR, MAX_YEAR = 1800, 2200  # a year outside is a misread (OCR reads 1 as 7: 7985), not a date
 YEARLESS_SEARCH_YEARS = 11  # a weekday fixes a year-less date within this many years of the reference
+CLOCK_YEAR_DISTANCE = 50  # a "year" further than this from the reference that reads as HHMM is flagged
 MAX_DATE_CHARS = 100
 _PROMPT = re.compile(r"^\s*Convert dates to (?P<target>.+?): (?P<text>.*)$", re.DOTALL)
 
@@ -51,8 +52,12 @@ _TIME = re.compile(
     r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])?\.?\s*(?:[Mm]\.?)?(?![\w:])"
     r"|(?<![\d:])(\d{1,2})\s*([AaPp])\.?\s*[Mm]\.?(?!\w)"
 )
+_DOTTED_TIME = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{2})\s*$")  # "2 FEB 00.45": only after a month name
+_GLUED = re.compile(r"(?<=\d)(?=[A-Za-z])(?!(?:st|nd|rd|th)(?![A-Za-z]))|(?<=[A-Za-z])(?=\d)")  # "10NOV", "Aug17"
 _TOKEN = re.compile(r"(\d+)(st|nd|rd|th)?(?![A-Za-z])|([A-Za-z]+)")
-_FILLER = {"of", "the", "at", "on", "th"}
+# Words that do not change the day: "the 8th", "December 6 late evening", "this May 8th", "about 8am".
+_FILLER = {"of", "the", "at", "on", "th", "this", "in", "about", "around", "early", "late", "morning", "afternoon",
+           "evening", "night"}  # fmt: skip
 _MONTH_WORDS = (
     {m.lower(): i + 1 for i, m in enumerate(MONTHS)}
     | {m[:3].lower(): i + 1 for i, m in enumerate(MONTHS)}
@@ -84,6 +89,7 @@ class _Parts:
     weekday: int | None
     time: tuple[int, int, int] | None
     dotted: bool  # numbers separated by dots ("11.9.", "03.04.21"): written day first wherever dots are used
+    hyphenated: bool  # numbers separated by hyphens: "16-04-19" may also be year first
 
 
 def _fail(reason: str) -> ParsedDate:
@@ -93,16 +99,18 @@ def _fail(reason: str) -> ParsedDate:
 def _cut_time(text: str) -> tuple[str, tuple[int, int, int] | None, str]:
     """Remove one time of day from ``text``; returns (rest, (h, m, s) or None, error)."""
     found = list(_TIME.finditer(text))
+    if not found and any(w.lower() in _MONTH_WORDS for w in re.findall(r"[A-Za-z]+", text)):
+        found = list(_DOTTED_TIME.finditer(text))
     if not found:
         return text, None, ""
     if len(found) > 1:
         return text, None, "more than one time of day"
     m = found[0]
-    if m.group(5):  # "5pm"
+    if m.re is _TIME and m.group(5):  # "5pm"
         hour, minute, second, meridiem = int(m.group(5)), 0, 0, m.group(6)
     else:
-        hour, minute, second = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-        meridiem = m.group(4)
+        hour, minute = int(m.group(1)), int(m.group(2))
+        second, meridiem = (int(m.group(3) or 0), m.group(4)) if m.re is _TIME else (0, None)
     if meridiem:
         if not 1 <= hour <= 12:
             return text, None, f"hour {hour} with AM/PM"
@@ -116,6 +124,7 @@ def _split(rest: str, time: tuple[int, int, int] | None) -> tuple[_Parts | None,
     numbers: list[tuple[str, bool]] = []
     months: list[int] = []
     weekdays: list[int] = []
+    rest = _GLUED.sub(" ", rest)
     for m in _TOKEN.finditer(rest):
         if m.group(1):
             numbers.append((m.group(1), bool(m.group(2))))
@@ -134,7 +143,8 @@ def _split(rest: str, time: tuple[int, int, int] | None) -> tuple[_Parts | None,
         return None, f"unexpected characters {stray[:10]!r}"
     month = months[0] if months else None
     dotted = bool(re.search(r"\d\.\d", rest)) and not re.search(r"\d[/-]\d", rest)
-    return _Parts(tuple(numbers), month, weekdays[0] if weekdays else None, time, dotted), ""
+    hyphenated = bool(re.search(r"\d-\d", rest))
+    return _Parts(tuple(numbers), month, weekdays[0] if weekdays else None, time, dotted, hyphenated), ""
 
 
 def _year(digits: str, pivot: int) -> int | None:
@@ -154,6 +164,7 @@ class _Reading:
     month: int
     day: int
     precision: Precision = "day"
+    order: str = ""  # MDY, DMY or YMD where the numbers allow several orders
 
 
 def _ymd_named(parts: _Parts, pivot: int) -> tuple[list[_Reading], str]:
@@ -170,6 +181,8 @@ def _ymd_named(parts: _Parts, pivot: int) -> tuple[list[_Reading], str]:
     if len(nums) != 2:
         return [], f"expected a day and a year around the month name, found {len(nums)} numbers"
     ordinals = [n for n in nums if n[1]]
+    if len(ordinals) == 2:
+        return [], f"two days ({nums[0][0]}, {nums[1][0]}) and no year"
     if len(ordinals) == 1:
         day, year = ordinals[0], next(n for n in nums if not n[1])
     elif len(nums[1][0]) == 4 or len(nums[0][0]) != 4:
@@ -192,9 +205,11 @@ def _ymd_numeric(parts: _Parts, pivot: int) -> tuple[list[_Reading], str]:
         if len(month) > 2:
             return [], f"cannot read {month!r} as a month"
         return [_Reading(int(year), int(month), 1, "month")], ""
+    if len(nums) == 1 and len(nums[0]) <= 2 and parts.weekday is not None:
+        return [_Reading(None, 0, int(nums[0]))], ""  # "Tuesday 8th": the month too comes from the reference
     if len(nums) == 2 and all(len(n) <= 2 for n in nums):
         a, b = int(nums[0]), int(nums[1])
-        return [_Reading(None, m, d) for m, d in dict.fromkeys([(a, b), (b, a)])], ""
+        return [_Reading(None, m, d, order=o) for (m, d), o in _orders(a, b)], ""
     if len(nums) != 3 or any(len(n) > 4 for n in nums):
         return [], f"expected day, month and year, found {len(nums)} numbers"
     if len(nums[0]) == 4:
@@ -203,8 +218,15 @@ def _ymd_numeric(parts: _Parts, pivot: int) -> tuple[list[_Reading], str]:
     if year is None:
         return [], f"cannot read {nums[2]!r} as a year"
     a, b = int(nums[0]), int(nums[1])
-    readings = dict.fromkeys([(a, b), (b, a)])  # month-first then day-first; one if a == b
-    return [_Reading(year, m, d) for m, d in readings], ""
+    readings = [_Reading(year, m, d, order=o) for (m, d), o in _orders(a, b)]
+    if parts.hyphenated and all(len(n) == 2 for n in nums):  # "16-04-19" may be 2016-04-19
+        readings.append(_Reading(_year(nums[0], pivot), int(nums[1]), int(nums[2]), order="YMD"))
+    return readings, ""
+
+
+def _orders(a: int, b: int) -> list[tuple[tuple[int, int], str]]:
+    """(month, day) month-first then day-first; one reading when both are the same."""
+    return [((a, b), "MDY")] if a == b else [((a, b), "MDY"), ((b, a), "DMY")]
 
 
 def _at(day: date, time: tuple[int, int, int] | None) -> datetime:
@@ -233,20 +255,32 @@ def year_for(
     span = YEARLESS_SEARCH_YEARS if weekday is not None else 1
     dates = [_valid(y, month, day) for y in range(reference.year - span, reference.year + span + 1)]
     dates = [d for d in dates if d is not None and (weekday is None or d.weekday() == weekday)]
+    return _pick(dates, reference, yearless)
+
+
+def month_for(day: int, reference: date, yearless: YearlessPolicy, weekday: int | None) -> date | None:
+    """The date of a day of month written with a weekday only (``Tuesday 8th``): the month around
+    ``reference`` (within a year) where that day falls on that weekday, picked as ``year_for`` does."""
+    months = [(reference.year * 12 + reference.month - 1 + k) for k in range(-12, 13)]
+    dates = [_valid(m // 12, m % 12 + 1, day) for m in months]
+    dates = [d for d in dates if d is not None and (weekday is None or d.weekday() == weekday)]
+    return _pick(dates, reference, yearless)
+
+
+def _pick(dates: list[date], reference: date, yearless: YearlessPolicy) -> date | None:
     if yearless == "after":
-        dates = [d for d in dates if d >= reference]
-        return min(dates, default=None)
+        return min((d for d in dates if d >= reference), default=None)
     if yearless == "before":
-        dates = [d for d in dates if d <= reference]
-        return max(dates, default=None)
+        return max((d for d in dates if d <= reference), default=None)
     return min(dates, key=lambda d: (abs((d - reference).days), -d.toordinal()), default=None)
 
 
 def _dated(
     readings: list[_Reading], parts: _Parts, reference: date | None, yearless: YearlessPolicy
-) -> tuple[list[datetime], str]:
-    """Datetimes of the readings that exist (and fall on the weekday written), years filled from the reference."""
-    values: list[datetime] = []
+) -> tuple[list[tuple[str, datetime]], str]:
+    """(order, datetime) of the readings that exist (and fall on the weekday written), years filled from
+    the reference."""
+    values: list[tuple[str, datetime]] = []
     for reading in readings:
         if reading.year is not None:
             day = _valid(reading.year, reading.month, reading.day)
@@ -259,6 +293,8 @@ def _dated(
                 day = None
         elif reference is None:
             return [], "no year, and no reference date to take it from (give one: --reference-date)"
+        elif reading.month == 0:
+            day = month_for(reading.day, reference, yearless, parts.weekday)
         else:
             day = (
                 year_for(reading.month, reading.day, reference, yearless, parts.weekday)
@@ -266,7 +302,7 @@ def _dated(
                 else None
             )
         if day is not None:
-            values.append(_at(day, parts.time))
+            values.append((reading.order, _at(day, parts.time)))
     if not values and parts.weekday is not None and any(r.year is not None for r in readings):
         return [], f"the date is not a {WEEKDAYS[parts.weekday]}"
     return values, "" if values else "no such date"
@@ -342,6 +378,9 @@ def _parse_parts(
     implausible = [r.year for r in readings if r.year is not None and not MIN_YEAR <= r.year <= MAX_YEAR]
     if implausible:
         return _fail(f"year {implausible[0]} is outside {MIN_YEAR}-{MAX_YEAR}: a misread digit?")
+    clock = _year_or_clock(readings, parts, reference)
+    if clock:
+        return _fail(clock)
     values, error = _dated(readings, parts, reference, yearless)
     if error:
         return _fail(error)
@@ -349,6 +388,19 @@ def _parse_parts(
     if len(values) > 1 and order is None and parts.dotted:
         order, note = "DMY", "; ".join(filter(None, [note, "dots: day first"]))
     return _settle(values, order, parts.time is not None, precision, note)
+
+
+def _year_or_clock(readings: list[_Reading], parts: _Parts, reference: date | None) -> str:
+    """Why a four-digit "year" far from the reference is rather a 24-hour time ("2 Nov 1815"), or ""."""
+    year = readings[0].year
+    written = {digits for digits, _ in parts.numbers}
+    if reference is None or year is None or abs(year - reference.year) <= CLOCK_YEAR_DISTANCE:
+        return ""
+    digits = f"{year:04d}"
+    if digits in written and int(digits[:2]) < 24 and int(digits[2:]) < 60 and parts.time is None:
+        distance = abs(year - reference.year)
+        return f"{digits} is {distance} years from the reference date: a year, or the time {digits[:2]}:{digits[2:]}?"
+    return ""
 
 
 def _parse_relative(rest: str, time: tuple[int, int, int] | None, reference: date | None) -> ParsedDate | None:
@@ -371,16 +423,21 @@ def _parse_relative(rest: str, time: tuple[int, int, int] | None, reference: dat
     return ParsedDate("ok", (value,), "", time is not None, "day", found.note)
 
 
-def _settle(values: list[datetime], order: DateOrder | None, has_time: bool, precision: Precision = "day",
-            note: str = "") -> ParsedDate:  # fmt: skip
-    """One reading is a result; two are settled by the order policy or reported."""
+def _settle(values: list[tuple[str, datetime]], order: DateOrder | None, has_time: bool,
+            precision: Precision = "day", note: str = "") -> ParsedDate:  # fmt: skip
+    """One reading is a result; several are settled by the order policy (MDY or DMY) or reported."""
+    readings = tuple(v for _, v in values)
     if len(values) == 1:
-        return ParsedDate("ok", (values[0],), "", has_time, precision, note)
-    if order is None:
-        return ParsedDate("ambiguous", tuple(values), "day and month can be swapped", has_time, precision, note)
-    # values[0] is the month-first reading (see _ymd_numeric).
-    chosen = values[0] if order == "MDY" else values[1]
-    return ParsedDate("ok", (chosen,), f"read as {order}", has_time, precision,
+        return ParsedDate("ok", readings, "", has_time, precision, note)
+    chosen = [v for o, v in values if o == order]
+    if order is None or not chosen or any(o == "YMD" for o, _ in values):
+        reason = (
+            "day and month can be swapped"
+            if {o for o, _ in values} == {"MDY", "DMY"}
+            else "year, month and day can be read in several orders"
+        )
+        return ParsedDate("ambiguous", readings, reason, has_time, precision, note)
+    return ParsedDate("ok", (chosen[0],), f"read as {order}", has_time, precision,
                       "; ".join(filter(None, [note, f"read as {order}"])))  # fmt: skip
 
 
