@@ -152,7 +152,7 @@ def test_normalize_accepts_only_rules_and_exposed_models_and_does_not_tell_which
     detail = refused.json()["detail"].replace(repr(asked), "<name>")
     assert detail == (
         "<name> is not a normalizer of this service: use date:<FORMAT> (e.g. date:YYYY-MM-DD), "
-        "optionally with ;model=NAME, or a model NAME; models: none"
+        "money:<CURRENCY> or percent, optionally with ;model=NAME, or a model NAME; models: none"
     )
 
 

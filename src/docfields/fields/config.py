@@ -2,8 +2,8 @@
 
 A JSON list (or ``{"Fields": [...]}``) of objects with PascalCase keys, as the original's
 ``FieldConfiguration`` (DESIGN.md, "Field configuration"); snake_case keys load too. docfields
-adds ``Normalizer``: a built-in rule (``date:YYYY-MM-DD``), an http(s) normalizer service, or a
-local model directory. ``NormalizerEndpoint`` + ``NormalizerPrompt`` keep the original's
+adds ``Normalizer``: a built-in rule (``date:YYYY-MM-DD``, ``money:USD``, ``percent``), an http(s)
+normalizer service, or a local model directory. ``NormalizerEndpoint`` + ``NormalizerPrompt`` keep the original's
 spelling; the endpoint is a URL, a model directory, or a name as the original's SageMaker endpoint
 names (``date-norm-endpoint``) that the caller registered (``endpoints``: name -> URL or model
 directory; ``resolve_endpoint_names`` puts the target in its place). ``export_original`` writes a
@@ -73,7 +73,7 @@ class FieldSpec(BaseModel):
     normalizer_endpoint: str | None = Field(default=None, description="Normalizer service URL (with a prompt)")
     normalizer_prompt: str | None = Field(default=None, description="Prefix put before each text for a model")
     normalizer: str | None = Field(
-        default=None, description="date:<FORMAT> rule, http(s) service URL or local model directory"
+        default=None, description="date:<FORMAT>, money:<CURRENCY> or percent rule, service URL or model directory"
     )
 
     @model_validator(mode="before")
@@ -203,7 +203,7 @@ def _location_problem(location: str, model_option: bool = False) -> str | None:
     if model_option:
         return f"model={location}: neither an http(s) URL nor an existing model directory"
     return (
-        f"{location!r} is not a normalizer: use date:<FORMAT> (e.g. date:YYYY-MM-DD), "
+        f"{location!r} is not a normalizer: use date:<FORMAT> (e.g. date:YYYY-MM-DD), money:<CURRENCY>, percent, "
         "an http(s) URL, or an existing model directory"
     )
 

@@ -306,7 +306,7 @@ def _exposed_model(name: str, models: Mapping[str, str], spec: str) -> str:
     known = ", ".join(sorted(models)) or "none"
     raise UnknownNormalizerError(
         f"{spec[:200]!r} is not a normalizer of this service: use date:<FORMAT> (e.g. date:YYYY-MM-DD), "
-        f"optionally with ;model=NAME, or a model NAME; models: {known}"
+        f"money:<CURRENCY> or percent, optionally with ;model=NAME, or a model NAME; models: {known}"
     )
 
 
