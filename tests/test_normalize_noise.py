@@ -14,7 +14,7 @@ from rapidfuzz.distance import Levenshtein
 
 from docfields.normalize.dates import DateDataOptions, best_achievable_accuracy, generate_date_examples
 from docfields.normalize.noise import DATE_AMOUNT_CHARS, CharNoise, OcrNoise, add_ocr_noise, load_ocr_noise
-from docfields.normalize.repair import CONFUSABLE_DIGITS, repair_ocr
+from docfields.normalize.repair import _DIGIT_MARKS, _SEPARATOR_MARKS, CONFUSABLE_DIGITS, repair_ocr
 from docfields.normalize.rules import parse_date
 
 TABLE = json.loads(resources.files("docfields.normalize").joinpath("ocr_confusions.json").read_text())
@@ -151,17 +151,20 @@ def test_refuses_what_could_be_something_else(text):
 
 
 def _repairable_noise(noise: OcrNoise, drop_spaces: bool) -> OcrNoise:
-    """The measured misreadings a reader could in principle notice: a digit read as the letter that
-    stands for it (``CONFUSABLE_DIGITS``), a month's letter read as a digit, separators (and spaces,
-    with ``drop_spaces``) dropped or doubled, tokens split. Left out: a digit read as another digit,
+    """The measured misreadings a reader could in principle notice: a digit read as the letter or mark that
+    stands for it (``CONFUSABLE_DIGITS``, ``@`` for ``0``), a month's letter read as a digit, a separator
+    read as a mark measured only for separators (``~`` for ``-``) or as ``2`` (``/``), separators (and
+    spaces, with ``drop_spaces``) dropped or doubled, tokens split. Left out: a digit read as another digit,
     dropped, or as a letter that stands for another digit (``3`` read as ``S``): no reader can tell
     those from the real thing, so they are the noise's wrong values, not the repairs'."""
 
     def kept(char: str, out: str) -> bool:
         if char.isdigit():
-            return len(out) == 1 and CONFUSABLE_DIGITS.get(out) == char
+            return len(out) == 1 and (CONFUSABLE_DIGITS.get(out) == char or _DIGIT_MARKS.get(out) == char)
         if char.isalpha():
             return out.isdigit() and len(out) == 1 or out == char + " "
+        if char in _SEPARATOR_MARKS.get(out, ()) or (char, out) == ("/", "2"):
+            return True
         return out in ("", char + char, char + " ") and (out or drop_spaces or char != " ")
 
     return OcrNoise(
@@ -200,3 +203,75 @@ def test_datagen_dates_noise_option_writes_noisy_prompts_and_clean_answers(tmp_p
     assert clean.src == zero.src and clean.tgt == noisy.tgt
     changed = sum(a != b for a, b in zip(clean.src, noisy.src, strict=True))
     assert 100 < changed < 200
+
+
+# --- repairs from the measured table, misread names, edge letters, split times -------------------
+
+
+def test_measured_marks_come_from_the_table():
+    # "@" was only ever read for 0 and ";" only for ":"; "$" was read for 5 and for 8: no repair.
+    assert _DIGIT_MARKS["@"] == "0" and _DIGIT_MARKS["§"] == "5"
+    assert _SEPARATOR_MARKS[";"] == {":"} and _SEPARATOR_MARKS["~"] == {"-", "."}
+    assert "$" not in _DIGIT_MARKS and "$" not in _SEPARATOR_MARKS
+    for mark, digit in _DIGIT_MARKS.items():
+        assert TABLE["chars"][digit]["sub"][mark] > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "repaired", "kind"),
+    [
+        ("1978-07~13", "1978-07-13", "mark read for a separator"),
+        ("2023-09-11 11;32:12", "2023-09-11 11:32:12", "mark read for a separator"),
+        ("2023-09-11 11;32", "2023-09-11 11:32", "mark read for a separator"),
+        ("17/10/05 01;42AM", "17/10/05 01:42AM", "mark read for a separator"),
+        ("12A15/26", "12/15/26", "mark read for a separator"),
+        ("27/02/2@44", "27/02/2044", "letter read for a digit"),
+        ("Wed. 03 Mar 1@", "Wed. 03 Mar 10", "letter read for a digit"),
+        ("2015-0§-10", "2015-05-10", "letter read for a digit"),
+        ("12/29/199(", "12/29/1997", "letter read for a digit"),
+        ("20)7-04-04", "2007-04-04", "letter read for a digit"),
+        ("Sat. 20 Hov 32", "Sat. 20 Nov 32", "misread letter of a month or weekday"),
+        ("Thursday, nar 26 98", "Thursday, mar 26 98", "misread letter of a month or weekday"),
+        ("Nonday Apr 24th 72", "Monday Apr 24th 72", "misread letter of a month or weekday"),
+        ("Thu. Dec 05 8S", "Thu. Dec 05 85", "letter read for a digit"),
+        ("Sunday Dec 3i 45", "Sunday Dec 31 45", "letter read for a digit"),
+        ("Wednesday Apr Z9th 98", "Wednesday Apr 29th 98", "letter read for a digit"),
+        ("11205/2041", "11/05/2041", "'2' read for '/'"),
+        ("01/2522038", "01/25/2038", "'2' read for '/'"),
+        ("0 8/21/13", "08/21/13", "space inside a date"),
+        ("22/03/2016 06: 12AM", "22/03/2016 06:12AM", "space inside a time"),
+        ("13/03/29 08 :24PM", "13/03/29 08:24PM", "space inside a time"),
+        ("Friday Jun 6th 8 6", "Friday Jun 6th 86", "space inside a year"),
+    ],
+)
+def test_repairs_measured_and_named_misreadings(text, repaired, kind):
+    result = repair_ocr(text)
+    assert result.text == repaired
+    assert any(change.endswith(f"({kind})") for change in result.changes), result.changes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jen 5 2000",  # Jan and Jun are both one letter away
+        "Non 14 Sep 81",  # Mon and Nov
+        "Sun 5 2000", "the 5th", "at 5pm",  # words the rules know are not misspelt names
+        "(2000)", "5) 2000", "(5", "Sep 1$th 31", "12/31/200\"",  # brackets on their side; $ and " are 5 or 8/0
+        "02A06 2031", "10AM", "12/31~2000",  # no separator to follow; "~" was never read for "/"
+        "1/2020", "10/2015", "1205/2041",  # a month and year; "1205" may have lost its "/" before or after 12
+        "12/24/20 07", "1 2/17/41", "Unit 12B, 2O21", "Dec 1990s",
+    ],
+)  # fmt: skip
+def test_refuses_measured_and_named_repairs_that_leave_a_choice(text):
+    assert repair_ocr(text).text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1978-07~13", "1978-07-13"), ("Sat. 20 Hov 32", "2032-11-20"), ("11205/2041", "2041-11-05"),
+     ("Thu. Dec 05 8S", "1985-12-05")],
+)  # fmt: skip
+def test_the_rules_read_the_new_repairs_and_name_them(text, value):
+    parsed = parse_date(text, order="MDY")
+    assert parsed.status == "ok" and parsed.candidates[0].date().isoformat() == value
+    assert "OCR repair" in parsed.note

@@ -13,6 +13,21 @@ text can say what it changed. Only repairs that cannot turn one reading into ano
   one on its own: ``12/3 1/2000``. ``12/31/20 00`` (``12/31/20`` is a date), ``12 05`` (two numbers)
   stay as they are.
 
+- a mark the measured table saw only for one digit, next to a digit: ``27/02/2@44``, ``2015-0§-10``; a
+  bracket only on its unnatural side (``199(``, ``20)7``; ``(2000)`` and ``5)`` stay);
+- a mark the table saw only for separators, between digits, read as the separator the token's others
+  show (or the only one it was seen for), when the result is a date or a time: ``1978-07~13``,
+  ``11;32:12``, ``12A15/26``; ``02A06`` (nothing to follow) and ``12/31~2000`` (``~`` never ``/``) stay;
+- ``2`` read for ``/`` (measured; ``/`` was never dropped) in a run too long for a date part, when exactly
+  one ``2`` gives a possible date: ``11205/2041``; ``1/2020`` (a month and year) stays;
+- a month or weekday name with one letter misread, when exactly one name is one edit away and the word
+  is none the rules know: ``Hov``, ``nar``, ``Nonday``; ``Jen`` (Jan, Jun), ``Non`` (Mon, Nov), ``Sun``,
+  ``the`` stay;
+- in a text that names a month or weekday, a confusable letter at the edge of a short number (a day or a
+  year there, not a suffix): ``Dec 05 8S``, ``Apr Z9th``;
+- a space OCR put inside a time (``06: 12AM``), a leading zero split off (``0 8/21/13``: the same date
+  either way), a two-digit year split at the end of a named date (``Jun 6th 8 6``).
+
 A text with a candidate that is not unambiguous (a letter next to a digit in a token the rules refuse,
 a month-like word two months fit) comes back unchanged with no changes: a reader then flags it.
 
@@ -29,23 +44,66 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from docfields.normalize.patterns import MONTHS
+from rapidfuzz.distance import Levenshtein
+
+from docfields.normalize.noise import load_ocr_noise
+from docfields.normalize.rules import _FILLER, _MONTH_WORDS, _WEEKDAY_WORDS
 
 # Letters OCR reads for digits; inside a run of digits each stands for exactly one digit.
 CONFUSABLE_DIGITS = {"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1", "|": "1", "i": "1", "Z": "2",
                      "z": "2", "S": "5", "s": "5", "G": "6", "b": "6", "T": "7", "B": "8", "g": "9"}  # fmt: skip
 
 _SEPARATORS = "/-.,:"
+
+
+def _measured_marks() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """Marks OCR put beside or between digits, by what the measured table (``ocr_confusions.json``) saw
+    each replace there (a digit or a separator: a letter is no reading between digits):
+    ``{mark: digit}`` for non-letters only ever read for one digit (``@`` for ``0``, ``§`` for ``5``), and
+    ``{mark: separators}`` for marks only ever read for separators (``;`` for ``:``, ``~`` for ``-`` or
+    ``.``, the letter ``A`` for ``/``). A mark read for two digits (``$``: ``5`` and ``8``) is in neither."""
+    sources: dict[str, set[str]] = {}
+    for truth, noise in load_ocr_noise().chars.items():
+        for read, _ in noise.outcomes:
+            if len(read) == 1 and (truth.isdigit() or truth in _SEPARATORS):
+                sources.setdefault(read, set()).add(truth)
+    digits, separators = {}, {}
+    for mark, truths in sources.items():
+        if mark.isdigit() or mark in _SEPARATORS or mark.isspace() or mark in CONFUSABLE_DIGITS:
+            continue
+        if truths <= set(_SEPARATORS):
+            separators[mark] = frozenset(truths)
+        elif len(truths) == 1 and not mark.isalpha():
+            digits[mark] = next(iter(truths))
+    return digits, separators
+
+
+_DIGIT_MARKS, _SEPARATOR_MARKS = _measured_marks()
+_READ_AS_DIGIT = CONFUSABLE_DIGITS | _DIGIT_MARKS
+_END = r"(?=[AaPp]\.?[Mm]\b)|(?![A-Za-z0-9])"  # a token ends at a non-word or at AM/PM ("01;42AM")
 _NUMERIC_TOKEN = re.compile(
-    rf"(?<![A-Za-z0-9])[\d{re.escape(_SEPARATORS + ''.join(CONFUSABLE_DIGITS))}$€£%]+(?![A-Za-z0-9])"
+    rf"(?<![A-Za-z0-9])[\d{re.escape(_SEPARATORS + ''.join(_READ_AS_DIGIT))}$€£%]+(?:st|nd|rd|th)?(?:{_END})"
 )
+_MARKED_TOKEN = re.compile(
+    rf"(?<![A-Za-z0-9])[\d{re.escape(_SEPARATORS + ''.join(_SEPARATOR_MARKS) + ''.join(_READ_AS_DIGIT))}]+(?:{_END})"
+)
+_ORDINAL = re.compile(r"(?<=[^\W_])(?:st|nd|rd|th)$")
 _EDGE_MARKS = "$€£%.,:"  # signs and trailing punctuation around a number, not part of its digits
 _WORD = re.compile(r"[A-Za-z0-9]+")
-_MONTH_WORDS = {m.lower() for m in MONTHS} | {m[:3].lower() for m in MONTHS} | {"sept"}
 _LETTERS_FOR = {digit: [letter for letter, d in CONFUSABLE_DIGITS.items() if d == digit] for digit in "0123456789"}
 _DOUBLED = re.compile(rf"(?<=\d)([{re.escape(_SEPARATORS)}])\1+(?=\d)")
 _DATE = re.compile(r"\d{1,2}([/.-])\d{1,2}\1(?:\d{4}|\d{2})|\d{4}([/.-])\d{1,2}\2\d{1,2}")
+_TIME = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?")
 _SPLIT = re.compile(r"(?<![\w/.-])([\d/.-]*\d[\d/.-]*) +([\d/.-]*\d[\d/.-]*)(?![\w/.-])")
+_SLASH_PAIR = re.compile(r"(?<![\w/.-])(\d+)/(\d+)(?![\w/.-])")
+_SLASH_RUN_DIGITS = 5  # a run this long is no part of a date: it holds the other "/" (read as "2": "11205/2041")
+_SPACED_COLON = re.compile(r"(?<![\d:])(\d{1,2})(?: :|: | : )(\d{2})(?![\d/.-])")
+_SPLIT_YEAR = re.compile(r"(?<=[A-Za-z]) (\d{1,2}(?:st|nd|rd|th)?,?) (\d) (\d)$")  # "Jun 6th 8 6"
+# A word that names a month or weekday (the date rules' words), and the words the rules know.
+_NAMES = {**_MONTH_WORDS, **{word: f"weekday {day}" for word, day in _WEEKDAY_WORDS.items()}}
+_KNOWN_WORDS = set(_NAMES) | _FILLER
+_NAME_MIN_LETTERS = 3  # "st", "Ar" (AM misread): too short to be a misspelt name with any confidence
+_EDGE_LETTER_DIGITS = 3  # "8S", "2O42": a letter at the edge of at most this many digits (a day or a year)
 
 
 @dataclass(frozen=True)
@@ -60,26 +118,106 @@ class _Refused(Exception):
     """A candidate repair that is not unambiguous: the whole text stays as it is."""
 
 
-def _digits_for_letters(token: str) -> str:
-    """The token with its confusable letters read as digits, or the token itself when it is not a number."""
+def _digits_for_letters(token: str, named: bool) -> str:
+    """The token with its confusable letters and measured digit marks read as digits, or the token itself
+    when it is not a number. ``named``: the text names a month or weekday, so a short number with a letter
+    at its edge is a day or a year there (``Dec 05 8S``), not a suffix (``1990s``, ``Unit 12B``)."""
     core = token.strip(_EDGE_MARKS)
-    letters = [i for i, c in enumerate(core) if c in CONFUSABLE_DIGITS]
-    if not letters:
+    ordinal = _ORDINAL.search(core)
+    number = core[: ordinal.start()] if ordinal else core
+    marks = [i for i, c in enumerate(number) if c in _READ_AS_DIGIT]
+    if not marks:
         return token
-    digits = sum(c.isdigit() for c in core)
+    letters = [i for i in marks if number[i].isalpha()]
+    digits = sum(c.isdigit() for c in number)
     if not digits:
         return token  # a word ("ISO", "Sl"), not a number
-    if digits <= len(letters):
-        raise _Refused(f"{token!r} has as many letters as digits")
-    if core[-1] in CONFUSABLE_DIGITS and not any(c in _SEPARATORS for c in core):
-        raise _Refused(f"{token!r} ends in a letter that may be a suffix")
-    for i in letters:
-        around = core[i - 1 : i] + core[i + 1 : i + 2]
-        if not any(c.isdigit() for c in around):
-            raise _Refused(f"{core[i]!r} in {token!r} is not next to a digit")
-    repaired = "".join(CONFUSABLE_DIGITS.get(c, c) for c in core)
+    separated = any(c in _SEPARATORS for c in number)
+    at_edge = named and len(letters) == 1 and letters[0] in (0, len(number) - 1) and not separated
+    if not at_edge:
+        if digits <= len(letters):
+            raise _Refused(f"{token!r} has as many letters as digits")
+        if number[-1] in CONFUSABLE_DIGITS and not separated and not ordinal:
+            raise _Refused(f"{token!r} ends in a letter that may be a suffix")
+    elif digits > _EDGE_LETTER_DIGITS:
+        raise _Refused(f"{token!r} is too long for a day or a year with a misread edge")
+    for i in marks:
+        before, after = number[i - 1 : i], number[i + 1 : i + 2]
+        if number[i] == "(" and not before.isdigit() or number[i] == ")" and not after.isdigit():
+            return token  # a bracket on its own side of a number: "(2000)", "1)"
+        if not (before + after) or not any(c.isdigit() for c in before + after):
+            raise _Refused(f"{number[i]!r} in {token!r} is not next to a digit")
+    repaired = "".join(_READ_AS_DIGIT.get(c, c) for c in number) + core[len(number) :]
     start = token.index(core)
     return token[:start] + repaired + token[start + len(core) :]
+
+
+def _is_digit(char: str) -> bool:
+    return char.isdigit() or char in _READ_AS_DIGIT
+
+
+def _separators_for_marks(token: str) -> str:
+    """A date or time with a mark OCR read for a separator between digits (``1978-07~13``, ``11;32:12``)
+    read with the separator: the one the token's other separators show, or the only one the mark was
+    ever measured for; the token itself when the marks leave a choice or the result is no date or time."""
+    marks = [i for i, c in enumerate(token) if c in _SEPARATOR_MARKS]
+    if not marks:
+        return token
+    others = {c for c in token if c in _SEPARATORS}
+    chars = list(token)
+    for i in marks:
+        if not (0 < i < len(token) - 1 and _is_digit(token[i - 1]) and _is_digit(token[i + 1])):
+            return token
+        options = _SEPARATOR_MARKS[token[i]] & others if others else _SEPARATOR_MARKS[token[i]]
+        if len(options) != 1 or len(others) > 1 or token[i].isalpha() and not others:
+            return token  # "02A06": the letter alone does not make it a date
+        chars[i] = next(iter(options))
+    repaired = "".join(chars)
+    shape = "".join(_READ_AS_DIGIT.get(c, c) for c in repaired)  # "12/16A19S0": its letters are the next repair's
+    return repaired if _DATE.fullmatch(shape) or _TIME.fullmatch(shape) else token
+
+
+def _name_for_misspelling(word: str) -> str:
+    """A month or weekday name OCR misread by one letter (``Hov`` -> ``Nov``, ``Nonday`` -> ``Monday``),
+    when exactly one month or weekday is one edit away; the word itself otherwise (``Jen``: Jan or Jun),
+    and always for a word the rules know (``Sun`` is not ``Jun``, ``the`` is not ``Thu``)."""
+    lower = word.lower()
+    if not word.isalpha() or len(word) < _NAME_MIN_LETTERS or lower in _KNOWN_WORDS:
+        return word
+    near = {name for name in _NAMES if Levenshtein.distance(lower, name, score_cutoff=1) <= 1}
+    if len({_NAMES[name] for name in near}) != 1:
+        return word
+    name = min(near, key=lambda n: (Levenshtein.distance(lower, n), n))
+    return name.upper() if word.isupper() and len(word) > 1 else name.capitalize() if word[0].isupper() else name
+
+
+def _slash_for_two(match: re.Match[str]) -> str:
+    """``11205/2041`` -> ``11/05/2041``: the measured table saw ``/`` read as ``2`` and never dropped, so a
+    slashed date with one ``/`` and a run too long for a date part holds its other ``/`` as a ``2``. Read so
+    only when exactly one ``2`` gives a date whose day and month can exist (``1/2020`` is a month and year)."""
+    left, right = match.groups()
+    whole = match.group(0)
+    dates = set()
+    for i, char in enumerate(whole):
+        if char != "2" or len(left if i < len(left) else right) < _SLASH_RUN_DIGITS:
+            continue
+        text = f"{whole[:i]}/{whole[i + 1 :]}"
+        if not _DATE.fullmatch(text):
+            continue
+        first, second, _ = (int(n) for n in text.split("/"))
+        if 1 <= min(first, second) <= 12 and max(first, second) <= 31:
+            dates.add(text)
+    return dates.pop() if len(dates) == 1 else match.group(0)
+
+
+def _joined_split(match: re.Match[str]) -> str:
+    """``12/3 1/2000`` -> ``12/31/2000`` when only the joined text is a date; ``0 8/21/13`` -> ``08/21/13``
+    too: a split-off leading zero gives the same date either way."""
+    left, right = match.groups()
+    joined = left + right
+    if _DATE.fullmatch(joined) and (left == "0" or not _DATE.fullmatch(left) and not _DATE.fullmatch(right)):
+        return joined
+    return match.group(0)
 
 
 def _month_for_digits(word: str) -> str:
@@ -99,10 +237,6 @@ def _month_for_digits(word: str) -> str:
     return month.upper() if upper else month.capitalize() if word[0].isupper() or word[0].isdigit() else month
 
 
-def _split_is_date(left: str, right: str) -> bool:
-    return bool(_DATE.fullmatch(left + right)) and not _DATE.fullmatch(left) and not _DATE.fullmatch(right)
-
-
 def _repairs(text: str) -> tuple[str, list[str]]:
     changes: list[str] = []
 
@@ -116,12 +250,16 @@ def _repairs(text: str) -> tuple[str, list[str]]:
         return apply
 
     text = _WORD.sub(note("digit read for a letter of a month", lambda m: _month_for_digits(m.group(0))), text)
-    text = _NUMERIC_TOKEN.sub(note("letter read for a digit", lambda m: _digits_for_letters(m.group(0))), text)
+    text = _WORD.sub(note("misread letter of a month or weekday", lambda m: _name_for_misspelling(m.group(0))), text)
+    named = any(word.lower() in _NAMES for word in re.findall(r"[A-Za-z]+", text))
+    text = _MARKED_TOKEN.sub(note("mark read for a separator", lambda m: _separators_for_marks(m.group(0))), text)
+    text = _NUMERIC_TOKEN.sub(note("letter read for a digit", lambda m: _digits_for_letters(m.group(0), named)), text)
     text = _DOUBLED.sub(note("doubled separator", lambda m: m.group(1)), text)
-    text = _SPLIT.sub(
-        note("space inside a date", lambda m: m.group(1) + m.group(2) if _split_is_date(*m.groups()) else m.group(0)),
-        text,
-    )
+    text = _SLASH_PAIR.sub(note("'2' read for '/'", _slash_for_two), text)
+    text = _SPLIT.sub(note("space inside a date", _joined_split), text)
+    text = _SPACED_COLON.sub(note("space inside a time", lambda m: f"{m.group(1)}:{m.group(2)}"), text)
+    if named:
+        text = _SPLIT_YEAR.sub(note("space inside a year", lambda m: f" {m.group(1)} {m.group(2)}{m.group(3)}"), text)
     return text, changes
 
 
