@@ -260,3 +260,8 @@ def test_readings_the_text_does_not_settle_are_flagged(text, reference, reason):
     result = one(text, at(reference))
     assert result.status in ("ambiguous", "unparsed") and result.value is None and reason in result.reason
     assert one("2 Nov 1815").value == "1815-11-02"  # without a reference, a year is a year
+
+
+def test_a_colon_left_after_the_time_is_a_misread_not_a_separator():
+    result = one("12/2:/2023", normalizer=DateRuleNormalizer("YYYY-MM-DD", order="MDY"))  # 12/29/2023, 9 read as ':'
+    assert result.status == "unparsed" and result.value is None

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import Levenshtein
 
 from docfields.normalize.noise import load_ocr_noise
-from docfields.normalize.rules import _FILLER, _MONTH_WORDS, _WEEKDAY_WORDS
+from docfields.normalize.rules import FILLER_WORDS, MONTH_WORDS, WEEKDAY_WORDS
 
 # Letters OCR reads for digits; inside a run of digits each stands for exactly one digit.
 CONFUSABLE_DIGITS = {"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1", "|": "1", "i": "1", "Z": "2",
@@ -100,8 +100,8 @@ _SLASH_RUN_DIGITS = 5  # a run this long is no part of a date: it holds the othe
 _SPACED_COLON = re.compile(r"(?<![\d:])(\d{1,2})(?: :|: | : )(\d{2})(?![\d/.-])")
 _SPLIT_YEAR = re.compile(r"(?<=[A-Za-z]) (\d{1,2}(?:st|nd|rd|th)?,?) (\d) (\d)$")  # "Jun 6th 8 6"
 # A word that names a month or weekday (the date rules' words), and the words the rules know.
-_NAMES = {**_MONTH_WORDS, **{word: f"weekday {day}" for word, day in _WEEKDAY_WORDS.items()}}
-_KNOWN_WORDS = set(_NAMES) | _FILLER
+_NAMES = {**MONTH_WORDS, **{word: f"weekday {day}" for word, day in WEEKDAY_WORDS.items()}}
+_KNOWN_WORDS = set(_NAMES) | FILLER_WORDS
 _NAME_MIN_LETTERS = 3  # "st", "Ar" (AM misread): too short to be a misspelt name with any confidence
 _EDGE_LETTER_DIGITS = 3  # "8S", "2O42": a letter at the edge of at most this many digits (a day or a year)
 
@@ -227,7 +227,7 @@ def _month_for_digits(word: str) -> str:
     choices = [_LETTERS_FOR[c] if c.isdigit() else [c] for c in word]
     if any(not options for options in choices):
         return word
-    months = {"".join(spelled) for spelled in itertools.product(*choices) if "".join(spelled).lower() in _MONTH_WORDS}
+    months = {"".join(spelled) for spelled in itertools.product(*choices) if "".join(spelled).lower() in MONTH_WORDS}
     if len({m.lower() for m in months}) > 1:
         raise _Refused(f"{word!r} could be {sorted(months)}")
     if not months:

@@ -56,14 +56,14 @@ _DOTTED_TIME = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{2})\s*$")  # "2 FEB 00.45":
 _GLUED = re.compile(r"(?<=\d)(?=[A-Za-z])(?!(?:st|nd|rd|th)(?![A-Za-z]))|(?<=[A-Za-z])(?=\d)")  # "10NOV", "Aug17"
 _TOKEN = re.compile(r"(\d+)(st|nd|rd|th)?(?![A-Za-z])|([A-Za-z]+)")
 # Words that do not change the day: "the 8th", "December 6 late evening", "this May 8th", "about 8am".
-_FILLER = {"of", "the", "at", "on", "th", "this", "in", "about", "around", "early", "late", "morning", "afternoon",
+FILLER_WORDS = {"of", "the", "at", "on", "th", "this", "in", "about", "around", "early", "late", "morning", "afternoon",
            "evening", "night"}  # fmt: skip
-_MONTH_WORDS = (
+MONTH_WORDS = (
     {m.lower(): i + 1 for i, m in enumerate(MONTHS)}
     | {m[:3].lower(): i + 1 for i, m in enumerate(MONTHS)}
     | {"sept": 9}
 )
-_WEEKDAY_WORDS = (
+WEEKDAY_WORDS = (
     {w.lower(): i for i, w in enumerate(WEEKDAYS)}
     | {w[:3].lower(): i for i, w in enumerate(WEEKDAYS)}
     | {"tues": 1, "wednes": 2, "thur": 3, "thurs": 3}
@@ -99,7 +99,7 @@ def _fail(reason: str) -> ParsedDate:
 def _cut_time(text: str) -> tuple[str, tuple[int, int, int] | None, str]:
     """Remove one time of day from ``text``; returns (rest, (h, m, s) or None, error)."""
     found = list(_TIME.finditer(text))
-    if not found and any(w.lower() in _MONTH_WORDS for w in re.findall(r"[A-Za-z]+", text)):
+    if not found and any(w.lower() in MONTH_WORDS for w in re.findall(r"[A-Za-z]+", text)):
         found = list(_DOTTED_TIME.finditer(text))
     if not found:
         return text, None, ""
@@ -130,15 +130,15 @@ def _split(rest: str, time: tuple[int, int, int] | None) -> tuple[_Parts | None,
             numbers.append((m.group(1), bool(m.group(2))))
             continue
         word = m.group(3).lower()
-        if word in _MONTH_WORDS:
-            months.append(_MONTH_WORDS[word])
-        elif word in _WEEKDAY_WORDS:
-            weekdays.append(_WEEKDAY_WORDS[word])
-        elif word not in _FILLER:
+        if word in MONTH_WORDS:
+            months.append(MONTH_WORDS[word])
+        elif word in WEEKDAY_WORDS:
+            weekdays.append(WEEKDAY_WORDS[word])
+        elif word not in FILLER_WORDS:
             return None, f"unknown word {m.group(3)!r}"
     if len(months) > 1 or len(weekdays) > 1:
         return None, "more than one month or weekday name"
-    stray = re.sub(r"[\d\sA-Za-z/\-.,:']", "", rest)
+    stray = re.sub(r"[\d\sA-Za-z/\-.,']", "", rest)  # a colon left after the time is cut is a misread
     if stray:
         return None, f"unexpected characters {stray[:10]!r}"
     month = months[0] if months else None
