@@ -174,3 +174,11 @@ def test_datagen_money_command(tmp_path):
     assert again.read_text() == out.read_text()
     bad = runner.invoke(app, ["datagen", "money", "-o", str(tmp_path / "x.jsonl"), "--currency", "XYZ"])
     assert bad.exit_code != 0 and "XYZ" in bad.output
+
+
+def test_date_model_answers_may_take_their_digits_from_the_ocr_reading():
+    text = "Dec 3l 2OOO hrs"  # an unknown word: the rules give up, the model reads through the misreadings
+    model = Scripted({text: "2000-12-31", "Dec 3l 2OOO hrs.": "2000-12-30"})
+    read, wrong = HybridDateNormalizer("YYYY-MM-DD", model).normalize([text, "Dec 3l 2OOO hrs."])
+    assert (read.status, read.value) == ("ok", "2000-12-31")
+    assert wrong.status == "invalid" and "digits" in wrong.reason  # 30 is written nowhere, even misread

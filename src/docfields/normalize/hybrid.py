@@ -141,13 +141,31 @@ def has_digit(text: str) -> bool:
 # --- dates -----------------------------------------------------------------------------------
 
 
+_LETTERS = re.escape("".join(CONFUSABLE_DIGITS))
+_OCR_RUN = re.compile(rf"(?<![A-Za-z])[\d.,{_LETTERS}]*\d[\d.,{_LETTERS}]*(?![A-Za-z])")
+
+
 def supported_by_text(value: datetime, text: str) -> bool:
-    """Whether ``text`` writes ``value``'s day and year, and its month unless it names one."""
+    """Whether ``text`` (as written, or as OCR misread it: ``ocr_readings``) writes ``value``'s day
+    and year, and its month unless it names one."""
+    return any(_writes_date(value, reading) for reading in ocr_readings(text))
+
+
+def _writes_date(value: datetime, text: str) -> bool:
     numbers = {int(n) for n in re.findall(r"\d+", text)}
     runs = set(re.findall(r"\d+", text))
     year_ok = f"{value.year:04d}" in runs or f"{value.year % 100:02d}" in runs
     month_ok = value.month in numbers or bool(_MONTH_NAME.search(text))
     return year_ok and value.day in numbers and month_ok
+
+
+def ocr_readings(text: str) -> list[str]:
+    """``text``, with OCR letters in runs of digits read as digits (``$1O.5O``, ``2O21``), and as
+    ``repair_ocr`` repairs it: what a model's answer may take its digits from."""
+    from docfields.normalize.repair import repair_ocr
+
+    mapped = _OCR_RUN.sub(lambda m: "".join(CONFUSABLE_DIGITS.get(c, c) for c in m.group(0)), text)
+    return list(dict.fromkeys([text, mapped, repair_ocr(text).text]))
 
 
 class HybridDateNormalizer(ValidatedHybrid):
@@ -213,16 +231,13 @@ def amount_target(rules_name: str) -> str:
 
 _NUMBER = re.compile(NUMBER)
 _NO_FEE = re.compile(r"\b(?:" + "|".join(sorted(NO_FEE_WORDS)) + r")\b", re.IGNORECASE)
-_LETTERS = re.escape("".join(CONFUSABLE_DIGITS))
-_OCR_RUN = re.compile(rf"(?<![A-Za-z])[\d.,{_LETTERS}]*\d[\d.,{_LETTERS}]*(?![A-Za-z])")
 
 
 def numbers_written(text: str) -> set[Decimal]:
     """Every value a number in ``text`` can mean (``1,234`` is 1234 or 1.234), also with OCR letters
     in a run of digits read as digits (``$1O.5O`` writes 10.50, ``$l5`` 15)."""
-    repaired = _OCR_RUN.sub(lambda m: "".join(CONFUSABLE_DIGITS.get(c, c) for c in m.group(0)), text)
     values: set[Decimal] = set()
-    for token in {t for source in (text, repaired) for t in _NUMBER.findall(source)}:
+    for token in {t for source in ocr_readings(text) for t in _NUMBER.findall(source)}:
         try:
             values.update(read_number(token, point_decimal=False))
         except Unreadable:
