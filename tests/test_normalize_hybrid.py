@@ -182,3 +182,11 @@ def test_date_model_answers_may_take_their_digits_from_the_ocr_reading():
     read, wrong = HybridDateNormalizer("YYYY-MM-DD", model).normalize([text, "Dec 3l 2OOO hrs."])
     assert (read.status, read.value) == ("ok", "2000-12-31")
     assert wrong.status == "invalid" and "digits" in wrong.reason  # 30 is written nowhere, even misread
+
+
+def test_date_model_answers_may_read_digits_as_ocr_was_measured_to_misread_them():
+    texts = ["Monday Aug 26 T9 hrs", "O:/12/92 hrs", "Monday Aug 26 hello"]
+    model = Scripted({texts[0]: "2019-08-26", texts[1]: "1992-09-12", texts[2]: "2019-08-26"})
+    t9, colon, invented = HybridDateNormalizer("YYYY-MM-DD", model).normalize(texts)
+    assert (t9.value, colon.status) == ("2019-08-26", "invalid")  # T was measured for 1; 'O:' holds no digit
+    assert invented.status == "invalid"  # no year written, even misread

@@ -31,6 +31,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Protocol
 
 from docfields.errors import NormalizerError, NormalizerUnavailableError
@@ -152,11 +153,32 @@ def supported_by_text(value: datetime, text: str) -> bool:
 
 
 def _writes_date(value: datetime, text: str) -> bool:
-    numbers = {int(n) for n in re.findall(r"\d+", text)}
-    runs = set(re.findall(r"\d+", text))
-    year_ok = f"{value.year:04d}" in runs or f"{value.year % 100:02d}" in runs
-    month_ok = value.month in numbers or bool(_MONTH_NAME.search(text))
-    return year_ok and value.day in numbers and month_ok
+    year_ok = _writes(f"{value.year:04d}", text) or _writes(f"{value.year % 100:02d}", text)
+    month_ok = _writes(str(value.month), text) or _writes(f"{value.month:02d}", text) or bool(_MONTH_NAME.search(text))
+    return year_ok and month_ok and (_writes(str(value.day), text) or _writes(f"{value.day:02d}", text))
+
+
+def _writes(number: str, text: str) -> bool:
+    """Whether ``text`` writes ``number`` as a whole number, each digit as written or as OCR was measured
+    to misread it (``T9`` for ``19``, ``0:`` for ``09``), with at least one digit itself."""
+    classes = _misread_digits()
+    body = "".join(f"[{re.escape(classes[d])}]" for d in number)
+    pattern = re.compile(rf"(?<!\d)(?=({body})(?!\d))")
+    return any(any(c.isdigit() for c in m.group(1)) for m in pattern.finditer(text))
+
+
+@lru_cache(maxsize=1)
+def _misread_digits() -> dict[str, str]:
+    """Each digit and what OCR reads for it: itself, ``CONFUSABLE_DIGITS`` and the measured table's misreadings."""
+    from docfields.normalize.noise import load_ocr_noise
+
+    read = {digit: {digit} for digit in "0123456789"}
+    for letter, digit in CONFUSABLE_DIGITS.items():
+        read[digit].add(letter)
+    for truth, noise in load_ocr_noise().chars.items():
+        if truth.isdigit():
+            read[truth].update(r for r, _ in noise.outcomes if len(r) == 1 and not r.isdigit() and not r.isspace())
+    return {digit: "".join(sorted(chars)) for digit, chars in read.items()}
 
 
 def ocr_readings(text: str) -> list[str]:

@@ -31,7 +31,7 @@ SGD, HKD), else USD. A number whose lone separator could group thousands or mark
 (``1,234 €``: 1234 or 1.234) is ``ambiguous`` with both readings unless the currency fixes the
 convention (``$1,234`` is 1234) or the number is a rate (below 1000%: ``1,250%`` is 1.25). A
 phrase outside the grammar is ``unparsed`` with the reason, never read in part. A letter that OCR
-put inside a number (``1O.99%``) is read as its digit (``repair.CONFUSABLE_DIGITS``) and the
+put inside a number (``1O.99%``) is read as its digit (``repair.DIGIT_LETTERS``) and the
 repair is named in ``reason`` and ``data["repaired"]``.
 A rate is variable (``data["variable"]``; prime-indexed rates always are) when its text says so or
 the text around it does (``NormalizeContext.around``, the mention's line: *variable*, *vary*,
@@ -55,7 +55,7 @@ from typing import Any, Literal, Protocol
 
 from docfields.errors import UnknownNormalizerError
 from docfields.normalize.base import EMPTY_CONTEXT, NormalizeContext, NormalizedValue, contexts_for
-from docfields.normalize.repair import CONFUSABLE_DIGITS
+from docfields.normalize.repair import DIGIT_LETTERS
 
 MAX_AMOUNT_CHARS = 200
 MAX_DIGITS = 18  # more digits are no amount (and would round in Decimal's 28-digit context)
@@ -84,7 +84,7 @@ NUMBER = r"\d(?:[\d.,]*\d)?"
 _MARK = "|".join(re.escape(s) for s in sorted(_SYMBOLS, key=len, reverse=True)) + "|[A-Z]{3}"
 _AMOUNT = re.compile(rf"(?:(?P<pre>{_MARK})\s*)?(?P<num>{NUMBER})(?:\s*(?P<post>{_MARK}))?")
 _FEE_RATE = re.compile(rf"(?P<num>{NUMBER})\s*%(?:\s+of\s+(?P<of>.+))?", re.I)
-_CONFUSABLE = re.escape("".join(CONFUSABLE_DIGITS))
+_CONFUSABLE = re.escape("".join(DIGIT_LETTERS))
 _NOISY_NUMBER = re.compile(rf"(?<!\w)\d[\d.,{_CONFUSABLE}]*[\d{_CONFUSABLE}](?![A-Za-z])")
 _COMPARE = {"greater": "greater_of", "more": "greater_of", "higher": "greater_of", "larger": "greater_of",
             "less": "lesser_of", "lesser": "lesser_of", "lower": "lesser_of", "smaller": "lesser_of"}  # fmt: skip
@@ -126,7 +126,7 @@ def repair_numbers(text: str) -> tuple[str, list[dict[str, str]]]:
 
     def fix(match: re.Match[str]) -> str:
         written = match.group(0)
-        read = "".join(CONFUSABLE_DIGITS.get(char, char) for char in written)
+        read = "".join(DIGIT_LETTERS.get(char, char) for char in written)
         if read != written:
             repairs.append({"text": written, "read": read})
         return read

@@ -79,7 +79,27 @@ def _measured_marks() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
 
 
 _DIGIT_MARKS, _SEPARATOR_MARKS = _measured_marks()
-_READ_AS_DIGIT = CONFUSABLE_DIGITS | _DIGIT_MARKS
+MIN_LETTER_SHARE = 0.8  # a letter stands for its digit when it was that digit at least this often where measured
+
+
+def _doubtful_letters() -> frozenset[str]:
+    """Letters of ``CONFUSABLE_DIGITS`` the measured table saw read for other digits too often to
+    repair: ``B`` was an ``8`` and a ``7`` once each, ``i`` a ``1``, a ``0`` and a ``7``, ``T`` only ever a
+    ``1``. Repairing them would give a wrong date as often as not; the text is flagged instead."""
+    counts: dict[str, dict[str, float]] = {}
+    for truth, noise in load_ocr_noise().chars.items():
+        for read, share in noise.outcomes:
+            if read in CONFUSABLE_DIGITS and truth.isdigit():
+                counts.setdefault(read, {})[truth] = share * noise.seen
+    return frozenset(
+        letter for letter, by_digit in counts.items()
+        if by_digit.get(CONFUSABLE_DIGITS[letter], 0.0) < MIN_LETTER_SHARE * sum(by_digit.values())
+    )  # fmt: skip
+
+
+DOUBTFUL_LETTERS = _doubtful_letters()
+DIGIT_LETTERS = {k: v for k, v in CONFUSABLE_DIGITS.items() if k not in DOUBTFUL_LETTERS}  # what repairs read
+_READ_AS_DIGIT = DIGIT_LETTERS | _DIGIT_MARKS
 _END = r"(?=[AaPp]\.?[Mm]\b)|(?![A-Za-z0-9])"  # a token ends at a non-word or at AM/PM ("01;42AM")
 _NUMERIC_TOKEN = re.compile(
     rf"(?<![A-Za-z0-9])[\d{re.escape(_SEPARATORS + ''.join(_READ_AS_DIGIT))}$€£%]+(?:st|nd|rd|th)?(?:{_END})"
