@@ -190,3 +190,11 @@ def test_date_model_answers_may_read_digits_as_ocr_was_measured_to_misread_them(
     t9, colon, invented = HybridDateNormalizer("YYYY-MM-DD", model).normalize(texts)
     assert (t9.value, colon.status) == ("2019-08-26", "invalid")  # T was measured for 1; 'O:' holds no digit
     assert invented.status == "invalid"  # no year written, even misread
+
+
+def test_a_model_answer_must_name_the_month_the_text_names_even_misread():
+    texts = ["Mon 14 say 01 hrs", "Mon 14 Jun 01 hrs"]
+    model = Scripted({texts[0]: "2001-05-14", texts[1]: "2001-05-14"})
+    misread, other = HybridDateNormalizer("YYYY-MM-DD", model).normalize(texts)
+    assert (misread.status, misread.value) == ("ok", "2001-05-14")  # 'say' is one misreading from May
+    assert other.status == "invalid"  # June is not May

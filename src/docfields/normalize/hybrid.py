@@ -53,8 +53,6 @@ logger = logging.getLogger(__name__)
 
 AMOUNT_PROMPT_TEMPLATE = "Normalize {target}: {text}"
 
-_MONTH_NAME = re.compile("|".join(m[:3] for m in MONTHS), re.IGNORECASE)
-
 
 class RuleNormalizer(Protocol):
     """What the hybrid needs of its rules: one text at a time, with its context."""
@@ -154,8 +152,18 @@ def supported_by_text(value: datetime, text: str) -> bool:
 
 def _writes_date(value: datetime, text: str) -> bool:
     year_ok = _writes(f"{value.year:04d}", text) or _writes(f"{value.year % 100:02d}", text)
-    month_ok = _writes(str(value.month), text) or _writes(f"{value.month:02d}", text) or bool(_MONTH_NAME.search(text))
+    month_ok = _writes(str(value.month), text) or _writes(f"{value.month:02d}", text) or _names_month(value.month, text)
     return year_ok and month_ok and (_writes(str(value.day), text) or _writes(f"{value.day:02d}", text))
+
+
+def _names_month(month: int, text: str) -> bool:
+    """Whether a word of ``text`` is ``month``'s name or abbreviation, or one OCR misreading away from
+    it (``say`` for ``May``)."""
+    from rapidfuzz.distance import Levenshtein
+
+    names = (MONTHS[month - 1].lower(), MONTHS[month - 1][:3].lower())
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    return any(Levenshtein.distance(word.lower(), name) <= 1 for word in words for name in names)
 
 
 def _writes(number: str, text: str) -> bool:
