@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 import pytest
+from tests.test_fields_extract import W, enriched, line
 from typer.testing import CliRunner
 
 from docfields.cli.main import app
@@ -13,8 +14,8 @@ from docfields.fields import parse_field_configuration
 from docfields.fields.extract import extract_fields
 from docfields.normalize import DateRuleNormalizer, NormalizeContext, infer_date_order, texts_context
 from docfields.normalize.context import request_from_json
-from docfields.normalize.rules import month_pattern, year_for
-from tests.test_fields_extract import W, enriched, line
+from docfields.normalize.patterns import month_pattern
+from docfields.normalize.rules import year_for
 
 ISO = DateRuleNormalizer("YYYY-MM-DD")
 
@@ -181,7 +182,13 @@ def test_request_lines_are_checked():
         "x",
         NormalizeContext(reference_date=date(2024, 3, 1)),
     )
-    for bad, problem in [("nope", "not JSON"), ('{"txt": 1}', '"text"'), ('{"text": "x", "reference_date": "2024-13-01"}', "reference_date"), ('{"text": "x", "ref": 1}', "unknown keys")]:  # fmt: skip
+    bad_lines = [
+        ("nope", "not JSON"),
+        ('{"txt": 1}', '"text"'),
+        ('{"text": "x", "reference_date": "2024-13-01"}', "reference_date"),
+        ('{"text": "x", "ref": 1}', "unknown keys"),
+    ]
+    for bad, problem in bad_lines:
         with pytest.raises(ValueError, match=problem):
             request_from_json(bad, "stdin line 4")
 

@@ -340,7 +340,9 @@ def test_bad_money_and_percent_specs_are_explained(spec, message):
 def test_a_money_or_percent_rule_with_a_model_is_the_validated_hybrid():
     from docfields.normalize.hybrid import AMOUNT_PROMPT_TEMPLATE, AmountHybridNormalizer
 
-    for spec, rules in (("money:EUR;model=http://127.0.0.1:9/n", MoneyRuleNormalizer), ("percent;model=http://127.0.0.1:9/n", PercentRuleNormalizer)):  # fmt: skip
+    url = "http://127.0.0.1:9"
+    kinds = ((f"money:EUR;model={url}", MoneyRuleNormalizer), (f"percent;model={url}", PercentRuleNormalizer))
+    for spec, rules in kinds:
         hybrid = resolve_normalizer(spec)  # a service client: nothing is requested until a text needs the model
         assert isinstance(hybrid, AmountHybridNormalizer) and isinstance(hybrid.rules, rules)
         assert hybrid.prompt_template == AMOUNT_PROMPT_TEMPLATE

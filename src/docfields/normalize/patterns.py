@@ -229,3 +229,19 @@ def pattern_from_name(name: str) -> str:
     if not {"Y", "y"} & {p[1] for p in _cached_split(pattern) if p.startswith("%")}:
         raise ValueError(f"date format {name!r} has no year (YYYY or YY)")
     return pattern
+
+
+def month_pattern(pattern: str) -> str:
+    """``pattern`` without its day, weekday and time: how a month-year date renders in it.
+
+    >>> month_pattern("%Y-%m-%d"), month_pattern("%m/%d/%Y"), month_pattern("%A, %B %d, %Y")
+    ('%Y-%m', '%m/%Y', '%B %Y')
+    """
+    parts = split_pattern(pattern)
+    drop = {i for i, p in enumerate(parts) if p in ("%d", "%o", "%a", "%A", "%H", "%I", "%M", "%S", "%p")}
+    for i in sorted(drop):
+        if i + 1 < len(parts) and not parts[i + 1].startswith("%"):
+            drop.add(i + 1)  # the separator after it
+        elif i > 0 and not parts[i - 1].startswith("%"):
+            drop.add(i - 1)  # the separator before a last directive
+    return "".join(p for i, p in enumerate(parts) if i not in drop).strip(" ,.-/")

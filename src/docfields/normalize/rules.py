@@ -26,7 +26,7 @@ from typing import Literal
 
 from docfields.errors import NormalizerError
 from docfields.normalize.base import DateOrder, NormalizeContext, NormalizedValue, YearlessPolicy, contexts_for
-from docfields.normalize.patterns import MONTHS, WEEKDAYS, pattern_from_name, render_date, split_pattern
+from docfields.normalize.patterns import MONTHS, WEEKDAYS, month_pattern, pattern_from_name, render_date
 
 ParseStatus = Literal["ok", "ambiguous", "unparsed"]
 Precision = Literal["day", "month"]
@@ -439,22 +439,6 @@ def _settle(values: list[tuple[str, datetime]], order: DateOrder | None, has_tim
         return ParsedDate("ambiguous", readings, reason, has_time, precision, note)
     return ParsedDate("ok", (chosen[0],), f"read as {order}", has_time, precision,
                       "; ".join(filter(None, [note, f"read as {order}"])))  # fmt: skip
-
-
-def month_pattern(pattern: str) -> str:
-    """``pattern`` without its day, weekday and time: how a month-year date renders in it.
-
-    >>> month_pattern("%Y-%m-%d"), month_pattern("%m/%d/%Y"), month_pattern("%A, %B %d, %Y")
-    ('%Y-%m', '%m/%Y', '%B %Y')
-    """
-    parts = split_pattern(pattern)
-    drop = {i for i, p in enumerate(parts) if p in ("%d", "%o", "%a", "%A", "%H", "%I", "%M", "%S", "%p")}
-    for i in sorted(drop):
-        if i + 1 < len(parts) and not parts[i + 1].startswith("%"):
-            drop.add(i + 1)  # the separator after it
-        elif i > 0 and not parts[i - 1].startswith("%"):
-            drop.add(i - 1)  # the separator before a last directive
-    return "".join(p for i, p in enumerate(parts) if i not in drop).strip(" ,.-/")
 
 
 class DateRuleNormalizer:
