@@ -198,3 +198,13 @@ def test_a_model_answer_must_name_the_month_the_text_names_even_misread():
     misread, other = HybridDateNormalizer("YYYY-MM-DD", model).normalize(texts)
     assert (misread.status, misread.value) == ("ok", "2001-05-14")  # 'say' is one misreading from May
     assert other.status == "invalid"  # June is not May
+
+
+def test_a_model_answer_must_fall_on_the_weekday_the_text_names():
+    texts = ["Sun Mar 1B, 84 hrs", "Sun Mar 1B, 84 hrs."]  # B was measured for 8 and for 7: the weekday decides
+    model = Scripted({texts[0]: "1984-03-18", texts[1]: "1984-03-17"})
+    sunday, saturday = HybridDateNormalizer("YYYY-MM-DD", model).normalize(texts)
+    assert (sunday.status, sunday.value) == ("ok", "1984-03-18")
+    assert saturday.status == "invalid"
+    june = HybridDateNormalizer("YYYY-MM-DD", Scripted({"Jun 5 2O0O hrs": "2000-06-05"})).normalize(["Jun 5 2O0O hrs"])
+    assert june[0].value == "2000-06-05"  # a month name is no misread weekday ("Jun" is one letter from "Sun")

@@ -45,9 +45,9 @@ from docfields.normalize.base import (
 )
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
 from docfields.normalize.money import MAX_AMOUNT_CHARS, NO_FEE_WORDS, NUMBER, Unreadable, read_number
-from docfields.normalize.patterns import MONTHS, parse_strict, pattern_from_name, render_date
+from docfields.normalize.patterns import MONTHS, WEEKDAYS, parse_strict, pattern_from_name, render_date
 from docfields.normalize.repair import CONFUSABLE_DIGITS
-from docfields.normalize.rules import MAX_DATE_CHARS, DateRuleNormalizer, split_prompt
+from docfields.normalize.rules import FILLER_WORDS, MAX_DATE_CHARS, MONTH_WORDS, DateRuleNormalizer, split_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,23 @@ def supported_by_text(value: datetime, text: str) -> bool:
 def _writes_date(value: datetime, text: str) -> bool:
     year_ok = _writes(f"{value.year:04d}", text) or _writes(f"{value.year % 100:02d}", text)
     month_ok = _writes(str(value.month), text) or _writes(f"{value.month:02d}", text) or _names_month(value.month, text)
-    return year_ok and month_ok and (_writes(str(value.day), text) or _writes(f"{value.day:02d}", text))
+    day_ok = _writes(str(value.day), text) or _writes(f"{value.day:02d}", text)
+    named = _named_weekday(text)
+    return year_ok and month_ok and day_ok and (named is None or value.weekday() == named)
+
+
+def _named_weekday(text: str) -> int | None:
+    """The weekday ``text`` names, as written or one OCR misreading away (``fuesday``), when exactly one fits."""
+    from rapidfuzz.distance import Levenshtein
+
+    found = {
+        day
+        for word in re.findall(r"[A-Za-z]{3,}", text)
+        if word.lower() not in MONTH_WORDS and word.lower() not in FILLER_WORDS  # "Jun" is no misread "Sun"
+        for day, name in enumerate(WEEKDAYS)
+        if any(Levenshtein.distance(word.lower(), form) <= 1 for form in (name.lower(), name[:3].lower()))
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def _names_month(month: int, text: str) -> bool:
