@@ -213,8 +213,9 @@ def test_a_document_with_one_uncertain_field_goes_to_review_with_just_that_field
         assert field.review_threshold == pytest.approx(thresholds[name])
     assert fields_below_threshold(checked) == [UNCERTAIN]  # the raw threshold 1.0 would have marked every field
     low = checked.fields[UNCERTAIN]
+    missing = " (missing)" if not result["Fields"][UNCERTAIN].get("NumDetections") else ""  # a tiny tagger may miss it
     assert status.status == "in_review" and status.review_reason == (
-        f"1 field below the target: {UNCERTAIN} {low.calibrated_confidence:.2f} < {low.review_threshold:.2f}")
+        f"1 field below the target: {UNCERTAIN}{missing} {low.calibrated_confidence:.2f} < {low.review_threshold:.2f}")
     assert [view.name for view in field_views(result, threshold=1.0) if view.flagged] == [UNCERTAIN]
     assert not [warning for warning in result.get("Warnings", []) if "calibration" in warning]
 
