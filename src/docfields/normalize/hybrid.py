@@ -199,9 +199,10 @@ def _misread_digits() -> dict[str, str]:
     read = {digit: {digit} for digit in "0123456789"}
     for letter, digit in CONFUSABLE_DIGITS.items():
         read[digit].add(letter)
-    for truth, noise in load_ocr_noise().chars.items():
-        if truth.isdigit():
-            read[truth].update(r for r, _ in noise.outcomes if len(r) == 1 and not r.isdigit() and not r.isspace())
+    for mark, by_truth in load_ocr_noise().sources().items():
+        if not mark.isdigit() and not mark.isspace():
+            for truth in filter(str.isdigit, by_truth):
+                read[truth].add(mark)
     return {digit: "".join(sorted(chars)) for digit, chars in read.items()}
 
 

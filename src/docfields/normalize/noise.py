@@ -68,6 +68,16 @@ class OcrNoise:
             chars[char] = CharNoise(seen, tuple((text, n / seen) for text, n in counts if n > 0))
         return cls(chars)
 
+    def sources(self) -> dict[str, dict[str, float]]:
+        """Each single character OCR put in place of another -> {the character it stood for: times seen}:
+        the table read backwards, for the repairs and checks that ask what a misread mark may be."""
+        found: dict[str, dict[str, float]] = {}
+        for truth, noise in self.chars.items():
+            for read, share in noise.outcomes:
+                if len(read) == 1:
+                    found.setdefault(read, {})[truth] = share * noise.seen
+        return found
+
     @property
     def measured_rate(self) -> float:
         """Misreadings per character over the measured text: the ``rate`` that matches the scans measured."""

@@ -62,14 +62,10 @@ def _measured_marks() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
     ``{mark: digit}`` for non-letters only ever read for one digit (``@`` for ``0``, ``§`` for ``5``), and
     ``{mark: separators}`` for marks only ever read for separators (``;`` for ``:``, ``~`` for ``-`` or
     ``.``, the letter ``A`` for ``/``). A mark read for two digits (``$``: ``5`` and ``8``) is in neither."""
-    sources: dict[str, set[str]] = {}
-    for truth, noise in load_ocr_noise().chars.items():
-        for read, _ in noise.outcomes:
-            if len(read) == 1 and (truth.isdigit() or truth in _SEPARATORS):
-                sources.setdefault(read, set()).add(truth)
     digits, separators = {}, {}
-    for mark, truths in sources.items():
-        if mark.isdigit() or mark in _SEPARATORS or mark.isspace() or mark in CONFUSABLE_DIGITS:
+    for mark, by_truth in load_ocr_noise().sources().items():
+        truths = {truth for truth in by_truth if truth.isdigit() or truth in _SEPARATORS}
+        if not truths or mark.isdigit() or mark in _SEPARATORS or mark.isspace() or mark in CONFUSABLE_DIGITS:
             continue
         if truths <= set(_SEPARATORS):
             separators[mark] = frozenset(truths)
@@ -86,14 +82,12 @@ def _doubtful_letters() -> frozenset[str]:
     """Letters of ``CONFUSABLE_DIGITS`` the measured table saw read for other digits too often to
     repair: ``B`` was an ``8`` and a ``7`` once each, ``i`` a ``1``, a ``0`` and a ``7``, ``T`` only ever a
     ``1``. Repairing them would give a wrong date as often as not; the text is flagged instead."""
-    counts: dict[str, dict[str, float]] = {}
-    for truth, noise in load_ocr_noise().chars.items():
-        for read, share in noise.outcomes:
-            if read in CONFUSABLE_DIGITS and truth.isdigit():
-                counts.setdefault(read, {})[truth] = share * noise.seen
+    sources = load_ocr_noise().sources()
+    by_digit = {letter: {t: n for t, n in sources.get(letter, {}).items() if t.isdigit()}
+                for letter in CONFUSABLE_DIGITS}  # fmt: skip
     return frozenset(
-        letter for letter, by_digit in counts.items()
-        if by_digit.get(CONFUSABLE_DIGITS[letter], 0.0) < MIN_LETTER_SHARE * sum(by_digit.values())
+        letter for letter, counts in by_digit.items()
+        if counts.get(CONFUSABLE_DIGITS[letter], 0.0) < MIN_LETTER_SHARE * sum(counts.values())
     )  # fmt: skip
 
 
