@@ -25,7 +25,14 @@ from datetime import date, datetime
 from typing import Literal
 
 from docfields.errors import NormalizerError
-from docfields.normalize.base import DateOrder, NormalizeContext, NormalizedValue, YearlessPolicy, contexts_for
+from docfields.normalize.base import (
+    EMPTY_CONTEXT,
+    DateOrder,
+    NormalizeContext,
+    NormalizedValue,
+    YearlessPolicy,
+    contexts_for,
+)
 from docfields.normalize.patterns import MONTHS, WEEKDAYS, month_pattern, pattern_from_name, render_date
 
 ParseStatus = Literal["ok", "ambiguous", "unparsed"]
@@ -254,20 +261,19 @@ def year_for(
     """
     span = YEARLESS_SEARCH_YEARS if weekday is not None else 1
     dates = [_valid(y, month, day) for y in range(reference.year - span, reference.year + span + 1)]
-    dates = [d for d in dates if d is not None and (weekday is None or d.weekday() == weekday)]
-    return _pick(dates, reference, yearless)
+    return _pick(dates, reference, yearless, weekday)
 
 
 def month_for(day: int, reference: date, yearless: YearlessPolicy, weekday: int | None) -> date | None:
     """The date of a day of month written with a weekday only (``Tuesday 8th``): the month around
     ``reference`` (within a year) where that day falls on that weekday, picked as ``year_for`` does."""
     months = [(reference.year * 12 + reference.month - 1 + k) for k in range(-12, 13)]
-    dates = [_valid(m // 12, m % 12 + 1, day) for m in months]
-    dates = [d for d in dates if d is not None and (weekday is None or d.weekday() == weekday)]
-    return _pick(dates, reference, yearless)
+    return _pick([_valid(m // 12, m % 12 + 1, day) for m in months], reference, yearless, weekday)
 
 
-def _pick(dates: list[date], reference: date, yearless: YearlessPolicy) -> date | None:
+def _pick(candidates: list[date | None], reference: date, yearless: YearlessPolicy, weekday: int | None) -> date | None:
+    """The candidate that exists, falls on ``weekday`` (when given) and the policy picks around ``reference``."""
+    dates = [d for d in candidates if d is not None and (weekday is None or d.weekday() == weekday)]
     if yearless == "after":
         return min((d for d in dates if d >= reference), default=None)
     if yearless == "before":
@@ -393,12 +399,12 @@ def _parse_parts(
 def _year_or_clock(readings: list[_Reading], parts: _Parts, reference: date | None) -> str:
     """Why a four-digit "year" far from the reference is rather a 24-hour time ("2 Nov 1815"), or ""."""
     year = readings[0].year
-    written = {digits for digits, _ in parts.numbers}
-    if reference is None or year is None or abs(year - reference.year) <= CLOCK_YEAR_DISTANCE:
+    if reference is None or year is None:
         return ""
-    digits = f"{year:04d}"
-    if digits in written and int(digits[:2]) < 24 and int(digits[2:]) < 60 and parts.time is None:
-        distance = abs(year - reference.year)
+    distance, digits = abs(year - reference.year), f"{year:04d}"
+    written = {number for number, _ in parts.numbers}
+    reads_as_clock = int(digits[:2]) < 24 and int(digits[2:]) < 60 and parts.time is None
+    if distance > CLOCK_YEAR_DISTANCE and reads_as_clock and digits in written:
         return f"{digits} is {distance} years from the reference date: a year, or the time {digits[:2]}:{digits[2:]}?"
     return ""
 
@@ -497,7 +503,7 @@ class DateRuleNormalizer:
         pattern, inner, error = self.pattern_for(text)
         if pattern is None:
             return NormalizedValue(raw=text, status="unparsed", source="rule", reason=error)
-        context = context or NormalizeContext()
+        context = context or EMPTY_CONTEXT
         order = context.date_order or self.order
         parsed = parse_date(inner, order, self.year_pivot, context.reference_date, self.yearless)
         shape = month_pattern(pattern) if parsed.precision == "month" else pattern
