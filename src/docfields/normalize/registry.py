@@ -8,7 +8,7 @@ Three kinds of name:
   unset leaves it ambiguous), ``pivot=50`` (two-digit years), ``yearless=nearest|after|before``,
   and ``model=<dir or URL>`` to make it the hybrid (rules, then a validated model);
   ``money:<CURRENCY>`` (``money:USD``; ``money`` alone is USD) and ``percent`` (fees and rates,
-  ``normalize.money``), whose ``model=`` is refused for now;
+  ``normalize.money``), whose ``model=`` makes the validated amount hybrid;
 - an ``http(s)://`` URL is a normalizer service speaking ``{"inputs": [...]}`` ->
   ``{"generated_text": [...]}``;
 - anything else is a local model directory written by ``docfields train seq2seq``.
@@ -41,7 +41,7 @@ from typing import Literal, get_args
 from urllib.parse import unquote, urlsplit
 
 from docfields.errors import NormalizerError, NormalizerUnavailableError, UnknownNormalizerError
-from docfields.normalize.base import NormalizeContext, NormalizedValue, Normalizer, TextGenerator
+from docfields.normalize.base import NormalizeContext, NormalizedValue, Normalizer, TextGenerator, YearlessPolicy
 from docfields.normalize.dates import DEFAULT_PROMPT_TEMPLATE
 from docfields.normalize.hybrid import AMOUNT_PROMPT_TEMPLATE, AmountHybridNormalizer, HybridDateNormalizer
 from docfields.normalize.money import DEFAULT_CURRENCY, MoneyRuleNormalizer, PercentRuleNormalizer
@@ -360,7 +360,7 @@ def _date_normalizer(
     except ValueError as exc:
         raise UnknownNormalizerError(f"{spec}: pivot must be a whole number") from exc
     yearless = options.get("yearless", "nearest").lower()
-    if yearless not in ("nearest", "after", "before"):
+    if yearless not in get_args(YearlessPolicy):
         raise UnknownNormalizerError(f"{spec}: yearless must be nearest, after or before, not {yearless!r}")
     if "model" not in options:
         return DateRuleNormalizer(target or None, order=order, year_pivot=pivot, yearless=yearless)  # type: ignore[arg-type]
